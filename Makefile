@@ -1,0 +1,48 @@
+# skewless — `make help` lists the targets. Everything runs inside ./.venv, created on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export TZ := UTC
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+.PHONY: venv
+venv: $(STAMP) ## Create ./.venv with the package and its dev tools
+
+.PHONY: demo
+demo: $(STAMP) ## Build the example features on DuckDB, load them into Redis, serve vectors and a training set
+	$(PY) examples/payments/demo.py
+
+.PHONY: test
+test: $(STAMP) ## Run every test: dbt integration tests (DuckDB, PostgreSQL) and pytest
+	$(PY) -m pytest -n 2 --dist loadgroup python_runtime/tests
+
+.PHONY: lint
+lint: $(STAMP) ## ruff (lint + format check) and mypy on python_runtime/
+	$(VENV)/bin/ruff check python_runtime bench examples
+	$(VENV)/bin/ruff format --check python_runtime bench examples
+	$(VENV)/bin/mypy
+
+.PHONY: bench
+bench: $(STAMP) ## Run the benchmarks and rewrite bench/RESULTS.md
+	$(PY) bench/run.py
+
+.PHONY: fixtures
+fixtures: $(STAMP) ## Regenerate the committed dbt manifest fixtures
+	$(PY) python_runtime/tests/fixtures/regenerate.py
+
+.PHONY: clean
+clean: ## Remove build output (keeps .venv)
+	rm -rf target dbt_packages logs integration_tests/{target,dbt_packages,logs} examples/*/{target,dbt_packages,logs,data} bench/.data

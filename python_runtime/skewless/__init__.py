@@ -1,0 +1,71 @@
+"""skewless: a feature store that lives inside a dbt project.
+
+    from skewless import FeatureStore
+    store = FeatureStore.from_dbt("path/to/dbt_project", redis_url="redis://localhost:6379/0")
+    resp = store.get_online_features(["user_txn_stats.txn_count_30d"], entities=[{"user_id": 42}])
+
+Submodules are imported lazily, so `import skewless` stays cheap and never imports dbt.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from skewless.errors import (
+    DefinitionError,
+    ExpressionError,
+    ManifestError,
+    NotMaterializedError,
+    OnlineStoreError,
+    RequestError,
+    SkewlessError,
+    StaleFeatureError,
+    UnknownFeatureError,
+    UnsupportedExpression,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DefinitionError",
+    "ExpressionError",
+    "Feature",
+    "FeatureStore",
+    "FeatureView",
+    "ManifestError",
+    "NotMaterializedError",
+    "OnlineResponse",
+    "OnlineStoreError",
+    "Registry",
+    "RequestError",
+    "SkewlessError",
+    "StaleFeatureError",
+    "UnknownFeatureError",
+    "UnsupportedExpression",
+    "compile_expression",
+]
+
+_LAZY = {
+    "Feature": "skewless.definitions",
+    "FeatureView": "skewless.definitions",
+    "Registry": "skewless.registry",
+    "FeatureStore": "skewless.online",
+    "OnlineResponse": "skewless.online",
+    "compile_expression": "skewless.expressions",
+}
+
+if TYPE_CHECKING:
+    from skewless.definitions import Feature, FeatureView
+    from skewless.expressions import compile_expression
+    from skewless.online import FeatureStore, OnlineResponse
+    from skewless.registry import Registry
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skewless' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,693 @@
+"""Served-feature logging: what the runtime served, kept for replay (`skewless consistency`).
+
+Opt-in and configured in one place, a `FeatureLogConfig`:
+
+    log = FeatureLogger(FeatureLogConfig(sink="parquet", path="logs/features", sample_rate=0.1))
+    log.log(features, entities, values, statuses, versions, request=request)
+    ...
+    log.close()
+
+Each logged row is one entity of one `get_online_features` call: the serving timestamp, the
+entity key, the request payload of that row, the served value, status and age of every feature,
+and the definition version of every view served. Sampling is by a stable hash of the entity key
+(crc32, the same in every process), so every request of a sampled key is kept.
+
+The caller's thread only appends a tuple to a bounded queue (a length check and a
+`deque.append`); a background thread formats and writes. A full queue drops the call and counts
+it; a sink error is counted and logged, never raised to the request. `flush()` waits for what
+was queued to be written, `close()` flushes and stops the thread.
+
+Values are stored as typed JSON text, so replay gets back exactly what was served: JSON numbers
+for ints (any size) and finite floats (`repr` round-trips), and single-key objects for what JSON
+cannot say: `{"$f": "nan"|"inf"|"-inf"}`, `{"$d": "12.30"}` (Decimal), `{"$ts": iso}`
+(datetime), `{"$date": iso}`, `{"$time": iso}`, `{"$td": microseconds}`, `{"$b": base64}`,
+`{"$uuid": str}`. The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uuid>.parquet`
+(written under a temporary name and renamed, so readers never see half a file); the Redis sink
+`XADD`s one entry per row with `MAXLEN ~`.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FeatureLogConfig",
+    "FeatureLogStats",
+    "FeatureLogger",
+    "LoggedRow",
+    "decode_value",
+    "dumps_typed",
+    "encode_value",
+    "entity_sampled",
+    "loads_typed",
+    "read_feature_log",
+]
+
+_log = logging.getLogger("skewless.feature_log")
+
+SINKS = ("parquet", "redis_stream")
+DEFAULT_STREAM = "skewless:feature_log"
+_UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class FeatureLogConfig:
+    """Where and how much of the served features to log.
+
+    Attributes:
+        sink: `parquet` (files on local disk, the default) or `redis_stream`.
+        path: folder of the Parquet log (sink `parquet`).
+        redis_url: Redis holding the stream (sink `redis_stream`).
+        stream: the stream's key (sink `redis_stream`).
+        maxlen: approximate cap on the stream's length (`XADD … MAXLEN ~`).
+        sample_rate: share of entity keys logged, 0..1; every request of a sampled key is kept.
+        sample_by: entity columns hashed for sampling (default: every column of the entity).
+        queue_size: calls held in memory before new ones are dropped (and counted).
+        flush_interval: seconds between writes of what is queued.
+        rows_per_file: most rows per Parquet file.
+    """
+
+    sink: str = "parquet"
+    path: str | None = None
+    redis_url: str | None = None
+    stream: str = DEFAULT_STREAM
+    maxlen: int = 1_000_000
+    sample_rate: float = 1.0
+    sample_by: tuple[str, ...] | None = None
+    queue_size: int = 10_000
+    flush_interval: float = 1.0
+    rows_per_file: int = 100_000
+
+    def __post_init__(self) -> None:
+        if self.sink not in SINKS:
+            raise ValueError(
+                f"FeatureLogConfig.sink is {self.sink!r}; choose one of {', '.join(SINKS)}"
+            )
+        if self.sink == "parquet" and not self.path:
+            raise ValueError(
+                "FeatureLogConfig(sink='parquet') needs `path`, the folder to write the log to"
+            )
+        if self.sink == "redis_stream" and not self.redis_url:
+            raise ValueError("FeatureLogConfig(sink='redis_stream') needs `redis_url`")
+        if not 0.0 <= float(self.sample_rate) <= 1.0:
+            raise ValueError(
+                f"FeatureLogConfig.sample_rate is {self.sample_rate!r}; give a share between 0 and 1"
+            )
+        if int(self.queue_size) < 1:
+            raise ValueError(f"FeatureLogConfig.queue_size is {self.queue_size!r}; give at least 1")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FeatureLogConfig | None:
+        """The config from `SKEWLESS_FEATURE_LOG_*` variables, or None when logging is not enabled.
+
+        `SKEWLESS_FEATURE_LOG` is the Parquet folder, or a `redis://`/`rediss://` URL for the
+        stream sink; `SKEWLESS_FEATURE_LOG_SAMPLE_RATE`, `…_QUEUE_SIZE`, `…_STREAM` refine it.
+        """
+        env = os.environ if environ is None else environ
+        target = env.get("SKEWLESS_FEATURE_LOG", "").strip()
+        if not target:
+            return None
+        rate = float(env.get("SKEWLESS_FEATURE_LOG_SAMPLE_RATE", "1.0"))
+        queue = int(env.get("SKEWLESS_FEATURE_LOG_QUEUE_SIZE", "10000"))
+        if target.startswith(("redis://", "rediss://", "unix://")):
+            return cls(
+                sink="redis_stream",
+                redis_url=target,
+                sample_rate=rate,
+                queue_size=queue,
+                stream=env.get("SKEWLESS_FEATURE_LOG_STREAM", DEFAULT_STREAM),
+            )
+        return cls(sink="parquet", path=target, sample_rate=rate, queue_size=queue)
+
+
+@dataclass
+class FeatureLogStats:
+    """Counters of a logger (read them any time; they only grow).
+
+    Attributes:
+        calls: calls handed to `log` that had at least one sampled entity.
+        sampled_out: calls whose entities were all left out by sampling.
+        dropped: calls dropped because the queue was full.
+        rows_written: rows the sink accepted.
+        rows_failed: rows lost to sink errors.
+        sink_errors: sink errors (each logged, none raised to the caller).
+    """
+
+    calls: int = 0
+    sampled_out: int = 0
+    dropped: int = 0
+    rows_written: int = 0
+    rows_failed: int = 0
+    sink_errors: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class LoggedRow:
+    """One entity of one served call, decoded back to Python values.
+
+    Attributes:
+        request_id: shared by the rows of one call.
+        row: the entity's position in the call.
+        served_at: serving time (tz-aware UTC).
+        entity: the entity key, e.g. `{"user_id": 42}`.
+        request: the request payload of this row (`{}` when none).
+        values: served value per feature reference.
+        statuses: status per feature reference (`present`, `missing`, `expired`, `stale`, `defaulted`).
+        ages: age in seconds per feature reference (None when unknown).
+        versions: definition version per view served.
+    """
+
+    request_id: str
+    row: int
+    served_at: datetime
+    entity: dict[str, Any]
+    request: dict[str, Any]
+    values: dict[str, Any]
+    statuses: dict[str, str]
+    ages: dict[str, float | None]
+    versions: dict[str, str]
+
+
+# --- typed JSON ------------------------------------------------------------------------------
+
+
+def encode_value(value: Any) -> Any:
+    """A JSON-safe form of `value` that `decode_value` turns back into an equal value of the same type."""
+    t = type(value)
+    if value is None or t is str or t is bool or t is int:
+        return value
+    if t is float:
+        if math.isfinite(value):
+            return value
+        return {"$f": "nan" if value != value else ("inf" if value > 0 else "-inf")}
+    if isinstance(value, Decimal):
+        return {"$d": str(value)}
+    if isinstance(value, datetime):
+        return {"$ts": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dtime):
+        return {"$time": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"$td": (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$b": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, uuid.UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):  # numpy ints, IntEnum…
+        return int(value)
+    if isinstance(value, float):  # numpy floats
+        return encode_value(float(value))
+    if isinstance(value, Mapping):
+        return {"$o": {str(k): encode_value(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return [encode_value(v) for v in value]
+    item = getattr(value, "item", None)  # other numpy scalars
+    if callable(item):
+        return encode_value(item())
+    return {"$s": str(value)}
+
+
+_DECODERS: dict[str, Any] = {
+    "$f": float,
+    "$d": Decimal,
+    "$ts": datetime.fromisoformat,
+    "$date": date.fromisoformat,
+    "$time": dtime.fromisoformat,
+    "$td": lambda us: timedelta(microseconds=us),
+    "$b": lambda s: base64.b64decode(s),
+    "$uuid": uuid.UUID,
+    "$s": str,
+}
+
+
+def decode_value(obj: Any) -> Any:
+    """Inverse of `encode_value` (on the already JSON-parsed form)."""
+    if isinstance(obj, dict):
+        if len(obj) == 1:
+            ((k, v),) = obj.items()
+            if k == "$o":
+                return {kk: decode_value(vv) for kk, vv in v.items()}
+            dec = _DECODERS.get(k)
+            if dec is not None:
+                return dec(v)
+        return {k: decode_value(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_value(v) for v in obj]
+    return obj
+
+
+def _object_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((k, v),) = obj.items()
+        if k == "$o":
+            return v
+        dec = _DECODERS.get(k)
+        if dec is not None:
+            return dec(v)
+    return obj
+
+
+_fast_dumps = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def dumps_typed(mapping: Mapping[str, Any]) -> str:
+    """Typed JSON text of a mapping of values (see the module docstring)."""
+    try:
+        # Fast path, all in C: only JSON-native values (ints, finite floats, str, bool, None).
+        if all(type(v) in _NATIVE for v in mapping.values()):
+            return _fast_dumps(mapping)
+    except ValueError:  # NaN/inf
+        pass
+    return _fast_dumps({k: encode_value(v) for k, v in mapping.items()})
+
+
+_NATIVE = {int, float, str, bool, type(None)}
+
+
+def loads_typed(text: str | bytes | None) -> dict[str, Any]:
+    """Inverse of `dumps_typed`."""
+    if text is None or text == "" or text == b"":
+        return {}
+    return json.loads(text, object_hook=_object_hook)  # type: ignore[no-any-return]
+
+
+# --- sampling --------------------------------------------------------------------------------
+
+
+def entity_sampled(
+    entity: Mapping[str, Any], sample_rate: float, sample_by: Sequence[str] | None = None
+) -> bool:
+    """Whether `entity` is in the sample: a stable hash of its key, the same in every process."""
+    if sample_rate >= 1.0:
+        return True
+    if sample_rate <= 0.0:
+        return False
+    cols = sample_by if sample_by is not None else sorted(entity)
+    text = "\x1f".join(f"{c}\x1e{entity.get(c)}" for c in cols)
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) < sample_rate * 4294967296.0
+
+
+# --- sinks -----------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "request_id",
+    "row",
+    "served_at",
+    "entity",
+    "request",
+    "values",
+    "statuses",
+    "ages",
+    "versions",
+)
+
+
+class _ParquetSink:
+    def __init__(self, config: FeatureLogConfig) -> None:
+        self.root = Path(str(config.path))
+        self.rows_per_file = int(config.rows_per_file)
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        by_hour: dict[str, list[tuple[Any, ...]]] = collections.defaultdict(list)
+        for r in rows:
+            ts: datetime = r[2]
+            by_hour[f"date={ts:%Y-%m-%d}/hour={ts:%H}"].append(r)
+        for part, part_rows in by_hour.items():
+            folder = self.root / part
+            folder.mkdir(parents=True, exist_ok=True)
+            for start in range(0, len(part_rows), self.rows_per_file):
+                chunk = part_rows[start : start + self.rows_per_file]
+                cols = list(zip(*chunk, strict=True))
+                table = pa.table(
+                    {
+                        "request_id": pa.array(cols[0], pa.string()),
+                        "row": pa.array(cols[1], pa.int32()),
+                        "served_at": pa.array(cols[2], pa.timestamp("us", tz="UTC")),
+                        **{
+                            name: pa.array(cols[i], pa.string())
+                            for i, name in enumerate(_COLUMNS)
+                            if i > 2
+                        },
+                    }
+                )
+                name = f"part-{uuid.uuid4().hex}.parquet"
+                tmp = folder / f".{name}.tmp"
+                pq.write_table(table, tmp, compression="zstd")
+                os.replace(tmp, folder / name)
+
+    def close(self) -> None:
+        pass
+
+
+class _RedisStreamSink:
+    def __init__(self, config: FeatureLogConfig) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(str(config.redis_url))
+        self.stream = config.stream
+        self.maxlen = int(config.maxlen)
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for r in rows:
+            fields = {
+                "request_id": r[0],
+                "row": r[1],
+                "served_at": r[2].isoformat(),
+                **{name: r[i] or "" for i, name in enumerate(_COLUMNS) if i > 2},
+            }
+            pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+        pipe.execute()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _make_sink(config: FeatureLogConfig) -> Any:
+    return _ParquetSink(config) if config.sink == "parquet" else _RedisStreamSink(config)
+
+
+# --- the logger ------------------------------------------------------------------------------
+
+
+class FeatureLogger:
+    """Logs served features in a background thread; never blocks or fails the request.
+
+    Args:
+        config: where and how much to log.
+        sink: a sink object with `write(rows)` and `close()` replacing the one `config` names
+            (for tests and custom destinations); rows are tuples in the order of the Parquet columns.
+    """
+
+    def __init__(self, config: FeatureLogConfig, sink: Any = None) -> None:
+        self.config = config
+        self.stats = FeatureLogStats()
+        self._sink = sink if sink is not None else _make_sink(config)
+        self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._max = int(config.queue_size)
+        self._rate = float(config.sample_rate)
+        self._sample_by = config.sample_by
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._closed = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="skewless-feature-log", daemon=True)
+        self._thread.start()
+
+    # Caller's thread: keep it to a few hundred nanoseconds.
+    def log(
+        self,
+        features: Sequence[str],
+        entities: Sequence[Mapping[str, Any]],
+        values: Sequence[Sequence[Any]],
+        statuses: Sequence[Sequence[str]],
+        versions: Mapping[str, str],
+        request: Sequence[Mapping[str, Any]] | None = None,
+        ages: Sequence[Sequence[float | None]] | None = None,
+        served_at: float | datetime | None = None,
+    ) -> bool:
+        """Queue one served call for logging; returns False when it was dropped or sampled out.
+
+        Args:
+            features: feature references, in the order of each row of `values`.
+            entities: one entity key per row.
+            values: served values, one row per entity, one value per feature.
+            statuses: status per value, same shape as `values`.
+            versions: definition version per view served.
+            request: the request payload per row (request-time features), if any.
+            ages: age in seconds per value, same shape as `values`, if known.
+            served_at: serving time (epoch seconds or tz-aware datetime); default: now.
+
+        The logger keeps references to these objects until the background thread formats them:
+        do not mutate them after the call.
+        """
+        if self._closed:
+            return False
+        rows: Sequence[int] | None = None
+        if self._rate < 1.0:
+            rows = [
+                i for i, e in enumerate(entities) if entity_sampled(e, self._rate, self._sample_by)
+            ]
+            if not rows:
+                self.stats.sampled_out += 1
+                return False
+        if len(self._queue) >= self._max:
+            self.stats.dropped += 1
+            return False
+        self._queue.append(
+            (
+                features,
+                entities,
+                values,
+                statuses,
+                versions,
+                request,
+                ages,
+                time.time() if served_at is None else served_at,
+                rows,
+            )
+        )
+        self.stats.calls += 1
+        return True
+
+    def log_response(
+        self,
+        response: Any,
+        entities: Sequence[Mapping[str, Any]],
+        request: Sequence[Mapping[str, Any]] | None = None,
+    ) -> bool:
+        """Queue a served `OnlineResponse` (its `features`, `values`, `statuses`, `ages`, `versions`)."""
+        return self.log(
+            response.features,
+            entities,
+            response.values,
+            response.statuses,
+            getattr(response, "versions", {}) or {},
+            request=request,
+            ages=getattr(response, "ages", None),
+            served_at=getattr(response, "served_at", None),
+        )
+
+    # Background thread.
+    def _format(self, item: tuple[Any, ...], out: list[tuple[Any, ...]]) -> None:
+        features, entities, values, statuses, versions, request, ages, served_at, rows = item
+        if isinstance(served_at, datetime):
+            ts = served_at.astimezone(_UTC) if served_at.tzinfo else served_at.replace(tzinfo=_UTC)
+        else:
+            ts = datetime.fromtimestamp(float(served_at), _UTC)
+        rid = uuid.uuid4().hex
+        vtext = _fast_dumps(dict(versions))
+        feats = list(features)
+        for i in range(len(entities)) if rows is None else rows:
+            req = request[i] if request is not None and i < len(request) else None
+            out.append(
+                (
+                    rid,
+                    i,
+                    ts,
+                    dumps_typed(entities[i]),
+                    dumps_typed(req) if req else None,
+                    dumps_typed(dict(zip(feats, values[i], strict=True))),
+                    _fast_dumps(dict(zip(feats, statuses[i], strict=True))),
+                    _fast_dumps(dict(zip(feats, ages[i], strict=True)))
+                    if ages is not None
+                    else None,
+                    vtext,
+                )
+            )
+
+    def _drain(self) -> None:
+        batch: list[tuple[Any, ...]] = []
+        queue = self._queue
+        while queue:
+            item = queue.popleft()
+            try:
+                self._format(item, batch)
+            except Exception as e:  # a malformed call: count it, keep going
+                self._error(f"could not format a served call: {e!r}", 1)
+            if len(batch) >= self.config.rows_per_file:
+                self._write(batch)
+                batch = []
+            time.sleep(0)  # hand the GIL back to request threads between calls
+        if batch:
+            self._write(batch)
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        try:
+            self._sink.write(rows)
+            self.stats.rows_written += len(rows)
+        except Exception as e:
+            self._error(f"{self.config.sink} sink failed: {e!r}", len(rows))
+
+    def _error(self, message: str, rows: int) -> None:
+        self.stats.sink_errors += 1
+        self.stats.rows_failed += rows
+        self.stats.last_error = message
+        n = self.stats.sink_errors
+        if n <= 10 or n & (n - 1) == 0:  # the first ten, then every power of two
+            _log.warning(
+                "feature log: %s (%d errors so far; rows lost, requests unaffected)", message, n
+            )
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.config.flush_interval)
+            self._wake.clear()
+            self._idle.clear()
+            try:
+                self._drain()
+            except Exception as e:  # never let the thread die
+                self._error(f"feature log thread: {e!r}", 0)
+            finally:
+                self._idle.set()
+            if self._closed and not self._queue:
+                return
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write everything queued so far; True when done within `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._idle.clear()
+            self._wake.set()
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._idle.wait(left):
+                return False
+            if not self._queue:
+                # one more pass: the item being formatted when we looked is now written
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Flush, stop the background thread and close the sink."""
+        if self._closed:
+            return
+        self.flush(timeout)
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout)
+        try:
+            self._sink.close()
+        except Exception as e:
+            self._error(f"closing the {self.config.sink} sink: {e!r}", 0)
+
+    def __enter__(self) -> FeatureLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- reading the log back --------------------------------------------------------------------
+
+
+def _row_from_fields(get: Any) -> LoggedRow:
+    served = get("served_at")
+    if isinstance(served, str):
+        served = datetime.fromisoformat(served)
+    if served.tzinfo is None:
+        served = served.replace(tzinfo=_UTC)
+    ages_text = get("ages")
+    return LoggedRow(
+        request_id=str(get("request_id")),
+        row=int(get("row")),
+        served_at=served.astimezone(_UTC),
+        entity=loads_typed(get("entity")),
+        request=loads_typed(get("request")),
+        values=loads_typed(get("values")),
+        statuses=json.loads(get("statuses") or "{}"),
+        ages=json.loads(ages_text) if ages_text else {},
+        versions=json.loads(get("versions") or "{}"),
+    )
+
+
+def read_feature_log(
+    source: str | Path,
+    *,
+    stream: str = DEFAULT_STREAM,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> Iterator[LoggedRow]:
+    """The rows of a served-feature log (Parquet: hour partitions in order; Redis: stream order).
+
+    Args:
+        source: the Parquet log's folder, or a `redis://`/`rediss://` URL holding the stream.
+        stream: the stream's key (Redis source).
+        since: only rows served at or after this instant.
+        until: only rows served before this instant.
+        limit: at most this many rows.
+    """
+    n = 0
+    for row in _read(source, stream):
+        if since is not None and row.served_at < since:
+            continue
+        if until is not None and row.served_at >= until:
+            continue
+        yield row
+        n += 1
+        if limit is not None and n >= limit:
+            return
+
+
+def _read(source: str | Path, stream: str) -> Iterator[LoggedRow]:
+    text = str(source)
+    if text.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        client = redis.Redis.from_url(text)
+        last = "-"
+        while True:
+            entries = client.xrange(stream, min=last, max="+", count=5000)
+            if last != "-" and entries and entries[0][0] == last:
+                entries = entries[1:]
+            if not entries:
+                break
+            for _entry_id, fields in entries:
+                yield _row_from_fields(lambda k, f=fields: _text(f.get(k.encode())))
+            last = entries[-1][0]
+        client.close()
+        return
+    import pyarrow.parquet as pq
+
+    root = Path(text)
+    if not root.exists():
+        from skewless.errors import SkewlessError
+
+        raise SkewlessError(
+            f"no served-feature log at {root}; enable logging with FeatureLogConfig(path=...)"
+        )
+    files = sorted(p for p in root.rglob("part-*.parquet"))
+    for f in files:
+        table = pq.read_table(f, columns=list(_COLUMNS))
+        cols = {name: table.column(name).to_pylist() for name in _COLUMNS}
+        for i in range(table.num_rows):
+            yield _row_from_fields(lambda k, i=i, cols=cols: cols[k][i])
+
+
+def _text(b: bytes | None) -> str | None:
+    return None if b is None else b.decode("utf-8")

@@ -1,0 +1,10 @@
+select
+    c.chargeback_id,
+    c.txn_id,
+    t.user_id,
+    t.merchant_id,
+    t.txn_ts,
+    cast(c.chargeback_ts as timestamp) as chargeback_ts,
+    c.reason_code
+from {{ source('raw', 'chargebacks') }} as c
+inner join {{ ref('stg_transactions') }} as t using (txn_id)

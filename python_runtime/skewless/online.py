@@ -1,0 +1,533 @@
+"""Online serving: `FeatureStore.get_online_features` and its `OnlineResponse`.
+
+Read path, per call (see `keys.py` for the key layout and `codec.py` for the value layout):
+
+1. The feature list is resolved once and cached as a *plan*: the views involved, the key builder
+   of each distinct entity, the position and decoder of every requested feature in the view's
+   packed value, and the coerced column defaults.
+2. ONE round trip: a single MGET of the per-(view, version) pointer keys followed by the data
+   keys of every (view, entity) under the generation cached for the view. On a plain Redis an
+   MGET is atomic, so pointers and data are one consistent snapshot; if a pointer moved (a new
+   generation was flipped in since), the data keys are re-read under the new generation — a rare
+   second round trip. The very first call per view reads the pointers first.
+3. Per value a status and an age: `present`; `missing` (no row); `expired` (older than the view's
+   `ttl`, checked on read too, not only by Redis key expiry); `stale` (older than `freshness`,
+   with `on_stale: serve` → value kept, `null` → None, `default` → the column default with
+   status `defaulted`, `reject` → `StaleFeatureError`); `defaulted` (a column `default` served
+   for a missing, expired or stale value).
+
+Redis Cluster: MGET cannot span slots, so the cluster client reads the same keys with a
+non-transactional cluster pipeline (one round trip per node involved). Each view's data keys
+carry the generation, so a read still never mixes generations within a view; what is lost is
+the atomic pointer+data snapshot, which the one-generation grace period of the loader covers
+(a generation is deleted only after two newer ones were flipped in). The cluster path is coded
+but not exercised by the test suite (no cluster is started there).
+
+Request-time features: `request=` is kept on the response, and every callable in
+`FeatureStore.post_lookup` runs after the lookup as `hook(store, response, request)`; request-time
+(on-demand) views plug in there. No such view is evaluated yet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from skewless import codec
+from skewless.connection import DEFAULT_REDIS_URL, connect, redact
+from skewless.definitions import FeatureView
+from skewless.errors import (
+    NotMaterializedError,
+    OnlineStoreError,
+    RequestError,
+    StaleFeatureError,
+    UnknownFeatureError,
+)
+from skewless.keys import KeyBuilder, meta_key, pointer_key
+from skewless.registry import Registry
+
+__all__ = ["STATUSES", "FeatureStore", "OnlineResponse", "PostLookup"]
+
+#: Every status a served value can have.
+STATUSES = ("present", "missing", "expired", "stale", "defaulted")
+
+PostLookup = Callable[["FeatureStore", "OnlineResponse", Any], None]
+
+_unpackb = msgpack.unpackb
+_PRESENT, _MISSING, _EXPIRED, _STALE = "present", "missing", "expired", "stale"
+_MAX_POINTER_RETRIES = 5
+
+
+class _ViewPlan:
+    """One view of a plan: where its requested features sit and how they are read."""
+
+    __slots__ = (
+        "decoders",
+        "defaults",
+        "entity_group",
+        "features",
+        "getter",
+        "has_defaults",
+        "key_suffix_tail",
+        "n",
+        "name",
+        "on_stale",
+        "out_slice",
+        "pointer",
+        "stale_us",
+        "ttl_us",
+        "view",
+    )
+
+    def __init__(self, view: FeatureView, feature_names: list[str], entity_group: int, start: int):
+        self.view = view
+        self.name = view.name
+        self.pointer = pointer_key(view.name, view.version)
+        self.key_suffix_tail = b":" + view.name.encode() + b":"
+        self.entity_group = entity_group
+        self.ttl_us = _micros(view.ttl)
+        self.stale_us = _micros(view.freshness)
+        self.on_stale = view.on_stale
+        positions = []
+        decoders: list[tuple[int, codec.Decoder]] = []
+        defaults = []
+        has_defaults = []
+        names = view.feature_names
+        for i, name in enumerate(feature_names):
+            feature = view.feature(name)
+            kind = codec.column_kind(view.name, name, feature.data_type)
+            positions.append(1 + names.index(name))
+            dec = codec.decoder(kind)
+            if dec is not None:
+                decoders.append((i, dec))
+            defaults.append(
+                codec.coerce_default(kind, feature.default, f"model `{view.name}`, column `{name}`")
+            )
+            has_defaults.append(feature.has_default)
+        self.n = len(positions)
+        self.features = tuple(feature_names)
+        # itemgetter of one position returns a scalar: wrap so it always returns a tuple.
+        if len(positions) == 1:
+            pos = positions[0]
+            self.getter: Callable[[list[Any]], Any] = lambda row: (row[pos],)
+        else:
+            self.getter = itemgetter(*positions)
+        self.decoders = tuple(decoders)
+        self.defaults = tuple(defaults)
+        self.has_defaults = tuple(has_defaults)
+        self.out_slice = slice(start, start + self.n)
+
+    def fallback(self, null_only: bool = False) -> list[Any]:
+        """Values served for a missing/expired row: each column's default, else None."""
+        if null_only:
+            return [None] * self.n
+        return [d if h else None for d, h in zip(self.defaults, self.has_defaults, strict=True)]
+
+
+class _Plan:
+    """A resolved feature list: views, key builders, output order."""
+
+    __slots__ = ("builders", "permutation", "refs", "request_refs", "views")
+
+    def __init__(self, registry: Registry, refs: Sequence[str]):
+        by_view: dict[str, list[str]] = {}
+        request_refs: list[str] = []
+        for ref in refs:
+            if not isinstance(ref, str):
+                raise UnknownFeatureError(
+                    f"feature reference {ref!r} is not a `<model>.<column>` string"
+                )
+            feature = registry.feature(ref)
+            if ref in request_refs:
+                continue
+            request_refs.append(ref)
+            by_view.setdefault(feature.view, []).append(feature.name)
+        builders: list[KeyBuilder] = []
+        signatures: list[tuple[Any, ...]] = []
+        views: list[_ViewPlan] = []
+        plan_refs: list[str] = []
+        for view_name, names in by_view.items():
+            view = registry.view(view_name)
+            sig = (view.entity, view.entity_types)
+            if sig not in signatures:
+                signatures.append(sig)
+                builders.append(KeyBuilder(view))
+            views.append(_ViewPlan(view, names, signatures.index(sig), len(plan_refs)))
+            plan_refs.extend(f"{view_name}.{n}" for n in names)
+        self.views = tuple(views)
+        self.builders = tuple(builders)
+        self.refs = tuple(request_refs)
+        self.request_refs = self.refs
+        if plan_refs == request_refs:
+            self.permutation: Callable[[list[Any]], Any] | None = None
+        else:
+            order = [plan_refs.index(r) for r in request_refs]
+            self.permutation = itemgetter(*order) if len(order) > 1 else None
+
+
+def _micros(value: timedelta | None) -> int | None:
+    if value is None:
+        return None
+    return value.days * 86_400_000_000 + value.seconds * 1_000_000 + value.microseconds
+
+
+def _now_micros(now: datetime | None) -> int:
+    if now is None:
+        return time.time_ns() // 1000
+    if not isinstance(now, datetime):
+        raise RequestError(f"`now` must be a datetime, got {now!r}")
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return _micros(now - codec.EPOCH)  # type: ignore[return-value]
+
+
+class OnlineResponse:
+    """Feature values for a list of entities, with a status and an age per value.
+
+    Attributes:
+        features: the feature references, in the order requested.
+        entities: the entity dicts, as passed.
+        request: the request payload passed to `get_online_features` (None when absent).
+    """
+
+    __slots__ = ("_ages", "_plan", "_rows", "_vstatus", "entities", "features", "request")
+
+    def __init__(
+        self,
+        plan: _Plan,
+        entities: Sequence[Mapping[str, Any]],
+        rows: list[list[Any]],
+        vstatus: list[list[str]],
+        ages: list[list[int | None]],
+        request: Any = None,
+    ):
+        self._plan = plan
+        self.features: tuple[str, ...] = plan.refs
+        self.entities = entities
+        self._rows = rows
+        self._vstatus = vstatus
+        self._ages = ages
+        self.request = request
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"OnlineResponse({len(self._rows)} entities × {len(self.features)} features)"
+
+    @property
+    def values(self) -> list[list[Any]]:
+        """One list per entity: the values in `features` order."""
+        perm = self._plan.permutation
+        if perm is None:
+            return self._rows
+        return [list(perm(r)) for r in self._rows]
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """One dict per entity: feature reference → value."""
+        refs = self.features
+        perm = self._plan.permutation
+        if perm is None:
+            return [dict(zip(refs, r, strict=False)) for r in self._rows]
+        return [dict(zip(refs, perm(r), strict=False)) for r in self._rows]
+
+    def _per_value(
+        self, make: Callable[[_ViewPlan, str, int | None, int], Any]
+    ) -> list[dict[str, Any]]:
+        plan = self._plan
+        out = []
+        for vstatus, vages in zip(self._vstatus, self._ages, strict=True):
+            row: dict[str, Any] = {}
+            for vi, vp in enumerate(plan.views):
+                for j, name in enumerate(vp.features):
+                    row[f"{vp.name}.{name}"] = make(vp, vstatus[vi], vages[vi], j)
+            out.append({ref: row[ref] for ref in self.features})
+        return out
+
+    @property
+    def statuses(self) -> list[dict[str, str]]:
+        """One dict per entity: feature reference → `present | missing | expired | stale | defaulted`."""
+
+        def status(vp: _ViewPlan, s: str, _age: int | None, j: int) -> str:
+            if s is _PRESENT:
+                return s
+            if s is _STALE:
+                return "defaulted" if vp.on_stale == "default" else s
+            return "defaulted" if vp.has_defaults[j] else s
+
+        return self._per_value(status)
+
+    @property
+    def ages(self) -> list[dict[str, timedelta | None]]:
+        """One dict per entity: feature reference → age of the value (now − its timestamp).
+
+        None when no row was found.
+        """
+
+        def age(_vp: _ViewPlan, _s: str, a: int | None, _j: int) -> timedelta | None:
+            return None if a is None else timedelta(microseconds=a)
+
+        return self._per_value(age)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame: one row per entity, the entity keys then one column per feature."""
+        import pandas as pd
+
+        rows = self.to_dicts()
+        frame = pd.DataFrame(rows, columns=list(self.features))
+        keys = pd.DataFrame([dict(e) for e in self.entities])
+        return pd.concat([keys.reset_index(drop=True), frame], axis=1)
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table: the entity keys then one column per feature (decimals stay exact)."""
+        import pyarrow as pa
+
+        columns: dict[str, list[Any]] = {}
+        for e in self.entities:
+            for k in e:
+                columns.setdefault(k, [])
+        for e in self.entities:
+            for k in columns:
+                columns[k].append(e.get(k))
+        values = self.values
+        for i, ref in enumerate(self.features):
+            columns[ref] = [r[i] for r in values]
+        return pa.table({k: pa.array(v) for k, v in columns.items()})
+
+
+class FeatureStore:
+    """Serves feature vectors from Redis for the feature views of a dbt project.
+
+    Attributes:
+        registry: the feature views, read from the dbt manifest.
+        redis_url: the Redis URL, redacted (safe to log).
+        post_lookup: hooks run after each lookup as `hook(store, response, request)`; request-time
+            (on-demand) views plug in here.
+    """
+
+    def __init__(self, registry: Registry, client: Any, redis_url: str = ""):
+        self.registry = registry
+        self.redis = client
+        self.redis_url = redact(redis_url) if redis_url else ""
+        self.post_lookup: list[PostLookup] = []
+        self._plans: dict[Any, _Plan] = {}
+        self._generations: dict[bytes, bytes] = {}
+        self._cluster = type(client).__name__ == "RedisCluster"
+
+    @classmethod
+    def from_dbt(
+        cls,
+        project_dir: str | Path,
+        target_path: str = "target",
+        redis_url: str | None = None,
+        **redis_options: Any,
+    ) -> FeatureStore:
+        """Read `<project_dir>/<target_path>/manifest.json` (no dbt import) and connect to Redis.
+
+        Args:
+            project_dir: the dbt project folder.
+            target_path: dbt's target folder, relative to `project_dir` (or absolute).
+            redis_url: `redis://[user:password@]host:port/db` or `rediss://…` (TLS); a
+                `redis+cluster://` URL opens a Redis Cluster client. Default: local Redis.
+            **redis_options: passed to redis-py's `from_url` (timeouts, TLS files…).
+        """
+        registry = Registry.from_dbt(project_dir, target_path)
+        url = redis_url or DEFAULT_REDIS_URL
+        return cls(registry, connect(url, **redis_options), url)
+
+    @classmethod
+    def from_manifest(
+        cls, manifest_path: str | Path, redis_url: str | None = None, **redis_options: Any
+    ) -> FeatureStore:
+        """Like `from_dbt`, from the path of a `manifest.json`."""
+        url = redis_url or DEFAULT_REDIS_URL
+        return cls(Registry.from_manifest(manifest_path), connect(url, **redis_options), url)
+
+    def _plan(self, features: Sequence[str]) -> _Plan:
+        try:
+            key = tuple(features)
+        except TypeError:
+            raise RequestError(
+                f"features must be a list of `<model>.<column>` strings, got {features!r}"
+            ) from None
+        plan = self._plans.get(key)
+        if plan is None:
+            if isinstance(features, str):
+                raise RequestError(
+                    f"features must be a list of references, got the string {features!r}"
+                )
+            plan = self._plans[key] = _Plan(self.registry, key)
+        return plan
+
+    def _read(self, keys: list[bytes]) -> list[Any]:
+        try:
+            if self._cluster:
+                pipe = self.redis.pipeline(transaction=False)
+                for k in keys:
+                    pipe.get(k)
+                return pipe.execute()  # type: ignore[no-any-return]
+            return self.redis.execute_command("MGET", *keys)  # type: ignore[no-any-return]
+        except Exception as e:
+            import redis
+
+            if isinstance(e, redis.RedisError):
+                raise OnlineStoreError(
+                    f"reading features from Redis at {self.redis_url} failed: {type(e).__name__}"
+                ) from None
+            raise
+
+    def _refresh_generations(self, plan: _Plan) -> None:
+        pointers = self._read([vp.pointer for vp in plan.views])
+        for vp, gen in zip(plan.views, pointers, strict=True):
+            if gen is None:
+                raise self._not_materialized(vp.view)
+            self._generations[vp.pointer] = gen
+
+    def _not_materialized(self, view: FeatureView) -> NotMaterializedError:
+        try:
+            stored = self.redis.hget(meta_key(view.name), "version")
+        except Exception:
+            stored = None
+        held = (
+            f" (Redis holds version {stored.decode()} from an older or newer definition)"
+            if stored and stored.decode() != view.version
+            else ""
+        )
+        return NotMaterializedError(
+            f"feature view `{view.name}` at its current definition version {view.version} was "
+            f"never materialized into Redis at {self.redis_url}{held}; run "
+            f"`skewless materialize --select {view.name}`"
+        )
+
+    def get_online_features(
+        self,
+        features: Sequence[str],
+        entities: Sequence[Mapping[str, Any]],
+        request: Any = None,
+        now: datetime | None = None,
+    ) -> OnlineResponse:
+        """Look up feature values for entities, in one Redis round trip.
+
+        Args:
+            features: feature references, `<model>.<column>`.
+            entities: one dict of entity-key values per entity, e.g. `[{"user_id": 42}]`; it must
+                hold the key columns of every view involved.
+            request: request-time payload, handed to the `post_lookup` hooks and kept on the
+                response.
+            now: the time values are aged against (default: the current time); naive means UTC.
+
+        Raises:
+            UnknownFeatureError: a reference names no feature.
+            RequestError: an entity lacks a key or has one that cannot be converted.
+            NotMaterializedError: a view's current definition version was never materialized.
+            StaleFeatureError: a value is past its view's freshness SLA and `on_stale: reject`.
+            OnlineStoreError: Redis failed.
+        """
+        plan = self._plan(features)
+        if entities.__class__ is not list:
+            if (
+                isinstance(entities, Mapping)
+                or isinstance(entities, str)
+                or not isinstance(entities, Sequence)
+            ):
+                raise RequestError(f"entities must be a list of dicts, got {entities!r}")
+            entities = list(entities)
+        now_us = _now_micros(now)
+        views = plan.views
+        nv = len(views)
+        n = len(entities)
+        encoded = [[b.entity(e) for e in entities] for b in plan.builders]
+        generations = self._generations
+        for vp in views:
+            if vp.pointer not in generations:
+                self._refresh_generations(plan)
+                break
+        for _attempt in range(_MAX_POINTER_RETRIES):
+            keys = [vp.pointer for vp in views]
+            for vp in views:
+                tail = b"}" + vp.key_suffix_tail + generations[vp.pointer]
+                keys += [b"skw:{" + enc + tail for enc in encoded[vp.entity_group]]
+            raw = self._read(keys)
+            moved = False
+            for vp, gen in zip(views, raw, strict=False):
+                if gen != generations[vp.pointer]:
+                    if gen is None:
+                        del generations[vp.pointer]
+                        raise self._not_materialized(vp.view)
+                    generations[vp.pointer] = gen
+                    moved = True
+            if not moved:
+                break
+        else:
+            raise OnlineStoreError(
+                f"the generation pointers of {[vp.name for vp in views]} kept moving during "
+                f"{_MAX_POINTER_RETRIES} reads; is a loader flipping in a loop?"
+            )
+
+        rows: list[list[Any]] = [None] * n  # type: ignore[list-item]
+        vstatus: list[list[str]] = [None] * n  # type: ignore[list-item]
+        ages: list[list[int | None]] = [None] * n  # type: ignore[list-item]
+        for vi, vp in enumerate(views):
+            base = nv + vi * n
+            getter = vp.getter
+            decoders = vp.decoders
+            ttl_us = vp.ttl_us
+            stale_us = vp.stale_us
+            for ei in range(n):
+                blob = raw[base + ei]
+                if blob is None:
+                    status: str = _MISSING
+                    age: int | None = None
+                    values = vp.fallback()
+                else:
+                    row = _unpackb(blob)
+                    age = now_us - row[0]
+                    if ttl_us is not None and age > ttl_us:
+                        status = _EXPIRED
+                        values = vp.fallback()
+                    elif stale_us is not None and age > stale_us:
+                        status = _STALE
+                        policy = vp.on_stale
+                        if policy == "serve":
+                            values = list(getter(row))
+                            for j, dec in decoders:
+                                values[j] = dec(values[j])
+                        elif policy == "null":
+                            values = vp.fallback(null_only=True)
+                        elif policy == "default":
+                            values = vp.fallback()
+                        else:
+                            raise StaleFeatureError(
+                                f"feature view `{vp.name}`: the value for entity "
+                                f"{_entity_repr(entities[ei], vp.view)} is "
+                                f"{timedelta(microseconds=age)} old, past its freshness SLA of "
+                                f"{vp.view.freshness} (on_stale: reject); rematerialize "
+                                f"(`skewless materialize --select {vp.name}`) or relax the SLA"
+                            )
+                    else:
+                        status = _PRESENT
+                        values = list(getter(row))
+                        for j, dec in decoders:
+                            values[j] = dec(values[j])
+                if vi == 0:
+                    rows[ei] = values
+                    vstatus[ei] = [status]
+                    ages[ei] = [age]
+                else:
+                    rows[ei] += values
+                    vstatus[ei].append(status)
+                    ages[ei].append(age)
+        response = OnlineResponse(plan, entities, rows, vstatus, ages, request)
+        for hook in self.post_lookup:
+            hook(self, response, request)
+        return response
+
+
+def _entity_repr(entity: Mapping[str, Any], view: FeatureView) -> str:
+    return "{" + ", ".join(f"{c}={entity.get(c)!r}" for c in view.entity) + "}"

@@ -403,7 +403,7 @@ def materialize_view(
     try:
         duck.execute("DROP TABLE IF EXISTS temp.__skw_rows")
         duck.execute(f"CREATE TEMP TABLE __skw_rows AS {sql}")
-        total = duck.execute("SELECT count(*) FROM temp.__skw_rows").fetchone()[0]
+        total = duck.execute("SELECT count(*) FROM temp.__skw_rows").fetchall()[0][0]
         reader = duck.sql("SELECT * FROM temp.__skw_rows").to_arrow_reader(chunk_rows)
     except duckdb.Error as e:
         raise SkewlessError(

@@ -1,0 +1,108 @@
+"""`skewless get`: print the feature vector of entities, with each value's status and age."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from skewless.cli import CliContext, common_options, pass_context, print_table, to_json
+from skewless.cli.materialize import parse_now, split_list
+
+
+def parse_entity(text: str) -> dict[str, str]:
+    """`user_id=42` or `user_id=42,merchant_id=7` → a dict (values stay strings; keys are typed
+    by the view's declared key types when looked up)."""
+    entity = {}
+    for part in text.split(","):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise click.BadParameter(
+                f"{text!r}: write KEY=VALUE[,KEY=VALUE…], e.g. user_id=42", param_hint="--entity"
+            )
+        entity[key.strip()] = value
+    return entity
+
+
+@click.command()
+@click.option(
+    "--entity",
+    "-e",
+    "entity_texts",
+    multiple=True,
+    required=True,
+    metavar="KEY=VALUE[,KEY=VALUE]",
+    help="One entity per option (repeat for several); composite keys comma-separated.",
+)
+@click.option(
+    "--features",
+    "-f",
+    "feature_texts",
+    multiple=True,
+    required=True,
+    metavar="VIEW.COL[,VIEW.COL]",
+    help="Feature references (repeat or comma-separate).",
+)
+@click.option(
+    "--now",
+    "now_text",
+    metavar="TIMESTAMP",
+    help="Age values against this time instead of now (ISO; naive = UTC).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: per entity, per feature {value, status, age_seconds}.",
+)
+@common_options
+@pass_context
+def get(
+    obj: CliContext,
+    entity_texts: tuple[str, ...],
+    feature_texts: tuple[str, ...],
+    now_text: str | None,
+    as_json: bool,
+) -> None:
+    """Look up features for entities in Redis, as a service would.
+
+    \b
+    Example:
+      skewless get --entity user_id=42 --features user_txn_stats.txn_count_30d,user_profile.country
+      skewless get -e user_id=42 -e user_id=43 -f user_txn_stats.txn_count_30d --json
+    """
+    entities = [parse_entity(t) for t in entity_texts]
+    features = split_list(feature_texts)
+    response = obj.store().get_online_features(features, entities, now=parse_now(now_text))
+    values = response.values
+    statuses = response.statuses
+    ages = response.ages
+    if as_json:
+        out: list[dict[str, Any]] = []
+        for i, entity in enumerate(entities):
+            out.append(
+                {
+                    "entity": entity,
+                    "features": {
+                        ref: {
+                            "value": values[i][j],
+                            "status": statuses[i][ref],
+                            "age_seconds": None
+                            if ages[i][ref] is None
+                            else ages[i][ref].total_seconds(),
+                        }
+                        for j, ref in enumerate(response.features)
+                    },
+                }
+            )
+        click.echo(to_json(out))
+        return
+    rows = []
+    for i, entity in enumerate(entities):
+        label = ",".join(f"{k}={v}" for k, v in entity.items())
+        for j, ref in enumerate(response.features):
+            age = ages[i][ref]
+            rows.append(
+                [label, ref, repr(values[i][j]), statuses[i][ref], "-" if age is None else str(age)]
+            )
+    print_table(["entity", "feature", "value", "status", "age"], rows)

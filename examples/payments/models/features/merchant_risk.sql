@@ -7,7 +7,7 @@
     ended day.
 #}
 with daily as (
-    select merchant_id, cast(txn_ts as date) as day, count(*) as n
+    select merchant_id, cast({{ to_microseconds("txn_ts") }} as date) as day, count(*) as n
     from {{ ref('stg_transactions') }}
     group by merchant_id, day
 ),

@@ -6,7 +6,7 @@
     (counts 0), so a value's age is the age of the batch, not of the user's last purchase.
 #}
 with txns as (
-    select user_id, cast(txn_ts as date) as day, amount_usd
+    select user_id, cast({{ to_microseconds("txn_ts") }} as date) as day, amount_usd
     from {{ ref('stg_transactions') }}
 ),
 

@@ -4,6 +4,6 @@
     not ended yet.
 #}
 select
-    cast(min(txn_ts) as timestamp) as data_start,
-    cast(max(txn_ts) as timestamp) as watermark
+    {{ to_microseconds("min(txn_ts)") }} as data_start,
+    {{ to_microseconds("max(txn_ts)") }} as watermark
 from {{ ref('stg_transactions') }}

@@ -4,7 +4,7 @@ select
     t.user_id,
     t.merchant_id,
     t.txn_ts,
-    cast(c.chargeback_ts as timestamp) as chargeback_ts,
+    {{ to_microseconds("c.chargeback_ts") }} as chargeback_ts,
     c.reason_code
 from {{ source('raw', 'chargebacks') }} as c
 inner join {{ ref('stg_transactions') }} as t using (txn_id)

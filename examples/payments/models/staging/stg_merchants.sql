@@ -3,5 +3,5 @@ select
     merchant_name,
     category,
     country,
-    cast(created_at as timestamp) as created_at
+    {{ to_microseconds("created_at") }} as created_at
 from {{ source('raw', 'merchants') }}

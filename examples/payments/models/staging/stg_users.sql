@@ -1,8 +1,8 @@
-{# The users change log; `updated_at` arrives tz-aware (TIMESTAMPTZ_NS). #}
+{# The users change log; `updated_at` arrives tz-aware (TIMESTAMPTZ_NS); both timestamps truncated to microseconds. #}
 select
     user_id,
-    cast(updated_at as timestamptz) as updated_at,
-    cast(signup_ts as timestamp) as signup_ts,
+    {{ to_microseconds("updated_at", tz=true) }} as updated_at,
+    {{ to_microseconds("signup_ts") }} as signup_ts,
     home_country,
     kyc_verified,
     email_domain

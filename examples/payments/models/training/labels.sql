@@ -15,7 +15,7 @@ select
     t.txn_id,
     coalesce(c.chargeback_ts < t.txn_ts + interval {{ maturity }} day, false) as is_fraud,
     case when c.chargeback_ts < t.txn_ts + interval {{ maturity }} day then c.chargeback_ts end as chargeback_ts,
-    cast(t.txn_ts + interval {{ maturity }} day as timestamp) as label_final_at
+    {{ to_microseconds("t.txn_ts + interval " ~ maturity ~ " day") }} as label_final_at
 from {{ ref('stg_transactions') }} as t
 cross join {{ ref('data_watermark') }} as w
 left join first_chargeback as c on c.txn_id = t.txn_id

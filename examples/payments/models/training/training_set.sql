@@ -40,5 +40,5 @@ pit as (
 select
     *,
     {# account age at authorisation: the offline half of a request-time feature #}
-    date_diff('day', signup_ts, txn_ts) as account_age_days
+    date_diff('day', signup_ts, {{ to_microseconds('txn_ts') }}) as account_age_days
 from pit

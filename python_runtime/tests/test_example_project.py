@@ -1,0 +1,365 @@
+"""The example feature repo (examples/payments) built end to end with dbt on DuckDB.
+
+The project is built once per module in a temporary copy (the package next to it, so its
+`local: ../..` dependency resolves), with small sizes, its own DuckDB file, target and log paths:
+nothing is written into the repository. The training set is then checked against a brute-force
+recomputation from the raw Parquet files that shares no SQL with the models or the macro.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "payments"
+SMALL = {"users": 250, "merchants": 50, "days": 70, "transactions": 5000, "seed": 7}
+MATURITY = timedelta(days=45)  # var label_maturity_days in examples/payments/dbt_project.yml
+H = pd.Timedelta(hours=1)
+
+
+def load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("payments_generate", EXAMPLE / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def copy_project(dest: Path) -> Path:
+    """The dbt package (root files it needs) and the example, laid out as in the repository."""
+    import yaml
+
+    package = yaml.safe_load((REPO / "dbt_project.yml").read_text())
+    shutil.copy(REPO / "dbt_project.yml", dest / "dbt_project.yml")
+    dirs = set()
+    for key in ("macro-paths", "model-paths", "test-paths", "seed-paths", "analysis-paths"):
+        dirs.update(package.get(key) or [])
+    for d in sorted(dirs):
+        if (REPO / d).is_dir():
+            shutil.copytree(REPO / d, dest / d)
+    project = dest / "examples" / "payments"
+    shutil.copytree(
+        EXAMPLE, project,
+        ignore=shutil.ignore_patterns("data", "target", "logs", "dbt_packages", "*.duckdb*", "__pycache__"),
+    )
+    return project
+
+
+@dataclass
+class Built:
+    project: Path
+    duckdb_path: Path
+    data: Path
+    target: Path
+
+    def query(self, sql: str) -> pd.DataFrame:
+        import duckdb
+
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as con:
+            con.execute("set TimeZone = 'UTC'")
+            return con.execute(sql).df()
+
+
+def edge_day(transactions: pd.DataFrame) -> pd.Timestamp:
+    """A day in the labelled period, 10 days after the data starts."""
+    return transactions["txn_ts"].min().floor("D") + pd.Timedelta(days=10)
+
+
+def with_edge_cases(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Payments on the boundaries that matter, for the busiest user and merchant:
+
+    - 500 ns before midnight: belongs to its own day (a rounding cast would move it to the next);
+    - exactly as_of + 1h: the snapshot as of that midnight is available (inclusive bound);
+    - 1 ns earlier: it is not, the previous snapshot is served.
+    """
+    t = transactions
+    day = edge_day(t)
+    before = t[t["txn_ts"] < day]  # so the user has signed up and the merchant is onboarded
+    user = int(before["user_id"].mode()[0])
+    merchant = int(before.loc[before["user_id"] == user, "merchant_id"].mode()[0])
+    nxt = day + pd.Timedelta(days=1)
+    edge_ts = [day + pd.Timedelta(hours=23, minutes=59, seconds=59, nanoseconds=999_999_500), nxt + H,
+               nxt + H - pd.Timedelta(nanoseconds=1)]
+    first = int(t["txn_id"].max()) + 1
+    extra = pd.DataFrame({
+        "txn_id": np.arange(first, first + len(edge_ts), dtype=np.int64),
+        "user_id": np.int64(user),
+        "merchant_id": np.int64(merchant),
+        "amount": 10.0,
+        "currency": t.loc[t["merchant_id"] == merchant, "currency"].iloc[0],
+        "amount_usd": 10.0,
+        "country": t.loc[t["merchant_id"] == merchant, "country"].iloc[0],
+        "txn_ts": pd.to_datetime(edge_ts).astype("datetime64[ns]"),
+    })
+    return pd.concat([t, extra], ignore_index=True)
+
+
+def run_dbt(args: list[str], env: dict[str, str], what: str) -> None:
+    """The venv's dbt in a subprocess: dbt-duckdb keeps its database open for the life of a
+    process, which would lock the file against this test's own read-only connections."""
+    dbt = Path(sys.executable).parent / "dbt"
+    proc = subprocess.run([str(dbt) if dbt.exists() else "dbt", *args], env=env, capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("payments")
+    project = copy_project(root)
+    data = root / "data"
+    gen = load_generator()
+    tables = gen.generate(gen.Config(**SMALL))
+    tables["transactions"] = with_edge_cases(tables["transactions"])
+    gen.write(tables, data)
+    out = Built(project=project, duckdb_path=root / "payments.duckdb", data=data, target=root / "target")
+    env = {
+        **os.environ,
+        "SKEWLESS_DUCKDB_PATH": str(out.duckdb_path),
+        "SKEWLESS_PAYMENTS_DATA_DIR": str(data),
+        "TZ": "UTC",
+        "DO_NOT_TRACK": "1",
+    }
+    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--log-path", str(root / "logs")]
+    run_dbt(["deps", *common], env, "dbt deps")
+    run_dbt(["build", *common, "--target-path", str(out.target)], env, "dbt build of examples/payments")
+    return out
+
+
+@pytest.fixture(scope="module")
+def raw(built: Built) -> dict[str, pd.DataFrame]:
+    return {n: pd.read_parquet(built.data / f"{n}.parquet") for n in ("transactions", "merchants", "users", "chargebacks")}
+
+
+@pytest.fixture(scope="module")
+def training(built: Built) -> pd.DataFrame:
+    return built.query("select * from training_set order by txn_id")
+
+
+# -- the generator ------------------------------------------------------------------------------
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    gen = load_generator()
+    for name in ("a", "b"):
+        gen.write(gen.generate(gen.Config(**SMALL)), tmp_path / name)
+    gen.write(gen.generate(gen.Config(**{**SMALL, "seed": SMALL["seed"] + 1})), tmp_path / "other")
+    files = sorted(p.name for p in (tmp_path / "a").glob("*.parquet"))
+    assert files == ["chargebacks.parquet", "merchants.parquet", "transactions.parquet", "users.parquet"]
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    assert (tmp_path / "a" / "transactions.parquet").read_bytes() != (
+        tmp_path / "other" / "transactions.parquet"
+    ).read_bytes()
+
+
+def test_generator_sizes_and_realism(raw: dict[str, pd.DataFrame]) -> None:
+    t, m, u, cb = raw["transactions"], raw["merchants"], raw["users"], raw["chargebacks"]
+    assert len(t) == SMALL["transactions"] + 3  # + with_edge_cases
+    assert len(m) == SMALL["merchants"]
+    assert u["user_id"].nunique() == SMALL["users"]
+    assert t["txn_id"].is_unique
+    assert str(t["txn_ts"].dtype) == "datetime64[ns]"
+    assert (t["txn_ts"].dt.nanosecond != 0).any(), "txn_ts should carry sub-microsecond digits"
+    # payments only after the merchant's onboarding and the user's sign-up
+    tm = t.merge(m, on="merchant_id", suffixes=("", "_m"))
+    assert (tm["txn_ts"] >= tm["created_at"]).all()
+    signup = u.groupby("user_id")["signup_ts"].first()
+    assert (t["txn_ts"].to_numpy() >= signup.loc[t["user_id"]].to_numpy()).all()
+    # chargebacks arrive after their payment, and are rare
+    ct = cb.merge(t, on="txn_id")
+    assert (ct["chargeback_ts"] > ct["txn_ts"]).all()
+    assert 0.002 < len(cb) / len(t) < 0.05
+    # fraud correlates with foreign merchants: charged-back payments are abroad far more often
+    home = u.groupby("user_id")["home_country"].first()
+    t = t.assign(foreign=t["country"].to_numpy() != home.loc[t["user_id"]].to_numpy())
+    charged = t["txn_id"].isin(cb["txn_id"])
+    assert t.loc[charged, "foreign"].mean() > 2 * t.loc[~charged, "foreign"].mean()
+
+
+# -- the training set ---------------------------------------------------------------------------
+
+
+def test_training_set_has_one_row_per_labelled_transaction(
+    built: Built, training: pd.DataFrame, raw: dict[str, pd.DataFrame]
+) -> None:
+    t = raw["transactions"]
+    watermark = t["txn_ts"].max().floor("us")  # data_watermark casts TIMESTAMP_NS to TIMESTAMP
+    labelled = t.loc[t["txn_ts"] + MATURITY <= watermark, "txn_id"].sort_values().tolist()
+    assert len(labelled) > 500
+    assert training["txn_id"].tolist() == labelled
+    assert built.query("select count(*) as n from training_spine")["n"][0] == len(training)
+    types = dict(built.query("describe training_set")[["column_name", "column_type"]].itertuples(index=False))
+    assert types["txn_ts"] == "TIMESTAMP_NS"
+
+
+def test_labels_respect_maturity(training: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+    t, cb = raw["transactions"], raw["chargebacks"]
+    first_cb = cb.groupby("txn_id")["chargeback_ts"].min()
+    ts = t.set_index("txn_id")["txn_ts"]
+    expected = training["txn_id"].map(lambda i: i in first_cb.index and first_cb[i] < ts[i] + MATURITY)
+    assert training["is_fraud"].tolist() == expected.tolist()
+    assert training["is_fraud"].sum() > 0
+
+
+class Oracle:
+    """Feature values recomputed from the raw Parquet files, row by row, from the contract alone."""
+
+    def __init__(self, raw: dict[str, pd.DataFrame]) -> None:
+        t = raw["transactions"].sort_values("txn_ts")
+        self.watermark = t["txn_ts"].max().floor("us")
+        self.data_start_day = t["txn_ts"].min().floor("D")
+        self.by_user = {k: g for k, g in t.groupby("user_id")}
+        self.by_merchant = {k: g for k, g in t.groupby("merchant_id")}
+        cb = raw["chargebacks"].merge(t[["txn_id", "merchant_id", "txn_ts"]], on="txn_id")
+        self.cb_by_merchant = {k: g for k, g in cb.groupby("merchant_id")}
+        self.merchants = raw["merchants"].set_index("merchant_id")
+        u = raw["users"].copy()
+        u["updated_at"] = u["updated_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+        self.users = {k: g.sort_values("updated_at") for k, g in u.groupby("user_id")}
+
+    def user_txn_stats(self, user_id: int, ts: pd.Timestamp) -> dict[str, object]:
+        as_of = (ts - H).floor("D")  # greatest midnight with as_of + 1h <= ts (ttl 3d always holds)
+        g = self.by_user[user_id]
+        first_as_of = g["txn_ts"].min().floor("D") + pd.Timedelta(days=1)
+        assert ts - as_of <= pd.Timedelta(days=3)
+        if as_of < first_as_of or as_of > self.watermark:
+            return dict.fromkeys(["txn_count_7d", "amount_sum_7d", "amount_avg_7d", "amount_max_7d",
+                                  "txn_count_30d", "amount_sum_30d", "amount_avg_30d", "amount_max_30d"])
+        out: dict[str, object] = {}
+        for days in (7, 30):
+            w = g.loc[(g["txn_ts"] >= as_of - pd.Timedelta(days=days)) & (g["txn_ts"] < as_of), "amount_usd"]
+            out[f"txn_count_{days}d"] = len(w)
+            out[f"amount_sum_{days}d"] = float(w.sum())
+            out[f"amount_avg_{days}d"] = float(w.mean()) if len(w) else None
+            out[f"amount_max_{days}d"] = float(w.max()) if len(w) else None
+        return out
+
+    def merchant_risk(self, merchant_id: int, ts: pd.Timestamp) -> dict[str, object]:
+        as_of = (ts - 6 * H).floor("D")  # available_after 6h; ttl 7d always holds
+        created = self.merchants.loc[merchant_id, "created_at"]
+        first_as_of = max(created.floor("D"), self.data_start_day) + pd.Timedelta(days=1)
+        keys = ["merchant_txn_count_90d", "merchant_chargeback_count_90d",
+                "merchant_chargeback_rate_90d", "merchant_age_days"]
+        if as_of < first_as_of or as_of > self.watermark:
+            return dict.fromkeys(keys)
+        lo = as_of - pd.Timedelta(days=90)
+        g = self.by_merchant.get(merchant_id)
+        n = 0 if g is None else int(((g["txn_ts"] >= lo) & (g["txn_ts"] < as_of)).sum())
+        c = self.cb_by_merchant.get(merchant_id)
+        k = 0 if c is None else int(
+            ((c["txn_ts"] >= lo) & (c["txn_ts"] < as_of) & (c["chargeback_ts"] < as_of)).sum()
+        )
+        return dict(zip(keys, [n, k, (k / n) if n else None, (as_of.normalize() - created.normalize()).days],
+                        strict=True))
+
+    def user_profile(self, user_id: int, ts: pd.Timestamp) -> dict[str, object]:
+        g = self.users[user_id]
+        seen = g[g["updated_at"] + pd.Timedelta(minutes=15) <= ts]
+        if seen.empty:
+            return {"home_country": None, "kyc_verified": None, "signup_ts": None, "account_age_days": None}
+        row = seen.iloc[-1]
+        return {
+            "home_country": row["home_country"],
+            "kyc_verified": bool(row["kyc_verified"]),
+            "signup_ts": row["signup_ts"].floor("us"),
+            "account_age_days": (ts.normalize() - row["signup_ts"].normalize()).days,
+        }
+
+
+def _same(actual: object, expected: object) -> bool:
+    if expected is None:
+        return actual is None or actual is pd.NA or actual is pd.NaT or (isinstance(actual, float) and np.isnan(actual))
+    if actual is None or actual is pd.NA or actual is pd.NaT:
+        return False
+    if isinstance(expected, float):
+        return abs(float(actual) - expected) <= 1e-6 * max(1.0, abs(expected))  # type: ignore[arg-type]
+    if isinstance(expected, pd.Timestamp):
+        return pd.Timestamp(actual) == expected  # type: ignore[arg-type]
+    return actual == expected
+
+
+def test_features_equal_a_recomputation_from_raw_data(training: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+    oracle = Oracle(raw)
+    edges = training[training["txn_id"] > SMALL["transactions"]]
+    assert len(edges) == 3, "the edge-case payments must be in the training set"
+    sample = pd.concat([edges, training.sample(n=min(600, len(training)), random_state=3)])
+    mismatches = []
+    null_user_stats = 0
+    for row in sample.itertuples(index=False):
+        ts = pd.Timestamp(row.txn_ts)
+        expected = {
+            **oracle.user_txn_stats(row.user_id, ts),
+            **oracle.merchant_risk(row.merchant_id, ts),
+            **oracle.user_profile(row.user_id, ts),
+        }
+        null_user_stats += expected["txn_count_7d"] is None
+        for col, want in expected.items():
+            got = getattr(row, col)
+            if not _same(got, want):
+                mismatches.append(f"txn {row.txn_id} (user {row.user_id}, merchant {row.merchant_id}, {ts}): {col} = {got!r}, expected {want!r}")
+    assert not mismatches, f"{len(mismatches)} mismatches, e.g.:\n" + "\n".join(mismatches[:15])
+    # the sample exercises both outcomes: features found, and none yet (a user's first day)
+    assert 0 < null_user_stats < len(sample)
+
+
+def test_no_feature_is_newer_than_its_transaction(training: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+    """Every value is explainable by data that existed before the transaction (and its batch lag)."""
+    t = raw["transactions"]
+    by_user = dict(tuple(t.groupby("user_id")))
+    cb = raw["chargebacks"].merge(t[["txn_id", "merchant_id"]], on="txn_id")
+    cb_by_merchant = dict(tuple(cb.groupby("merchant_id")))
+    users = raw["users"].assign(updated_at=raw["users"]["updated_at"].dt.tz_convert("UTC").dt.tz_localize(None))
+    kyc_at = users[users["kyc_verified"]].groupby("user_id")["updated_at"].min()
+    violations = []
+    for row in training.itertuples(index=False):
+        ts = pd.Timestamp(row.txn_ts)
+        past = by_user[row.user_id]
+        past = past[past["txn_ts"] < ts - H]  # user_txn_stats lands 1h after its as_of
+        if not pd.isna(row.txn_count_30d) and row.txn_count_30d > len(past):
+            violations.append(f"txn {row.txn_id}: txn_count_30d {row.txn_count_30d} > {len(past)} earlier payments")
+        if not pd.isna(row.amount_max_30d) and not np.isclose(past["amount_usd"], float(row.amount_max_30d)).any():
+            violations.append(f"txn {row.txn_id}: amount_max_30d {row.amount_max_30d} is no earlier payment")
+        if not pd.isna(row.merchant_chargeback_count_90d) and row.merchant_chargeback_count_90d > 0:
+            c = cb_by_merchant.get(row.merchant_id)
+            known = 0 if c is None else int((c["chargeback_ts"] < ts - 6 * H).sum())
+            if row.merchant_chargeback_count_90d > known:
+                violations.append(f"txn {row.txn_id}: {row.merchant_chargeback_count_90d} chargebacks, {known} had arrived")
+        if not pd.isna(row.signup_ts) and pd.Timestamp(row.signup_ts) > ts:
+            violations.append(f"txn {row.txn_id}: signup_ts {row.signup_ts} after the payment")
+        if row.kyc_verified is True and not (row.user_id in kyc_at.index and kyc_at[row.user_id] <= ts):
+            violations.append(f"txn {row.txn_id}: kyc_verified before the check passed")
+    assert not violations, "\n".join(violations[:20])
+
+
+def test_feature_views_follow_the_contract(built: Built) -> None:
+    """The skewless runtime reads the example's views from the manifest dbt wrote."""
+    from skewless.manifest import load_manifest, read_feature_views
+
+    views = read_feature_views(load_manifest(built.target / "manifest.json"))
+    assert {"user_txn_stats", "merchant_risk", "user_profile"} <= set(views)
+    stats = views["user_txn_stats"]
+    assert stats.entity == ("user_id",) and stats.timestamp == "as_of"
+    assert stats.ttl == timedelta(days=3) and stats.available_after == timedelta(hours=1)
+    assert stats.feature("txn_count_30d").has_default and stats.feature("txn_count_30d").default == 0
+    assert views["merchant_risk"].on_stale == "default"
+    assert views["user_profile"].ttl is None
+    # one row per entity and as-of time in every view
+    for name, view in views.items():
+        keys = ", ".join((*view.entity, view.timestamp))
+        dup = built.query(f"select count(*) as n from (select {keys} from {name} group by all having count(*) > 1)")
+        assert dup["n"][0] == 0, f"{name}: duplicate ({keys})"
+

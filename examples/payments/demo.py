@@ -23,7 +23,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -88,9 +90,21 @@ def redis_url() -> Iterator[str]:
     workdir = tempfile.mkdtemp(prefix="skewless-demo-redis-")
     binary = redis_server_binary()
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 10
@@ -117,8 +131,19 @@ def redis_url() -> Iterator[str]:
 
 
 def generate(env: dict[str, str]) -> None:
-    run([sys.executable, str(HERE / "generate.py"), "--end", "now",
-         "--out", env["SKEWLESS_PAYMENTS_DATA_DIR"]], cwd=REPO, env=env, what="generate.py")
+    run(
+        [
+            sys.executable,
+            str(HERE / "generate.py"),
+            "--end",
+            "now",
+            "--out",
+            env["SKEWLESS_PAYMENTS_DATA_DIR"],
+        ],
+        cwd=REPO,
+        env=env,
+        what="generate.py",
+    )
 
 
 def build(env: dict[str, str]) -> None:
@@ -145,13 +170,30 @@ def show_training_set(duckdb_path: str) -> None:
             order by txn_ts
             """
         ).df()
-    cols = ["txn_id", "user_id", "txn_ts", "amount_usd", "txn_country", "home_country",
-            "txn_count_7d", "amount_avg_30d", "amount_max_30d", "merchant_chargeback_rate_90d",
-            "merchant_age_days", "kyc_verified", "account_age_days", "is_fraud"]
-    with pd.option_context("display.width", 250, "display.max_columns", None, "display.float_format", "{:.3f}".format):
+    cols = [
+        "txn_id",
+        "user_id",
+        "txn_ts",
+        "amount_usd",
+        "txn_country",
+        "home_country",
+        "txn_count_7d",
+        "amount_avg_30d",
+        "amount_max_30d",
+        "merchant_chargeback_rate_90d",
+        "merchant_age_days",
+        "kyc_verified",
+        "account_age_days",
+        "is_fraud",
+    ]
+    with pd.option_context(
+        "display.width", 250, "display.max_columns", None, "display.float_format", "{:.3f}".format
+    ):
         print(sample[[c for c in cols if c in sample.columns]].to_string(index=False))
-    print(f"\ntraining_set: {n:,} rows (one per labelled transaction), {frauds:,} fraud "
-          f"({frauds / max(n, 1):.2%}), txn_ts from {first} to {last}")
+    print(
+        f"\ntraining_set: {n:,} rows (one per labelled transaction), {frauds:,} fraud "
+        f"({frauds / max(n, 1):.2%}), txn_ts from {first} to {last}"
+    )
     print(f"all {len(sample.columns)} columns: {', '.join(sample.columns)}")
 
 
@@ -164,8 +206,148 @@ def online_available() -> bool:
     return True
 
 
+#: What the demo asks for: a few features of each view, as a fraud model at authorisation would.
+FEATURES = [
+    "user_txn_stats.txn_count_7d",
+    "user_txn_stats.txn_count_30d",
+    "user_txn_stats.amount_avg_30d",
+    "user_txn_stats.amount_max_30d",
+    "merchant_risk.chargeback_rate_90d",
+    "merchant_risk.age_days",
+    "user_profile.home_country",
+    "user_profile.kyc_verified",
+]
+
+
+def pick_entities(duckdb_path: str) -> list[tuple[str, dict[str, int]]]:
+    """A busy user, a recent chargeback victim, a dormant user, and nobody we know."""
+    import duckdb
+
+    picks: list[tuple[str, dict[str, int]]] = []
+    queries = [
+        (
+            "busiest user this week, at their usual merchant",
+            "select user_id, mode(merchant_id) from stg_transactions "
+            "where txn_ts >= (select watermark from data_watermark) - interval 7 day "
+            "group by user_id order by count(*) desc, user_id limit 1",
+        ),
+        (
+            "the last chargeback's cardholder, at that merchant",
+            "select user_id, merchant_id from stg_chargebacks order by chargeback_ts desc, txn_id limit 1",
+        ),
+        (
+            "a user with no payment in 30 days",
+            "select user_id, (select min(merchant_id) from stg_merchants) from user_txn_stats "
+            "where as_of = (select max(as_of) from user_txn_stats) and txn_count_30d = 0 "
+            "order by user_id limit 1",
+        ),
+    ]
+    with duckdb.connect(duckdb_path, read_only=True) as con:
+        for label, sql in queries:
+            rows = con.execute(sql).fetchall()
+            if rows:
+                picks.append((label, {"user_id": int(rows[0][0]), "merchant_id": int(rows[0][1])}))
+    picks.append(
+        ("an unknown user at an unknown merchant", {"user_id": 10**9, "merchant_id": 10**9})
+    )
+    return picks
+
+
+def offline_as_of(
+    duckdb_path: str, store: Any, entity: dict[str, int], now: datetime
+) -> dict[str, Any]:
+    """The same features straight from the DuckDB views, by the contract: the latest row with
+    timestamp + available_after <= now, within ttl. What a training row at `now` would hold."""
+    import duckdb
+
+    out: dict[str, Any] = {}
+    with duckdb.connect(duckdb_path, read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        for ref in FEATURES:
+            view_name, col = ref.split(".")
+            view = store.registry.view(view_name)
+            key = view.entity[0]
+            aa = int(view.available_after.total_seconds() * 1_000_000)
+            ttl = (
+                ""
+                if view.ttl is None
+                else (
+                    f"and ?::timestamptz - {view.timestamp} <= to_microseconds({int(view.ttl.total_seconds() * 1_000_000)})"
+                )
+            )
+            params = [entity[key], now] + ([now] if view.ttl is not None else [])
+            rows = con.execute(
+                f"select {col} from {view.relation_name} where {key} = ? "
+                f"and {view.timestamp} + to_microseconds({aa}) <= ?::timestamptz {ttl} "
+                f"order by {view.timestamp} desc limit 1",
+                params,
+            ).fetchall()
+            out[ref] = rows[0][0] if rows else None
+    return out
+
+
 def serve(env: dict[str, str]) -> None:
-    raise DemoError("online serving is not wired into the demo yet")
+    import pandas as pd
+
+    from skewless.online import FeatureStore
+
+    skewless_cli = (
+        str(BIN / "skewless") if (BIN / "skewless").exists() else shutil.which("skewless")
+    )
+    if not skewless_cli:
+        raise DemoError(
+            "no `skewless` command next to this Python; run `make venv` (pip install -e .)"
+        )
+    with redis_url() as url:
+        common = ["--project-dir", str(HERE), "--redis-url", url]
+        run([skewless_cli, *common, "materialize"], cwd=REPO, env=env, what="skewless materialize")
+        print()
+        run([skewless_cli, *common, "features"], cwd=REPO, env=env, what="skewless features")
+
+        store = FeatureStore.from_dbt(HERE, redis_url=url)
+        now = datetime.now(timezone.utc)
+        picks = pick_entities(env["SKEWLESS_DUCKDB_PATH"])
+        resp = store.get_online_features(FEATURES, entities=[e for _, e in picks], now=now)
+        compared = equal = 0
+        for (label, entity), values, statuses, ages in zip(
+            picks, resp.to_dicts(), resp.statuses, resp.ages, strict=True
+        ):
+            offline = offline_as_of(env["SKEWLESS_DUCKDB_PATH"], store, entity, now)
+            rows = []
+            for ref in FEATURES:
+                age = ages[ref]
+                served = statuses[ref] in ("present", "stale")
+                same = ""
+                if served:
+                    compared += 1
+                    ok = _same(values[ref], offline[ref])
+                    equal += ok
+                    same = "yes" if ok else f"NO (offline {offline[ref]!r})"
+                rows.append(
+                    {
+                        "feature": ref,
+                        "value": values[ref],
+                        "status": statuses[ref],
+                        "age": "" if age is None else str(pd.Timedelta(age).floor("s")),
+                        "= offline as of now": same,
+                    }
+                )
+            print(f"\n{label}: {entity}")
+            print(pd.DataFrame(rows).to_string(index=False))
+        print(f"\nOnline values equal to what the offline views give as of now: {equal}/{compared}")
+        if equal != compared:
+            raise DemoError(
+                "online and offline values differ (training-serving skew); see NO above"
+            )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) or isinstance(b, float):
+        fa, fb = float(a), float(b)
+        return (fa != fa and fb != fb) or fa == fb
+    return bool(a == b)
 
 
 def main() -> int:
@@ -179,8 +361,10 @@ def main() -> int:
     steps = [
         ("Generate synthetic card payments (ending at the current hour)", lambda: generate(env)),
         ("Build the feature views and the training set with dbt (DuckDB)", lambda: build(env)),
-        ("Training set: features as of each transaction (point-in-time join)",
-         lambda: show_training_set(env["SKEWLESS_DUCKDB_PATH"])),
+        (
+            "Training set: features as of each transaction (point-in-time join)",
+            lambda: show_training_set(env["SKEWLESS_DUCKDB_PATH"]),
+        ),
     ]
     if online_available():
         steps.append(("Online: materialize into Redis, serve feature vectors", lambda: serve(env)))
@@ -197,7 +381,9 @@ def main() -> int:
             raise
         print(f"[step {n} took {time.monotonic() - t0:.1f}s]")
     if not online_available():
-        print("\n(The online part runs once skewless.online and skewless.materialize are installed.)")
+        print(
+            "\n(The online part runs once skewless.online and skewless.materialize are installed.)"
+        )
     print(f"\nDemo finished in {time.monotonic() - started:.1f}s.")
     return 0
 

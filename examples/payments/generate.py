@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -81,10 +81,12 @@ class Config:
     days: int = 120
     transactions: int = 60_000
     seed: int = 42
-    end: pd.Timestamp = pd.Timestamp(DEFAULT_END)
+    end: pd.Timestamp = field(default_factory=lambda: pd.Timestamp(DEFAULT_END))
 
 
-def _choice(rng: np.random.Generator, values: list[str], weights: list[float], n: int) -> np.ndarray:
+def _choice(
+    rng: np.random.Generator, values: list[str], weights: list[float], n: int
+) -> np.ndarray:
     p = np.asarray(weights, dtype=float)
     return rng.choice(np.asarray(values, dtype=object), size=n, p=p / p.sum())
 
@@ -119,7 +121,9 @@ def generate(cfg: Config) -> dict[str, pd.DataFrame]:
     merchants = pd.DataFrame(
         {
             "merchant_id": np.arange(1, m + 1, dtype=np.int64),
-            "merchant_name": [f"{cat.replace('_', ' ').title()} #{i}" for i, cat in enumerate(m_category, 1)],
+            "merchant_name": [
+                f"{cat.replace('_', ' ').title()} #{i}" for i, cat in enumerate(m_category, 1)
+            ],
             "category": m_category.astype(str),
             "country": m_country.astype(str),
             "created_at": pd.to_datetime(m_created, unit="ns"),
@@ -136,13 +140,19 @@ def generate(cfg: Config) -> dict[str, pd.DataFrame]:
         start - rng.integers(NS_PER_DAY, 3 * 365 * NS_PER_DAY, u),
         start + rng.integers(0, max(cfg.days - 3, 1) * NS_PER_DAY, u),
     )
-    domains = _choice(rng, ["gmail.com", "outlook.com", "yahoo.com", "proton.me", "icloud.com"],
-                      [0.5, 0.2, 0.12, 0.08, 0.1], u)
+    domains = _choice(
+        rng,
+        ["gmail.com", "outlook.com", "yahoo.com", "proton.me", "icloud.com"],
+        [0.5, 0.2, 0.12, 0.08, 0.1],
+        u,
+    )
     rows = []
     kyc_at = signup + rng.integers(NS_PER_DAY // 24, 20 * NS_PER_DAY, u)
     passes_kyc = rng.random(u) < 0.75
     moves = rng.random(u) < 0.04
-    move_at = np.maximum(signup, start) + rng.integers(NS_PER_DAY, max(cfg.days - 1, 2) * NS_PER_DAY, u)
+    move_at = np.maximum(signup, start) + rng.integers(
+        NS_PER_DAY, max(cfg.days - 1, 2) * NS_PER_DAY, u
+    )
     new_home = _choice(rng, countries, [c[2] for c in COUNTRIES.values()], u)
     for i in range(u):
         uid = i + 1
@@ -157,9 +167,20 @@ def generate(cfg: Config) -> dict[str, pd.DataFrame]:
             state[key] = value
             events.append((at, dict(state)))
         for at, st in events:
-            rows.append((uid, at, int(signup[i]), st["home_country"], st["kyc_verified"], str(domains[i])))
-    users = pd.DataFrame(rows, columns=["user_id", "updated_at", "signup_ts", "home_country",
-                                        "kyc_verified", "email_domain"])
+            rows.append(
+                (uid, at, int(signup[i]), st["home_country"], st["kyc_verified"], str(domains[i]))
+            )
+    users = pd.DataFrame(
+        rows,
+        columns=[
+            "user_id",
+            "updated_at",
+            "signup_ts",
+            "home_country",
+            "kyc_verified",
+            "email_domain",
+        ],
+    )
     users["user_id"] = users["user_id"].astype(np.int64)
     users["updated_at"] = pd.to_datetime(users["updated_at"], unit="ns", utc=True)
     users["signup_ts"] = pd.to_datetime(users["signup_ts"], unit="ns")
@@ -209,7 +230,9 @@ def generate(cfg: Config) -> dict[str, pd.DataFrame]:
     f_ts = np.empty(0, dtype=np.int64)
     if n_fraud:
         n_cards = max(1, n_fraud // 6)
-        cards = rng.choice(u, size=n_cards, replace=False) if n_cards <= u else rng.choice(u, n_cards)
+        cards = (
+            rng.choice(u, size=n_cards, replace=False) if n_cards <= u else rng.choice(u, n_cards)
+        )
         card_of = cards[rng.integers(0, n_cards, n_fraud)]
         compromised = np.maximum(signup[cards], start) + (
             rng.random(n_cards) * (end - np.maximum(signup[cards], start))
@@ -252,7 +275,11 @@ def generate(cfg: Config) -> dict[str, pd.DataFrame]:
     is_fraud = np.concatenate([np.zeros(len(ts), bool), np.ones(len(f_ts), bool)])
     order = np.lexsort((all_merchant, all_user, all_ts))
     all_user, all_merchant, all_ts, all_usd, is_fraud = (
-        all_user[order], all_merchant[order], all_ts[order], all_usd[order], is_fraud[order]
+        all_user[order],
+        all_merchant[order],
+        all_ts[order],
+        all_usd[order],
+        is_fraud[order],
     )
     txn_country = m_country[all_merchant]
     currency = np.array([COUNTRIES[c][0] for c in txn_country])
@@ -272,24 +299,35 @@ def generate(cfg: Config) -> dict[str, pd.DataFrame]:
     )
 
     # -- chargebacks: delayed labels ----------------------------------------------------------------
-    charged = (is_fraud & (rng.random(n) < CHARGEBACK_RATE)) | (~is_fraud & (rng.random(n) < FRIENDLY_FRAUD))
+    charged = (is_fraud & (rng.random(n) < CHARGEBACK_RATE)) | (
+        ~is_fraud & (rng.random(n) < FRIENDLY_FRAUD)
+    )
     idx = np.flatnonzero(charged)
     delay = ((1.0 + rng.lognormal(np.log(9.0), 0.8, idx.size)) * NS_PER_DAY).astype(np.int64)
     cb_ts = all_ts[idx] + np.minimum(delay, 120 * NS_PER_DAY)
     arrived = cb_ts < end
     idx, cb_ts = idx[arrived], cb_ts[arrived]
     reason = np.where(is_fraud[idx], "fraud_card_not_present", "not_recognised")
-    chargebacks = pd.DataFrame(
-        {
-            "chargeback_id": np.arange(1, idx.size + 1, dtype=np.int64),
-            "txn_id": (idx + 1).astype(np.int64),
-            "chargeback_ts": pd.to_datetime(cb_ts, unit="ns"),
-            "reason_code": reason.astype(str),
-        }
-    ).sort_values(["chargeback_ts", "txn_id"], kind="stable").reset_index(drop=True)
+    chargebacks = (
+        pd.DataFrame(
+            {
+                "chargeback_id": np.arange(1, idx.size + 1, dtype=np.int64),
+                "txn_id": (idx + 1).astype(np.int64),
+                "chargeback_ts": pd.to_datetime(cb_ts, unit="ns"),
+                "reason_code": reason.astype(str),
+            }
+        )
+        .sort_values(["chargeback_ts", "txn_id"], kind="stable")
+        .reset_index(drop=True)
+    )
     chargebacks["chargeback_id"] = np.arange(1, len(chargebacks) + 1, dtype=np.int64)
 
-    return {"users": users, "merchants": merchants, "transactions": transactions, "chargebacks": chargebacks}
+    return {
+        "users": users,
+        "merchants": merchants,
+        "transactions": transactions,
+        "chargebacks": chargebacks,
+    }
 
 
 def write(tables: dict[str, pd.DataFrame], out: Path) -> dict[str, Path]:
@@ -318,17 +356,23 @@ def _env_int(name: str, default: int) -> int:
 def parse_args(argv: list[str] | None = None) -> tuple[Config, Path]:
     """Flags, with `SKEWLESS_PAYMENTS_<FLAG>` environment variables as defaults."""
     d = Config()
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--users", type=int, default=_env_int("users", d.users))
     p.add_argument("--merchants", type=int, default=_env_int("merchants", d.merchants))
     p.add_argument("--days", type=int, default=_env_int("days", d.days))
     p.add_argument("--transactions", type=int, default=_env_int("transactions", d.transactions))
     p.add_argument("--seed", type=int, default=_env_int("seed", d.seed))
-    p.add_argument("--end", default=os.environ.get("SKEWLESS_PAYMENTS_END", DEFAULT_END),
-                   help="UTC end of the data (exclusive), ISO 8601, or `now` (rounded down to the "
-                        f"hour); default {DEFAULT_END}")
-    p.add_argument("--out", type=Path, default=Path(os.environ.get("SKEWLESS_PAYMENTS_DATA_DIR", DEFAULT_OUT)))
+    p.add_argument(
+        "--end",
+        default=os.environ.get("SKEWLESS_PAYMENTS_END", DEFAULT_END),
+        help="UTC end of the data (exclusive), ISO 8601, or `now` (rounded down to the "
+        f"hour); default {DEFAULT_END}",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path(os.environ.get("SKEWLESS_PAYMENTS_DATA_DIR", DEFAULT_OUT))
+    )
     a = p.parse_args(argv)
     if a.end == "now":
         end = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("h")
@@ -336,8 +380,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, Path]:
         end = pd.Timestamp(a.end)
         if end.tzinfo is not None:
             end = end.tz_convert("UTC").tz_localize(None)
-    cfg = Config(users=a.users, merchants=a.merchants, days=a.days, transactions=a.transactions,
-                 seed=a.seed, end=end)
+    cfg = Config(
+        users=a.users,
+        merchants=a.merchants,
+        days=a.days,
+        transactions=a.transactions,
+        seed=a.seed,
+        end=end,
+    )
     return cfg, a.out
 
 

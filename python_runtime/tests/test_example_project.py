@@ -52,8 +52,11 @@ def copy_project(dest: Path) -> Path:
             shutil.copytree(REPO / d, dest / d)
     project = dest / "examples" / "payments"
     shutil.copytree(
-        EXAMPLE, project,
-        ignore=shutil.ignore_patterns("data", "target", "logs", "dbt_packages", "*.duckdb*", "__pycache__"),
+        EXAMPLE,
+        project,
+        ignore=shutil.ignore_patterns(
+            "data", "target", "logs", "dbt_packages", "*.duckdb*", "__pycache__"
+        ),
     )
     return project
 
@@ -91,19 +94,24 @@ def with_edge_cases(transactions: pd.DataFrame) -> pd.DataFrame:
     user = int(before["user_id"].mode()[0])
     merchant = int(before.loc[before["user_id"] == user, "merchant_id"].mode()[0])
     nxt = day + pd.Timedelta(days=1)
-    edge_ts = [day + pd.Timedelta(hours=23, minutes=59, seconds=59, nanoseconds=999_999_500), nxt + H,
-               nxt + H - pd.Timedelta(nanoseconds=1)]
+    edge_ts = [
+        day + pd.Timedelta(hours=23, minutes=59, seconds=59, nanoseconds=999_999_500),
+        nxt + H,
+        nxt + H - pd.Timedelta(nanoseconds=1),
+    ]
     first = int(t["txn_id"].max()) + 1
-    extra = pd.DataFrame({
-        "txn_id": np.arange(first, first + len(edge_ts), dtype=np.int64),
-        "user_id": np.int64(user),
-        "merchant_id": np.int64(merchant),
-        "amount": 10.0,
-        "currency": t.loc[t["merchant_id"] == merchant, "currency"].iloc[0],
-        "amount_usd": 10.0,
-        "country": t.loc[t["merchant_id"] == merchant, "country"].iloc[0],
-        "txn_ts": pd.to_datetime(edge_ts).astype("datetime64[ns]"),
-    })
+    extra = pd.DataFrame(
+        {
+            "txn_id": np.arange(first, first + len(edge_ts), dtype=np.int64),
+            "user_id": np.int64(user),
+            "merchant_id": np.int64(merchant),
+            "amount": 10.0,
+            "currency": t.loc[t["merchant_id"] == merchant, "currency"].iloc[0],
+            "amount_usd": 10.0,
+            "country": t.loc[t["merchant_id"] == merchant, "country"].iloc[0],
+            "txn_ts": pd.to_datetime(edge_ts).astype("datetime64[ns]"),
+        }
+    )
     return pd.concat([t, extra], ignore_index=True)
 
 
@@ -111,9 +119,16 @@ def run_dbt(args: list[str], env: dict[str, str], what: str) -> None:
     """The venv's dbt in a subprocess: dbt-duckdb keeps its database open for the life of a
     process, which would lock the file against this test's own read-only connections."""
     dbt = Path(sys.executable).parent / "dbt"
-    proc = subprocess.run([str(dbt) if dbt.exists() else "dbt", *args], env=env, capture_output=True,
-                          text=True, check=False)
-    assert proc.returncode == 0, f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+    proc = subprocess.run(
+        [str(dbt) if dbt.exists() else "dbt", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +140,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     tables = gen.generate(gen.Config(**SMALL))
     tables["transactions"] = with_edge_cases(tables["transactions"])
     gen.write(tables, data)
-    out = Built(project=project, duckdb_path=root / "payments.duckdb", data=data, target=root / "target")
+    out = Built(
+        project=project, duckdb_path=root / "payments.duckdb", data=data, target=root / "target"
+    )
     env = {
         **os.environ,
         "SKEWLESS_DUCKDB_PATH": str(out.duckdb_path),
@@ -133,15 +150,27 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         "TZ": "UTC",
         "DO_NOT_TRACK": "1",
     }
-    common = ["--project-dir", str(project), "--profiles-dir", str(project), "--log-path", str(root / "logs")]
+    common = [
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--log-path",
+        str(root / "logs"),
+    ]
     run_dbt(["deps", *common], env, "dbt deps")
-    run_dbt(["build", *common, "--target-path", str(out.target)], env, "dbt build of examples/payments")
+    run_dbt(
+        ["build", *common, "--target-path", str(out.target)], env, "dbt build of examples/payments"
+    )
     return out
 
 
 @pytest.fixture(scope="module")
 def raw(built: Built) -> dict[str, pd.DataFrame]:
-    return {n: pd.read_parquet(built.data / f"{n}.parquet") for n in ("transactions", "merchants", "users", "chargebacks")}
+    return {
+        n: pd.read_parquet(built.data / f"{n}.parquet")
+        for n in ("transactions", "merchants", "users", "chargebacks")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +187,12 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
         gen.write(gen.generate(gen.Config(**SMALL)), tmp_path / name)
     gen.write(gen.generate(gen.Config(**{**SMALL, "seed": SMALL["seed"] + 1})), tmp_path / "other")
     files = sorted(p.name for p in (tmp_path / "a").glob("*.parquet"))
-    assert files == ["chargebacks.parquet", "merchants.parquet", "transactions.parquet", "users.parquet"]
+    assert files == [
+        "chargebacks.parquet",
+        "merchants.parquet",
+        "transactions.parquet",
+        "users.parquet",
+    ]
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     assert (tmp_path / "a" / "transactions.parquet").read_bytes() != (
@@ -202,7 +236,9 @@ def test_training_set_has_one_row_per_labelled_transaction(
     assert len(labelled) > 500
     assert training["txn_id"].tolist() == labelled
     assert built.query("select count(*) as n from training_spine")["n"][0] == len(training)
-    types = dict(built.query("describe training_set")[["column_name", "column_type"]].itertuples(index=False))
+    types = dict(
+        built.query("describe training_set")[["column_name", "column_type"]].itertuples(index=False)
+    )
     assert types["txn_ts"] == "TIMESTAMP_NS"
 
 
@@ -210,7 +246,9 @@ def test_labels_respect_maturity(training: pd.DataFrame, raw: dict[str, pd.DataF
     t, cb = raw["transactions"], raw["chargebacks"]
     first_cb = cb.groupby("txn_id")["chargeback_ts"].min()
     ts = t.set_index("txn_id")["txn_ts"]
-    expected = training["txn_id"].map(lambda i: i in first_cb.index and first_cb[i] < ts[i] + MATURITY)
+    expected = training["txn_id"].map(
+        lambda i: i in first_cb.index and first_cb[i] < ts[i] + MATURITY
+    )
     assert training["is_fraud"].tolist() == expected.tolist()
     assert training["is_fraud"].sum() > 0
 
@@ -237,11 +275,24 @@ class Oracle:
         first_as_of = g["txn_ts"].min().floor("D") + pd.Timedelta(days=1)
         assert ts - as_of <= pd.Timedelta(days=3)
         if as_of < first_as_of or as_of > self.watermark:
-            return dict.fromkeys(["txn_count_7d", "amount_sum_7d", "amount_avg_7d", "amount_max_7d",
-                                  "txn_count_30d", "amount_sum_30d", "amount_avg_30d", "amount_max_30d"])
+            return dict.fromkeys(
+                [
+                    "txn_count_7d",
+                    "amount_sum_7d",
+                    "amount_avg_7d",
+                    "amount_max_7d",
+                    "txn_count_30d",
+                    "amount_sum_30d",
+                    "amount_avg_30d",
+                    "amount_max_30d",
+                ]
+            )
         out: dict[str, object] = {}
         for days in (7, 30):
-            w = g.loc[(g["txn_ts"] >= as_of - pd.Timedelta(days=days)) & (g["txn_ts"] < as_of), "amount_usd"]
+            w = g.loc[
+                (g["txn_ts"] >= as_of - pd.Timedelta(days=days)) & (g["txn_ts"] < as_of),
+                "amount_usd",
+            ]
             out[f"txn_count_{days}d"] = len(w)
             out[f"amount_sum_{days}d"] = float(w.sum())
             out[f"amount_avg_{days}d"] = float(w.mean()) if len(w) else None
@@ -252,25 +303,43 @@ class Oracle:
         as_of = (ts - 6 * H).floor("D")  # available_after 6h; ttl 7d always holds
         created = self.merchants.loc[merchant_id, "created_at"]
         first_as_of = max(created.floor("D"), self.data_start_day) + pd.Timedelta(days=1)
-        keys = ["merchant_txn_count_90d", "merchant_chargeback_count_90d",
-                "merchant_chargeback_rate_90d", "merchant_age_days"]
+        keys = [
+            "merchant_txn_count_90d",
+            "merchant_chargeback_count_90d",
+            "merchant_chargeback_rate_90d",
+            "merchant_age_days",
+        ]
         if as_of < first_as_of or as_of > self.watermark:
             return dict.fromkeys(keys)
         lo = as_of - pd.Timedelta(days=90)
         g = self.by_merchant.get(merchant_id)
         n = 0 if g is None else int(((g["txn_ts"] >= lo) & (g["txn_ts"] < as_of)).sum())
         c = self.cb_by_merchant.get(merchant_id)
-        k = 0 if c is None else int(
-            ((c["txn_ts"] >= lo) & (c["txn_ts"] < as_of) & (c["chargeback_ts"] < as_of)).sum()
+        k = (
+            0
+            if c is None
+            else int(
+                ((c["txn_ts"] >= lo) & (c["txn_ts"] < as_of) & (c["chargeback_ts"] < as_of)).sum()
+            )
         )
-        return dict(zip(keys, [n, k, (k / n) if n else None, (as_of.normalize() - created.normalize()).days],
-                        strict=True))
+        return dict(
+            zip(
+                keys,
+                [n, k, (k / n) if n else None, (as_of.normalize() - created.normalize()).days],
+                strict=True,
+            )
+        )
 
     def user_profile(self, user_id: int, ts: pd.Timestamp) -> dict[str, object]:
         g = self.users[user_id]
         seen = g[g["updated_at"] + pd.Timedelta(minutes=15) <= ts]
         if seen.empty:
-            return {"home_country": None, "kyc_verified": None, "signup_ts": None, "account_age_days": None}
+            return {
+                "home_country": None,
+                "kyc_verified": None,
+                "signup_ts": None,
+                "account_age_days": None,
+            }
         row = seen.iloc[-1]
         return {
             "home_country": row["home_country"],
@@ -282,7 +351,12 @@ class Oracle:
 
 def _same(actual: object, expected: object) -> bool:
     if expected is None:
-        return actual is None or actual is pd.NA or actual is pd.NaT or (isinstance(actual, float) and np.isnan(actual))
+        return (
+            actual is None
+            or actual is pd.NA
+            or actual is pd.NaT
+            or (isinstance(actual, float) and np.isnan(actual))
+        )
     if actual is None or actual is pd.NA or actual is pd.NaT:
         return False
     if isinstance(expected, float):
@@ -292,7 +366,9 @@ def _same(actual: object, expected: object) -> bool:
     return actual == expected
 
 
-def test_features_equal_a_recomputation_from_raw_data(training: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+def test_features_equal_a_recomputation_from_raw_data(
+    training: pd.DataFrame, raw: dict[str, pd.DataFrame]
+) -> None:
     oracle = Oracle(raw)
     edges = training[training["txn_id"] > SMALL["transactions"]]
     assert len(edges) == 3, "the edge-case payments must be in the training set"
@@ -310,19 +386,25 @@ def test_features_equal_a_recomputation_from_raw_data(training: pd.DataFrame, ra
         for col, want in expected.items():
             got = getattr(row, col)
             if not _same(got, want):
-                mismatches.append(f"txn {row.txn_id} (user {row.user_id}, merchant {row.merchant_id}, {ts}): {col} = {got!r}, expected {want!r}")
+                mismatches.append(
+                    f"txn {row.txn_id} (user {row.user_id}, merchant {row.merchant_id}, {ts}): {col} = {got!r}, expected {want!r}"
+                )
     assert not mismatches, f"{len(mismatches)} mismatches, e.g.:\n" + "\n".join(mismatches[:15])
     # the sample exercises both outcomes: features found, and none yet (a user's first day)
     assert 0 < null_user_stats < len(sample)
 
 
-def test_no_feature_is_newer_than_its_transaction(training: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+def test_no_feature_is_newer_than_its_transaction(
+    training: pd.DataFrame, raw: dict[str, pd.DataFrame]
+) -> None:
     """Every value is explainable by data that existed before the transaction (and its batch lag)."""
     t = raw["transactions"]
     by_user = dict(tuple(t.groupby("user_id")))
     cb = raw["chargebacks"].merge(t[["txn_id", "merchant_id"]], on="txn_id")
     cb_by_merchant = dict(tuple(cb.groupby("merchant_id")))
-    users = raw["users"].assign(updated_at=raw["users"]["updated_at"].dt.tz_convert("UTC").dt.tz_localize(None))
+    users = raw["users"].assign(
+        updated_at=raw["users"]["updated_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    )
     kyc_at = users[users["kyc_verified"]].groupby("user_id")["updated_at"].min()
     violations = []
     for row in training.itertuples(index=False):
@@ -330,17 +412,30 @@ def test_no_feature_is_newer_than_its_transaction(training: pd.DataFrame, raw: d
         past = by_user[row.user_id]
         past = past[past["txn_ts"] < ts - H]  # user_txn_stats lands 1h after its as_of
         if not pd.isna(row.txn_count_30d) and row.txn_count_30d > len(past):
-            violations.append(f"txn {row.txn_id}: txn_count_30d {row.txn_count_30d} > {len(past)} earlier payments")
-        if not pd.isna(row.amount_max_30d) and not np.isclose(past["amount_usd"], float(row.amount_max_30d)).any():
-            violations.append(f"txn {row.txn_id}: amount_max_30d {row.amount_max_30d} is no earlier payment")
+            violations.append(
+                f"txn {row.txn_id}: txn_count_30d {row.txn_count_30d} > {len(past)} earlier payments"
+            )
+        if (
+            not pd.isna(row.amount_max_30d)
+            and not np.isclose(past["amount_usd"], float(row.amount_max_30d)).any()
+        ):
+            violations.append(
+                f"txn {row.txn_id}: amount_max_30d {row.amount_max_30d} is no earlier payment"
+            )
         if not pd.isna(row.merchant_chargeback_count_90d) and row.merchant_chargeback_count_90d > 0:
             c = cb_by_merchant.get(row.merchant_id)
             known = 0 if c is None else int((c["chargeback_ts"] < ts - 6 * H).sum())
             if row.merchant_chargeback_count_90d > known:
-                violations.append(f"txn {row.txn_id}: {row.merchant_chargeback_count_90d} chargebacks, {known} had arrived")
+                violations.append(
+                    f"txn {row.txn_id}: {row.merchant_chargeback_count_90d} chargebacks, {known} had arrived"
+                )
         if not pd.isna(row.signup_ts) and pd.Timestamp(row.signup_ts) > ts:
             violations.append(f"txn {row.txn_id}: signup_ts {row.signup_ts} after the payment")
-        if row.kyc_verified is True and not (row.user_id in kyc_at.index and kyc_at[row.user_id] <= ts):
+        if (
+            not pd.isna(row.kyc_verified)
+            and bool(row.kyc_verified)
+            and not (row.user_id in kyc_at.index and kyc_at[row.user_id] <= ts)
+        ):
             violations.append(f"txn {row.txn_id}: kyc_verified before the check passed")
     assert not violations, "\n".join(violations[:20])
 
@@ -354,12 +449,15 @@ def test_feature_views_follow_the_contract(built: Built) -> None:
     stats = views["user_txn_stats"]
     assert stats.entity == ("user_id",) and stats.timestamp == "as_of"
     assert stats.ttl == timedelta(days=3) and stats.available_after == timedelta(hours=1)
-    assert stats.feature("txn_count_30d").has_default and stats.feature("txn_count_30d").default == 0
+    assert (
+        stats.feature("txn_count_30d").has_default and stats.feature("txn_count_30d").default == 0
+    )
     assert views["merchant_risk"].on_stale == "default"
     assert views["user_profile"].ttl is None
     # one row per entity and as-of time in every view
     for name, view in views.items():
         keys = ", ".join((*view.entity, view.timestamp))
-        dup = built.query(f"select count(*) as n from (select {keys} from {name} group by all having count(*) > 1)")
+        dup = built.query(
+            f"select count(*) as n from (select {keys} from {name} group by all having count(*) > 1)"
+        )
         assert dup["n"][0] == 0, f"{name}: duplicate ({keys})"
-

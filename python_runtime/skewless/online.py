@@ -196,7 +196,16 @@ class OnlineResponse:
         request: the request payload passed to `get_online_features` (None when absent).
     """
 
-    __slots__ = ("_ages", "_plan", "_rows", "_vstatus", "entities", "features", "request")
+    __slots__ = (
+        "_ages",
+        "_now_us",
+        "_plan",
+        "_rows",
+        "_vstatus",
+        "entities",
+        "features",
+        "request",
+    )
 
     def __init__(
         self,
@@ -206,8 +215,10 @@ class OnlineResponse:
         vstatus: list[list[str]],
         ages: list[list[int | None]],
         request: Any = None,
+        now_us: int = 0,
     ):
         self._plan = plan
+        self._now_us = now_us
         self.features: tuple[str, ...] = plan.refs
         self.entities = entities
         self._rows = rows
@@ -220,6 +231,16 @@ class OnlineResponse:
 
     def __repr__(self) -> str:
         return f"OnlineResponse({len(self._rows)} entities × {len(self.features)} features)"
+
+    @property
+    def served_at(self) -> datetime:
+        """The time the values were aged against (`now`), tz-aware UTC."""
+        return codec.decode_timestamp(self._now_us)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Feature view → the definition version served."""
+        return {vp.name: vp.view.version for vp in self._plan.views}
 
     @property
     def values(self) -> list[list[Any]]:
@@ -523,7 +544,7 @@ class FeatureStore:
                     rows[ei] += values
                     vstatus[ei].append(status)
                     ages[ei].append(age)
-        response = OnlineResponse(plan, entities, rows, vstatus, ages, request)
+        response = OnlineResponse(plan, entities, rows, vstatus, ages, request, now_us)
         for hook in self.post_lookup:
             hook(self, response, request)
         return response

@@ -60,6 +60,16 @@ __all__ = [
 ]
 
 _log = logging.getLogger("skewless.feature_log")
+_RESPONSE = object()  # marks a queued OnlineResponse (formatted in the background thread)
+
+
+def _seconds(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, timedelta):
+        return v.total_seconds()
+    return float(v)
+
 
 SINKS = ("parquet", "redis_stream")
 DEFAULT_STREAM = "skewless:feature_log"
@@ -373,7 +383,7 @@ class _RedisStreamSink:
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for r in rows:
-            fields = {
+            fields: dict[Any, Any] = {
                 "request_id": r[0],
                 "row": r[1],
                 "served_at": r[2].isoformat(),
@@ -474,27 +484,59 @@ class FeatureLogger:
         self.stats.calls += 1
         return True
 
-    def log_response(
-        self,
-        response: Any,
-        entities: Sequence[Mapping[str, Any]],
-        request: Sequence[Mapping[str, Any]] | None = None,
-    ) -> bool:
-        """Queue a served `OnlineResponse` (its `features`, `values`, `statuses`, `ages`, `versions`)."""
-        return self.log(
-            response.features,
-            entities,
-            response.values,
-            response.statuses,
-            getattr(response, "versions", {}) or {},
-            request=request,
-            ages=getattr(response, "ages", None),
-            served_at=getattr(response, "served_at", None),
-        )
+    def log_response(self, response: Any, request: Any = None, served_at: Any = None) -> bool:
+        """Queue a served `OnlineResponse`; everything is read from it in the background thread.
+
+        Reads `features`, `entities`, `values`, `statuses`, `ages` and the views' versions
+        (`response.versions`, else the plan's views) — off the request path.
+
+        Args:
+            response: what `FeatureStore.get_online_features` returned.
+            request: the request payload (a list of dicts, one per entity), if any.
+            served_at: the serving time; default `response.served_at`, else now.
+        """
+        if self._closed:
+            return False
+        entities = response.entities
+        rows: Sequence[int] | None = None
+        if self._rate < 1.0:
+            rows = [
+                i for i, e in enumerate(entities) if entity_sampled(e, self._rate, self._sample_by)
+            ]
+            if not rows:
+                self.stats.sampled_out += 1
+                return False
+        if len(self._queue) >= self._max:
+            self.stats.dropped += 1
+            return False
+        if served_at is None:
+            served_at = getattr(response, "served_at", None) or time.time()
+        self._queue.append((_RESPONSE, response, request, served_at, rows))
+        self.stats.calls += 1
+        return True
+
+    def hook(self, store: Any, response: Any, request: Any) -> None:
+        """A `FeatureStore.post_lookup` hook: `store.post_lookup.append(logger.hook)` (last)."""
+        self.log_response(response, request)
+
+    def attach(self, store: Any) -> FeatureLogger:
+        """Log every lookup of `store` (appends `hook` to its `post_lookup`, after the others)."""
+        store.post_lookup.append(self.hook)
+        return self
 
     # Background thread.
     def _format(self, item: tuple[Any, ...], out: list[tuple[Any, ...]]) -> None:
-        features, entities, values, statuses, versions, request, ages, served_at, rows = item
+        if item[0] is _RESPONSE:
+            _, resp, request, served_at, rows = item
+            features, entities, values = resp.features, resp.entities, resp.values
+            statuses, ages = resp.statuses, getattr(resp, "ages", None)
+            versions = getattr(resp, "versions", None)
+            if versions is None:
+                plan = getattr(resp, "_plan", None)
+                views = getattr(plan, "views", ())
+                versions = {vp.view.name: vp.view.version for vp in views}
+        else:
+            features, entities, values, statuses, versions, request, ages, served_at, rows = item
         if isinstance(served_at, datetime):
             ts = served_at.astimezone(_UTC) if served_at.tzinfo else served_at.replace(tzinfo=_UTC)
         else:
@@ -502,8 +544,19 @@ class FeatureLogger:
         rid = uuid.uuid4().hex
         vtext = _fast_dumps(dict(versions))
         feats = list(features)
+        if request is not None and isinstance(request, Mapping):
+            request = [request] * len(entities)
         for i in range(len(entities)) if rows is None else rows:
             req = request[i] if request is not None and i < len(request) else None
+            st = statuses[i]
+            if not isinstance(st, Mapping):
+                st = dict(zip(feats, st, strict=True))
+            ag: Any = None
+            if ages is not None:
+                ag = ages[i]
+                if not isinstance(ag, Mapping):
+                    ag = dict(zip(feats, ag, strict=True))
+                ag = {k: _seconds(v) for k, v in ag.items()}
             out.append(
                 (
                     rid,
@@ -512,10 +565,8 @@ class FeatureLogger:
                     dumps_typed(entities[i]),
                     dumps_typed(req) if req else None,
                     dumps_typed(dict(zip(feats, values[i], strict=True))),
-                    _fast_dumps(dict(zip(feats, statuses[i], strict=True))),
-                    _fast_dumps(dict(zip(feats, ages[i], strict=True)))
-                    if ages is not None
-                    else None,
+                    _fast_dumps(dict(st)),
+                    _fast_dumps(ag) if ag is not None else None,
                     vtext,
                 )
             )

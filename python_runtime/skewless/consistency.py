@@ -1,0 +1,724 @@
+"""`skewless consistency`: compare what serving holds or served with what the offline side computes.
+
+Two checks, one set of per-feature statistics:
+
+- **online vs offline** (`online_vs_offline`): sample N entities of a view; what Redis holds
+  (read through `FeatureStore.get_online_features`, aged against the view's watermark so that
+  no freshness policy rewrites a value) against the offline latest row of the same entity in
+  DuckDB under the selection rule of `skewless materialize` (latest row with a timestamp at or
+  before the watermark, and within `ttl` of the materialization). A view whose current
+  definition version is not the one in Redis is a breach of every one of its features.
+- **replay** (`replay`): the served-feature log is rebuilt offline at the logged serving times: a
+  point-in-time join in DuckDB with the semantics of `point_in_time_join` (the row with the
+  greatest timestamp such that `timestamp + available_after <= served_at` and
+  `served_at - timestamp <= ttl`), then the serving rules applied to it exactly as the runtime
+  applies them (`ttl`, `freshness` + `on_stale`, column defaults). What was served is compared
+  with that, value by value.
+
+Equality: NULL equals NULL (`both_null`), NaN equals NaN, integers, strings, booleans, decimals,
+dates and timestamps compare exactly (a naive timestamp is UTC), floats compare exactly unless a
+`float_tolerance` is given (then `|a - b| <= tol * max(1, |a|, |b|)`). A value of a different
+type (True vs 1, 1 vs 1.0) is a mismatch. SMAPE (numerics, over pairs where both sides are
+non-null and finite) is the mean of `|a - b| / ((|a| + |b|) / 2)`, 0 when both are 0 (0..2).
+
+Thresholds: each feature has a maximum mismatch rate (default 0.0); `thresholds` overrides per
+feature reference, and a column's `meta.skewless.max_mismatch_rate` in the dbt model overrides
+the default for that feature. A rate above its threshold, or a view that could not be checked,
+is a breach (the CLI exits non-zero).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from skewless.definitions import Feature, FeatureView
+from skewless.errors import SkewlessError
+
+__all__ = [
+    "ConsistencyReport",
+    "FeatureStats",
+    "StatsAccumulator",
+    "feature_thresholds",
+    "online_vs_offline",
+    "pit_rows",
+    "replay",
+    "smape_term",
+    "values_equal",
+]
+
+UTC = timezone.utc
+_NUM = (int, float, Decimal)
+_CHART_SAMPLE = 20_000
+_EXAMPLES = 5
+
+
+# --- equality --------------------------------------------------------------------------------
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, datetime) and v.tzinfo is None:
+        return v.replace(tzinfo=UTC)
+    return v
+
+
+def values_equal(left: Any, right: Any, float_tolerance: float = 0.0) -> bool:
+    """Whether a served and a recomputed value are the same (see the module docstring)."""
+    if left is None or right is None:
+        return left is None and right is None
+    left, right = _norm(left), _norm(right)
+    tl, tr = type(left), type(right)
+    if tl is float and tr is float:
+        if left != left or right != right:
+            return left != left and right != right
+        if left == right:
+            return True
+        if float_tolerance > 0 and math.isfinite(left) and math.isfinite(right):
+            return abs(left - right) <= float_tolerance * max(1.0, abs(left), abs(right))
+        return False
+    if tl is not tr and not (isinstance(left, datetime) and isinstance(right, datetime)):
+        if isinstance(left, Decimal) and isinstance(right, Decimal):
+            return bool(left == right)
+        return False
+    return bool(left == right)
+
+
+def smape_term(left: Any, right: Any) -> float | None:
+    """`|a - b| / ((|a| + |b|) / 2)` for two non-null finite numbers (0 when both are 0), else None."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return None
+    if not isinstance(left, _NUM) or not isinstance(right, _NUM):
+        return None
+    a, b = float(left), float(right)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    den = (abs(a) + abs(b)) / 2
+    return 0.0 if den == 0 else abs(a - b) / den
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+@dataclass
+class FeatureStats:
+    """Comparison statistics of one feature (left: served/online, right: recomputed/offline).
+
+    Attributes:
+        feature: `<view>.<column>`.
+        total: pairs compared.
+        mismatch: pairs that differ (incl. `left_null` and `right_null`).
+        both_null / left_null / right_null: pairs with NULL on both / only the left / only the right.
+        smape: mean SMAPE over numeric pairs (None for non-numerics or no pairs).
+        threshold: the maximum mismatch rate allowed.
+        error: why the feature could not be compared (a breach), e.g. an unmaterialized version.
+        examples: a few mismatching pairs, `{"entity", "served_at", "left", "right"}`.
+        chart: served vs recomputed distributions (numeric histogram or category counts).
+        statuses: how often each serving status occurred on the left.
+    """
+
+    feature: str
+    data_type: str = ""
+    total: int = 0
+    mismatch: int = 0
+    both_null: int = 0
+    left_null: int = 0
+    right_null: int = 0
+    smape: float | None = None
+    threshold: float = 0.0
+    error: str = ""
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    chart: dict[str, Any] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mismatch_rate(self) -> float:
+        return self.mismatch / self.total if self.total else 0.0
+
+    @property
+    def breached(self) -> bool:
+        return bool(self.error) or self.mismatch_rate > self.threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feature": self.feature,
+            "data_type": self.data_type,
+            "total": self.total,
+            "mismatch": self.mismatch,
+            "mismatch_rate": self.mismatch_rate,
+            "both_null": self.both_null,
+            "left_null": self.left_null,
+            "right_null": self.right_null,
+            "smape": self.smape,
+            "threshold": self.threshold,
+            "breached": self.breached,
+            "error": self.error,
+            "statuses": self.statuses,
+            "examples": [{k: _jsonable(v) for k, v in e.items()} for e in self.examples],
+            "chart": self.chart,
+        }
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else repr(v)
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    return str(v)
+
+
+class StatsAccumulator:
+    """Accumulates `FeatureStats` for one feature, pair by pair."""
+
+    def __init__(
+        self,
+        feature: str,
+        data_type: str = "",
+        threshold: float = 0.0,
+        float_tolerance: float = 0.0,
+    ) -> None:
+        self.stats = FeatureStats(feature=feature, data_type=data_type, threshold=threshold)
+        self.tol = float_tolerance
+        self._smape_sum = 0.0
+        self._smape_n = 0
+        self._left: list[Any] = []
+        self._right: list[Any] = []
+        self._statuses: Counter[str] = Counter()
+
+    def add(
+        self,
+        left: Any,
+        right: Any,
+        context: Mapping[str, Any] | None = None,
+        status: str | None = None,
+    ) -> bool:
+        """Count one pair; returns whether it matched."""
+        s = self.stats
+        s.total += 1
+        if status is not None:
+            self._statuses[status] += 1
+        if len(self._left) < _CHART_SAMPLE:
+            self._left.append(left)
+            self._right.append(right)
+        if left is None and right is None:
+            s.both_null += 1
+            return True
+        if left is None:
+            s.left_null += 1
+            ok = False
+        elif right is None:
+            s.right_null += 1
+            ok = False
+        else:
+            ok = values_equal(left, right, self.tol)
+            term = smape_term(left, right)
+            if term is not None:
+                self._smape_sum += term
+                self._smape_n += 1
+        if not ok:
+            s.mismatch += 1
+            if len(s.examples) < _EXAMPLES:
+                s.examples.append({**(context or {}), "left": left, "right": right})
+        return ok
+
+    def finish(self) -> FeatureStats:
+        s = self.stats
+        s.smape = self._smape_sum / self._smape_n if self._smape_n else None
+        s.statuses = dict(self._statuses)
+        s.chart = _chart(self._left, self._right)
+        return s
+
+
+def _chart(left: Sequence[Any], right: Sequence[Any], bins: int = 20) -> dict[str, Any]:
+    def num(v: Any) -> float | None:
+        if v is None or isinstance(v, bool) or not isinstance(v, _NUM):
+            return None
+        f = float(v)
+        return f if math.isfinite(f) else None
+
+    values = [v for v in (*left, *right) if v is not None]
+    if values and all(isinstance(v, _NUM) and not isinstance(v, bool) for v in values):
+        lv = [x for x in map(num, left) if x is not None]
+        rv = [x for x in map(num, right) if x is not None]
+        both = lv + rv
+        if not both:
+            return {"kind": "empty"}
+        lo, hi = min(both), max(both)
+        if hi == lo:
+            hi = lo + 1.0
+        width = (hi - lo) / bins
+        edges = [lo + i * width for i in range(bins + 1)]
+
+        def hist(xs: list[float]) -> list[int]:
+            counts = [0] * bins
+            for x in xs:
+                counts[min(int((x - lo) / width), bins - 1)] += 1
+            return counts
+
+        return {
+            "kind": "numeric",
+            "edges": edges,
+            "left": hist(lv),
+            "right": hist(rv),
+            "left_null": sum(1 for v in left if num(v) is None),
+            "right_null": sum(1 for v in right if num(v) is None),
+        }
+    lc = Counter("NULL" if v is None else str(v) for v in left)
+    rc = Counter("NULL" if v is None else str(v) for v in right)
+    cats = [c for c, _ in (lc + rc).most_common(12)]
+    return {
+        "kind": "category",
+        "categories": cats,
+        "left": [lc[c] for c in cats],
+        "right": [rc[c] for c in cats],
+    }
+
+
+# --- thresholds ------------------------------------------------------------------------------
+
+
+def feature_thresholds(
+    registry: Any, default: float = 0.0, overrides: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Maximum mismatch rate per feature reference.
+
+    Precedence: `overrides[ref]`, then the column's `meta.skewless.max_mismatch_rate` in the
+    manifest, then `default`.
+    """
+    from skewless.manifest import column_meta
+
+    out: dict[str, float] = {}
+    nodes = getattr(getattr(registry, "manifest", None), "nodes", {}) or {}
+    for view in registry.views.values():
+        columns = (nodes.get(view.unique_id) or {}).get("columns") or {}
+        for f in view.features:
+            rate = column_meta(columns.get(f.name) or {}).get("max_mismatch_rate", default)
+            out[f.ref] = float(rate)
+    for ref, rate in (overrides or {}).items():
+        out[ref] = float(rate)
+    return out
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class ConsistencyReport:
+    """The result of a consistency check.
+
+    Attributes:
+        mode: `online` (Redis vs offline) or `replay` (served log vs recomputed).
+        features: per-feature statistics, in view/feature order.
+        drift: PSI / category shifts per feature (training set vs served), when asked for.
+        notes: facts worth reading (version changes, rows skipped…).
+        rows: rows (entities or logged rows) compared.
+        seconds: wall time of the check.
+    """
+
+    mode: str
+    features: list[FeatureStats] = field(default_factory=list)
+    drift: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    rows: int = 0
+    seconds: float = 0.0
+    max_psi: float | None = None
+
+    @property
+    def breaches(self) -> list[str]:
+        out = [f.feature for f in self.features if f.breached]
+        if self.max_psi is not None:
+            out += [d.feature for d in self.drift if d.psi == d.psi and d.psi > self.max_psi]
+        return list(dict.fromkeys(out))
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "ok": self.ok,
+            "breaches": self.breaches,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 4),
+            "rows_per_second": round(self.rows / self.seconds) if self.seconds > 0 else None,
+            "notes": self.notes,
+            "features": [f.to_dict() for f in self.features],
+            "drift": [_jsonable(d.to_dict()) for d in self.drift],
+            "max_psi": self.max_psi,
+        }
+
+    def to_table(self) -> str:
+        """A fixed-width table for people."""
+        head = (
+            "feature",
+            "total",
+            "mismatch",
+            "rate",
+            "max",
+            "both_null",
+            "left_null",
+            "right_null",
+            "smape",
+            "",
+        )
+        rows = [head]
+        for f in self.features:
+            rows.append(
+                (
+                    f.feature,
+                    str(f.total),
+                    str(f.mismatch),
+                    f"{f.mismatch_rate:.4f}",
+                    f"{f.threshold:g}",
+                    str(f.both_null),
+                    str(f.left_null),
+                    str(f.right_null),
+                    "-" if f.smape is None else f"{f.smape:.4g}",
+                    ("BREACH " + f.error).strip() if f.breached else "ok",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+            for r in rows
+        ]
+        if self.drift:
+            lines.append("")
+            lines.append("drift (training set vs served): feature  kind  psi  [tvd  max_shift]")
+            for d in self.drift:
+                extra = (
+                    f"  tvd={d.tvd:.4f}  max_shift={d.max_shift:.4f}"
+                    if d.kind == "category"
+                    else ""
+                )
+                lines.append(f"  {d.feature}  {d.kind}  psi={d.psi:.4f}{extra}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.append(
+            f"{self.mode}: {self.rows} rows in {self.seconds:.2f}s — "
+            + ("OK" if self.ok else f"BREACH: {', '.join(self.breaches)}")
+        )
+        return "\n".join(lines)
+
+
+# --- offline reads ---------------------------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit_ts(ts: datetime) -> str:
+    return f"TIMESTAMPTZ '{ts.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
+
+
+def _interval(td: timedelta) -> str:
+    us = td.days * 86_400_000_000 + td.seconds * 1_000_000 + td.microseconds
+    return f"INTERVAL '{us} microseconds'"
+
+
+def _relation(view: FeatureView) -> str:
+    if not view.relation_name:
+        raise SkewlessError(f"model `{view.name}` has no relation in the manifest (ephemeral?)")
+    return view.relation_name
+
+
+def _fetch_dicts(duck: Any, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    cur = duck.execute(sql, params) if params else duck.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _serving_rule(
+    view: FeatureView,
+    features: Sequence[Feature],
+    defaults: Sequence[Any],
+    row_ts: datetime | None,
+    row: Mapping[str, Any] | None,
+    now: datetime,
+) -> tuple[list[Any], str]:
+    """What the runtime would serve at `now` for an offline row (None: no row). → (values, status)."""
+
+    def fallback(null_only: bool = False) -> list[Any]:
+        return [
+            None if null_only or not f.has_default else d
+            for f, d in zip(features, defaults, strict=True)
+        ]
+
+    if row is None or row_ts is None:
+        return fallback(), "missing"
+    age = now - row_ts
+    if view.ttl is not None and age > view.ttl:
+        return fallback(), "expired"
+    values = [_norm(row[f.name]) for f in features]
+    if view.freshness is not None and age > view.freshness:
+        if view.on_stale == "null":
+            return fallback(null_only=True), "stale"
+        if view.on_stale == "default":
+            return fallback(), "stale"
+        return values, "stale"
+    return values, "present"
+
+
+def _defaults(view: FeatureView, features: Sequence[Feature]) -> list[Any]:
+    from skewless import codec
+
+    return [
+        codec.coerce_default(
+            codec.column_kind(view.name, f.name, f.data_type),
+            f.default,
+            f"model `{view.name}`, column `{f.name}`",
+        )
+        for f in features
+    ]
+
+
+# --- online vs offline -----------------------------------------------------------------------
+
+
+def online_vs_offline(
+    store: Any,
+    duck: Any,
+    *,
+    views: Sequence[str] | None = None,
+    sample: int = 1000,
+    seed: int = 0,
+    thresholds: Mapping[str, float] | None = None,
+    float_tolerance: float = 0.0,
+) -> ConsistencyReport:
+    """Compare what Redis holds with the offline latest rows, for a sample of entities per view.
+
+    Args:
+        store: a `FeatureStore` (its registry and Redis client are used).
+        duck: a DuckDB connection where the views' relations resolve (see
+            `materialize.open_duckdb`).
+        views: view names (default: every feature view).
+        sample: entities per view (reservoir sample of the offline latest rows).
+        seed: the sample's seed (same seed, same entities).
+        thresholds: maximum mismatch rate per feature reference (default 0.0 for all).
+        float_tolerance: relative tolerance for floats (default 0: exact).
+    """
+    from skewless import keys
+
+    t0 = time.perf_counter()
+    registry = store.registry
+    report = ConsistencyReport(mode="online")
+    th = thresholds or {}
+    for name in views or sorted(registry.views):
+        view: FeatureView = registry.view(name)
+        accs = {
+            f.name: StatsAccumulator(f.ref, f.data_type, th.get(f.ref, 0.0), float_tolerance)
+            for f in view.features
+        }
+        meta = {
+            k.decode(): v.decode() for k, v in store.redis.hgetall(keys.meta_key(view.name)).items()
+        }
+        pointer = store.redis.get(keys.pointer_key(view.name, view.version))
+        if pointer is None or not meta.get("watermark"):
+            held = meta.get("version")
+            why = (
+                f"view `{view.name}` at its current definition version {view.version} is not "
+                "materialized"
+                + (
+                    f" (Redis holds version {held}: the definition changed after materialization)"
+                    if held and held != view.version
+                    else ""
+                )
+                + f"; run `skewless materialize --select {view.name}`"
+            )
+            report.notes.append(why)
+            for acc in accs.values():
+                acc.stats.error = why
+                report.features.append(acc.finish())
+            continue
+        watermark = datetime.fromtimestamp(int(meta["watermark"]) / 1e6, UTC)
+        as_of_us = int(meta.get("as_of") or meta.get("materialized_at") or meta["watermark"])
+        as_of = datetime.fromtimestamp(as_of_us / 1e6, UTC)
+        ent = ", ".join(_q(c) for c in view.entity)
+        ts = f"CAST({_q(view.timestamp)} AS TIMESTAMPTZ)"
+        feats = ", ".join(_q(f.name) for f in view.features)
+        not_null = " AND ".join(f"{_q(c)} IS NOT NULL" for c in view.entity)
+        latest = (
+            f"SELECT {ent}, {ts} AS __skw_ts, {feats} FROM {_relation(view)} "
+            f"WHERE {not_null} AND {ts} <= {_lit_ts(watermark)} "
+            f"QUALIFY row_number() OVER (PARTITION BY {ent} ORDER BY {ts} DESC) = 1"
+        )
+        rows = _fetch_dicts(
+            duck,
+            f"SELECT * FROM ({latest}) USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE ({int(seed)})",
+        )
+        entities = [{c: r[c] for c in view.entity} for r in rows]
+        refs = [f.ref for f in view.features]
+        resp = store.get_online_features(refs, entities, now=watermark) if entities else None
+        values = resp.values if resp is not None else []
+        ages = resp.ages if resp is not None else []
+        statuses = resp.statuses if resp is not None else []
+        for i, r in enumerate(rows):
+            online_missing = ages[i][refs[0]] is None
+            row_ts = _norm(r["__skw_ts"])
+            loadable = view.ttl is None or row_ts >= as_of - view.ttl
+            ctx = {"entity": entities[i]}
+            for j, f in enumerate(view.features):
+                left = None if online_missing else values[i][j]
+                right = _norm(r[f.name]) if loadable else None
+                accs[f.name].add(left, right, ctx, statuses[i][refs[j]])
+        report.rows += len(rows)
+        report.features.extend(acc.finish() for acc in accs.values())
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+
+def pit_rows(
+    duck: Any,
+    view: FeatureView,
+    spine: Sequence[tuple[Mapping[str, Any], datetime]],
+) -> list[tuple[datetime | None, dict[str, Any] | None]]:
+    """Point-in-time rows of `view` for `(entity, at)` pairs: the row with the greatest timestamp
+    such that `timestamp + available_after <= at` and `at - timestamp <= ttl`; (None, None) when
+    there is none or a key is null. One result per spine entry, in order.
+    """
+    import pyarrow as pa
+
+    if not spine:
+        return []
+    cols: dict[str, list[Any]] = {"__i": list(range(len(spine)))}
+    for c in view.entity:
+        cols[c] = [None if e.get(c) is None else _key_text(e.get(c)) for e, _ in spine]
+    cols["__at"] = [at for _, at in spine]
+    table = pa.table(
+        {
+            "__i": pa.array(cols["__i"], pa.int64()),
+            **{c: pa.array(cols[c], pa.string()) for c in view.entity},
+            "__at": pa.array(cols["__at"], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    name = f"__skw_spine_{view.name}"
+    duck.register(name, table)
+    try:
+        ts = f"CAST(f.{_q(view.timestamp)} AS TIMESTAMPTZ)"
+        avail = f"{ts} + {_interval(view.available_after)}" if view.available_after else ts
+        feats = ", ".join(f"f.{_q(f.name)}" for f in view.features)
+        keys = [(c, t) for c, t in zip(view.entity, view.entity_types, strict=True)]
+        on = " AND ".join(f"s.{_q(c)} = f.{_q(c)}" for c, _ in keys)
+        cast = ", ".join(f"TRY_CAST(s.{_q(c)} AS {t or 'VARCHAR'}) AS {_q(c)}" for c, t in keys)
+        ttl = f" AND s.__at - f.__skw_ts <= {_interval(view.ttl)}" if view.ttl is not None else ""
+        sql = (
+            f"WITH s AS (SELECT __i, __at, {cast} FROM {name}), "
+            f"f AS (SELECT {', '.join('f.' + _q(c) for c, _ in keys)}, {ts} AS __skw_ts, "
+            f"{avail} AS __skw_avail, {feats} FROM {_relation(view)} AS f) "
+            f"SELECT s.__i, CASE WHEN f.__skw_ts IS NOT NULL{ttl} THEN f.__skw_ts END AS __skw_ts, "
+            f"{', '.join('f.' + _q(ft.name) for ft in view.features)} "
+            f"FROM s ASOF LEFT JOIN f ON {on} AND s.__at >= f.__skw_avail ORDER BY s.__i"
+        )
+        rows = _fetch_dicts(duck, sql)
+    finally:
+        duck.unregister(name)
+    out: list[tuple[datetime | None, dict[str, Any] | None]] = []
+    for r in rows:
+        ts_v = r["__skw_ts"]
+        out.append((None, None) if ts_v is None else (_norm(ts_v), r))
+    return out
+
+
+def _key_text(v: Any) -> str:
+    if isinstance(v, date) and not isinstance(v, datetime):
+        return v.isoformat()
+    return str(v)
+
+
+def replay(
+    registry: Any,
+    duck: Any,
+    rows: Iterable[Any],
+    *,
+    features: Sequence[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    float_tolerance: float = 0.0,
+    sample: int | None = None,
+    seed: int = 0,
+) -> ConsistencyReport:
+    """Rebuild logged feature values offline at their serving times and compare with what was served.
+
+    Args:
+        registry: the current feature views.
+        duck: a DuckDB connection where the views' relations resolve.
+        rows: logged rows (`feature_log.read_feature_log`).
+        features: only these feature references (default: every logged feature of a known view).
+        thresholds: maximum mismatch rate per feature reference.
+        float_tolerance: relative tolerance for floats (default 0: exact).
+        sample: compare at most this many logged rows (uniform reservoir sample).
+        seed: the sample's seed.
+    """
+    t0 = time.perf_counter()
+    th = thresholds or {}
+    report = ConsistencyReport(mode="replay")
+    logged = list(rows)
+    if sample is not None and len(logged) > sample:
+        logged = random.Random(seed).sample(logged, sample)
+    report.rows = len(logged)
+    wanted = set(features) if features else None
+    by_view: dict[str, list[int]] = {}
+    unknown: Counter[str] = Counter()
+    for i, r in enumerate(logged):
+        seen: set[str] = set()
+        for ref in r.values:
+            if wanted is not None and ref not in wanted:
+                continue
+            view_name = ref.rpartition(".")[0]
+            if view_name not in registry.views:
+                unknown[ref] += 1
+                continue
+            if view_name not in seen:
+                seen.add(view_name)
+                by_view.setdefault(view_name, []).append(i)
+    for ref, n in sorted(unknown.items()):
+        report.notes.append(
+            f"{n} logged value(s) of `{ref}` were not replayed: no feature view named "
+            f"`{ref.rpartition('.')[0]}` in the manifest (request-time or removed view)"
+        )
+    for view_name in sorted(by_view):
+        view: FeatureView = registry.view(view_name)
+        idx = by_view[view_name]
+        logged_feats = [f for f in view.features if any(f.ref in logged[i].values for i in idx)]
+        accs = {
+            f.name: StatsAccumulator(f.ref, f.data_type, th.get(f.ref, 0.0), float_tolerance)
+            for f in logged_feats
+        }
+        defaults = _defaults(view, logged_feats)
+        versions = Counter(logged[i].versions.get(view_name, "?") for i in idx)
+        old = {v: n for v, n in versions.items() if v != view.version}
+        if old:
+            report.notes.append(
+                f"view `{view_name}`: {sum(old.values())} of {len(idx)} logged rows were served at "
+                f"version(s) {sorted(old)}, not the current {view.version}; they are replayed with "
+                "the current definition"
+            )
+        spine = [(logged[i].entity, logged[i].served_at) for i in idx]
+        pit = pit_rows(duck, view, spine)
+        for i, (row_ts, prow) in zip(idx, pit, strict=True):
+            lr = logged[i]
+            expect, _status = _serving_rule(
+                view, logged_feats, defaults, row_ts, prow, lr.served_at
+            )
+            ctx = {"entity": lr.entity, "served_at": lr.served_at}
+            for f, right in zip(logged_feats, expect, strict=True):
+                if f.ref in lr.values:
+                    accs[f.name].add(lr.values[f.ref], right, ctx, lr.statuses.get(f.ref))
+        report.features.extend(acc.finish() for acc in accs.values())
+    report.seconds = time.perf_counter() - t0
+    return report

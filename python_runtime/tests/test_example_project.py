@@ -461,3 +461,59 @@ def test_feature_views_follow_the_contract(built: Built) -> None:
             f"select count(*) as n from (select {keys} from {name} group by all having count(*) > 1)"
         )
         assert dup["n"][0] == 0, f"{name}: duplicate ({keys})"
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    """`make demo`'s script, on a copy, with small sizes and its own throwaway Redis."""
+    import socket
+
+    project = copy_project(tmp_path)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL"} and not k.startswith("SKEWLESS_")
+    }
+    env.update(
+        {
+            "SKEWLESS_DUCKDB_PATH": str(tmp_path / "demo.duckdb"),
+            "SKEWLESS_PAYMENTS_DATA_DIR": str(tmp_path / "data"),
+            "DO_NOT_TRACK": "1",
+            **{f"SKEWLESS_PAYMENTS_{k.upper()}": str(v) for k, v in SMALL.items()},
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, str(project / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, f"demo failed:\n{out[-5000:]}\n{proc.stderr[-3000:]}"
+    for heading in ("1. Generate", "2. Build", "3. Training set", "4. Online"):
+        assert heading in out, heading
+    assert "training_set: " in out
+    served = [line for line in out.splitlines() if line.startswith("Online values equal")]
+    assert len(served) == 1, out[-3000:]
+    equal, compared = served[0].rsplit(" ", 1)[1].split("/")
+    assert equal == compared and int(compared) > 10
+    assert "defaulted" in out and "present" in out
+    # the throwaway redis-server is gone
+    started = [line for line in out.splitlines() if line.startswith("Started ")]
+    assert started, "the demo should start its own redis-server when REDIS_URL is unset"
+    port = int(started[0].split("127.0.0.1:")[1].split()[0])
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+    # and the second run works on the same files (rerunnable)
+    again = subprocess.run(
+        [sys.executable, str(project / "demo.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert again.returncode == 0, (
+        f"second demo run failed:\n{again.stdout[-3000:]}\n{again.stderr[-2000:]}"
+    )

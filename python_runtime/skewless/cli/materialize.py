@@ -142,6 +142,13 @@ def materialize(
     for bar in bars.values():
         if not bar.finished:
             bar.__exit__(None, None, None)
+    total_rows = sum(r.rows for r in results)
+    seconds = sum(r.seconds for r in results)
+    rate = total_rows / seconds if seconds else 0.0
+    click.echo(
+        f"{total_rows:,} rows into {redact(obj.url)} in {seconds:.2f}s ({rate:,.0f} rows/s)",
+        err=True,
+    )
     if as_json:
         click.echo(to_json([r.to_dict() for r in results]))
         return
@@ -171,11 +178,4 @@ def materialize(
             ]
             for r in results
         ],
-    )
-    total_rows = sum(r.rows for r in results)
-    seconds = sum(r.seconds for r in results)
-    rate = total_rows / seconds if seconds else 0.0
-    click.echo(
-        f"{total_rows:,} rows into {redact(obj.url)} in {seconds:.2f}s ({rate:,.0f} rows/s)",
-        err=True,
     )

@@ -615,7 +615,7 @@ def pit_rows(
         feats = ", ".join(f"f.{_q(f.name)}" for f in view.features)
         keys = [(c, t) for c, t in zip(view.entity, view.entity_types, strict=True)]
         on = " AND ".join(f"s.{_q(c)} = f.{_q(c)}" for c, _ in keys)
-        cast = ", ".join(f"TRY_CAST(s.{_q(c)} AS {t or 'VARCHAR'}) AS {_q(c)}" for c, t in keys)
+        cast = ", ".join(f"TRY_CAST({_q(c)} AS {t or 'VARCHAR'}) AS {_q(c)}" for c, t in keys)
         ttl = f" AND s.__at - f.__skw_ts <= {_interval(view.ttl)}" if view.ttl is not None else ""
         sql = (
             f"WITH s AS (SELECT __i, __at, {cast} FROM {name}), "

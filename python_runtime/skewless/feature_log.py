@@ -711,7 +711,7 @@ def _read(source: str | Path, stream: str) -> Iterator[LoggedRow]:
         import redis
 
         client = redis.Redis.from_url(text)
-        last = "-"
+        last: Any = "-"
         while True:
             entries = client.xrange(stream, min=last, max="+", count=5000)
             if last != "-" and entries and entries[0][0] == last:

@@ -36,6 +36,7 @@ __all__ = [
     "is_numeric_type",
     "numeric_drift",
     "quantile_edges",
+    "training_vs_served",
 ]
 
 EPS = 1e-4
@@ -292,3 +293,44 @@ def drift_table(
         for ref, dtype in types.items()
         if ref in train and ref in served
     ]
+
+
+def training_vs_served(
+    registry: Any,
+    duck: Any,
+    relation: str,
+    logged_rows: Iterable[Any],
+    *,
+    features: Sequence[str] | None = None,
+    bins: int = 10,
+) -> list[NumericDrift | CategoryDrift]:
+    """Drift of every logged feature that the training relation holds (as `<column>` or
+    `<view>__<column>`), between that relation and the served values of the log.
+
+    Args:
+        registry: the feature views (for the declared types).
+        duck: a DuckDB connection where `relation` resolves.
+        relation: the training set (a table, view or `database.schema.table`).
+        logged_rows: rows of the served-feature log (`feature_log.read_feature_log`).
+        features: only these feature references (default: all that match).
+        bins: quantile bins for PSI.
+    """
+    cols = {str(r[0]) for r in duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    served: dict[str, list[Any]] = {}
+    for row in logged_rows:
+        for ref, value in row.values.items():
+            served.setdefault(ref, []).append(value)
+    out: list[NumericDrift | CategoryDrift] = []
+    for ref in sorted(served):
+        if features is not None and ref not in features:
+            continue
+        view_name, _, name = ref.rpartition(".")
+        view = registry.views.get(view_name)
+        if view is None or name not in view.feature_names:
+            continue
+        col = f"{view_name}__{name}" if f"{view_name}__{name}" in cols else name
+        if col not in cols:
+            continue
+        train = [r[0] for r in duck.execute(f'SELECT "{col}" FROM {relation}').fetchall()]
+        out.append(feature_drift(ref, view.feature(name).data_type, train, served[ref], bins=bins))
+    return out

@@ -1,0 +1,4 @@
+select * from ({{ pit_under_test(ref('seed_spine_payments'), 'spine_at', [
+    {'view': ref('fv_user'), 'keys': {'user_id': 'payer_id'}, 'prefix': 'payer_'},
+    {'view': ref('fv_user'), 'keys': {'user_id': 'payee_id'}, 'prefix': 'payee_'},
+]) }}) as pit

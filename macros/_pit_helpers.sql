@@ -1,0 +1,393 @@
+{#
+    Private helpers of skewless.point_in_time_join and of the feature-view generic tests.
+    Nothing here is public API: names start with `_` and may change between releases.
+#}
+
+{#- Seconds in each duration unit; the grammar is the one of python_runtime/skewless/durations.py. -#}
+{% macro _pit_duration_units() %}
+    {{ return({'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}) }}
+{% endmacro %}
+
+
+{#
+    Parse a duration such as `90s`, `15m`, `12h`, `30d`, `2w` or a sum like `1h30m` into whole
+    seconds. Returns none when `value` is not a duration, so callers can name what was wrong.
+#}
+{% macro _pit_try_parse_duration(value) %}
+    {%- if value is not string -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = value.strip() -%}
+    {%- if modules.re.match('^(?:\\d+[smhdw])+$', text) is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set units = skewless._pit_duration_units() -%}
+    {%- set ns = namespace(seconds=0) -%}
+    {%- for part in modules.re.findall('(\\d+)([smhdw])', text) -%}
+        {%- set ns.seconds = ns.seconds + (part[0] | int) * units[part[1]] -%}
+    {%- endfor -%}
+    {{ return(ns.seconds) }}
+{% endmacro %}
+
+
+{#- `config.meta.skewless` of a graph node (falling back to the node's top-level `meta`), or none. -#}
+{% macro _pit_node_meta(node) %}
+    {%- set config_meta = (node.get('config') or {}).get('meta') -%}
+    {%- if config_meta is mapping and 'skewless' in config_meta -%}
+        {{ return(config_meta['skewless']) }}
+    {%- endif -%}
+    {%- set top_meta = node.get('meta') -%}
+    {%- if top_meta is mapping and 'skewless' in top_meta -%}
+        {{ return(top_meta['skewless']) }}
+    {%- endif -%}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#
+    The graph node (model, seed, snapshot or source) that `relation` points at, matched on
+    database, schema and identifier (case-insensitively), or none.
+#}
+{% macro _pit_find_node(relation) %}
+    {%- set want_identifier = (relation.identifier or '') | lower -%}
+    {%- set want_schema = (relation.schema or '') | lower -%}
+    {%- set want_database = (relation.database or '') | lower -%}
+    {%- set candidates = (graph.nodes.values() | list) + (graph.sources.values() | list) -%}
+    {%- for node in candidates -%}
+        {%- if node.resource_type in ['model', 'seed', 'snapshot', 'source'] -%}
+            {%- if node.resource_type == 'source' -%}
+                {%- set identifier = node.identifier or node.name -%}
+            {%- else -%}
+                {%- set identifier = node.alias or node.name -%}
+            {%- endif -%}
+            {%- set same_identifier = (identifier or '') | lower == want_identifier -%}
+            {%- set same_schema = (node.schema or '') | lower == want_schema -%}
+            {%- set same_database = not want_database or not node.database
+                or (node.database | lower) == want_database -%}
+            {%- if same_identifier and same_schema and same_database -%}
+                {{ return(node) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#- A column reference: quoted when the YAML says `quote: true`. -#}
+{% macro _pit_column(name, quote=false) %}
+    {%- if quote -%}
+        {{ return(adapter.quote(name)) }}
+    {%- endif -%}
+    {{ return(name) }}
+{% endmacro %}
+
+
+{#
+    Validate a feature view's `meta.skewless` and its declared columns. Returns a dict:
+    name, entity (list), timestamp, ttl_seconds (none = unbounded), available_after_seconds,
+    features (list of {name, quote}), columns (declared column names).
+    `problems` (a list) receives one message per problem instead of raising, when given.
+#}
+{% macro _pit_view_definition(node, where, problems=none) %}
+    {%- set issues = [] -%}
+    {%- set name = node.name -%}
+    {%- set meta = skewless._pit_node_meta(node) -%}
+    {%- set result = {'name': name, 'entity': [], 'timestamp': none, 'ttl_seconds': none,
+                      'available_after_seconds': 0, 'features': [], 'columns': [], 'quote': {}} -%}
+    {%- if meta is none -%}
+        {%- do issues.append(where ~ ": `" ~ name ~ "` has no config.meta.skewless; give the model "
+            ~ "`config: {meta: {skewless: {entity: <key column(s)>, timestamp: <column>, ttl: 30d}}}` "
+            ~ "in its YAML") -%}
+    {%- elif meta is not mapping -%}
+        {%- do issues.append(where ~ ": `" ~ name ~ "`: config.meta.skewless must be a mapping "
+            ~ "(entity, timestamp, ttl, available_after, ...), got " ~ meta) -%}
+    {%- else -%}
+        {%- set entity_raw = meta.get('entity') -%}
+        {%- if entity_raw is string and entity_raw -%}
+            {%- do result.entity.append(entity_raw) -%}
+        {%- elif entity_raw is iterable and entity_raw is not string and entity_raw is not mapping
+            and (entity_raw | length) > 0 -%}
+            {%- for e in entity_raw -%}
+                {%- if e is string and e and e not in result.entity -%}
+                    {%- do result.entity.append(e) -%}
+                {%- else -%}
+                    {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.entity must list "
+                        ~ "distinct column names, got " ~ entity_raw) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- else -%}
+            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.entity must be a column name "
+                ~ "or a list of column names (e.g. `user_id` or `[user_id, merchant_id]`), got "
+                ~ entity_raw) -%}
+        {%- endif -%}
+        {%- set timestamp = meta.get('timestamp') -%}
+        {%- if timestamp is string and timestamp -%}
+            {%- do result.update({'timestamp': timestamp}) -%}
+            {%- if timestamp in result.entity -%}
+                {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.timestamp `" ~ timestamp
+                    ~ "` is also an entity column; name the as-of time column") -%}
+            {%- endif -%}
+        {%- else -%}
+            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.timestamp must name the "
+                ~ "column saying from when a row's values hold, got " ~ timestamp) -%}
+        {%- endif -%}
+        {%- for key, default in [('ttl', none), ('available_after', '0s')] -%}
+            {%- set raw = meta.get(key, default) -%}
+            {%- if raw is not none -%}
+                {%- set seconds = skewless._pit_try_parse_duration(raw) -%}
+                {%- if seconds is none -%}
+                    {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless." ~ key ~ " is "
+                        ~ raw ~ ", not a duration; write a whole number and a unit: 90s, 15m, 12h, "
+                        ~ "30d, 2w (or a sum such as 1h30m)") -%}
+                {%- elif key == 'ttl' -%}
+                    {%- do result.update({'ttl_seconds': seconds}) -%}
+                {%- else -%}
+                    {%- do result.update({'available_after_seconds': seconds}) -%}
+                {%- endif -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+
+    {%- set declared = node.get('columns') or {} -%}
+    {%- for col_name, spec in declared.items() -%}
+        {%- do result.columns.append(col_name) -%}
+        {%- do result.quote.update({col_name: (spec or {}).get('quote') or false}) -%}
+    {%- endfor -%}
+    {%- if result.columns | length == 0 and node.resource_type != 'source' and execute -%}
+        {%- set relation = adapter.get_relation(database=node.database, schema=node.schema,
+                                                identifier=node.alias or node.name) -%}
+        {%- if relation is not none -%}
+            {%- for col in adapter.get_columns_in_relation(relation) -%}
+                {%- do result.columns.append(col.name) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set lowered = result.columns | map('lower') | list -%}
+    {%- if result.columns | length > 0 -%}
+        {%- set missing = [] -%}
+        {%- for c in result.entity + ([result.timestamp] if result.timestamp else []) -%}
+            {%- if c | lower not in lowered -%}
+                {%- do missing.append(c) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if missing -%}
+            {%- do issues.append(where ~ ": `" ~ name ~ "`: column(s) " ~ missing ~ " named in "
+                ~ "meta.skewless are not columns of the view; declare them in the model's YAML "
+                ~ "(columns: - name: ..., data_type: ...) or fix meta.skewless") -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set keys_lower = (result.entity + [result.timestamp or '']) | map('lower') | list -%}
+    {%- for c in result.columns -%}
+        {%- if c | lower not in keys_lower -%}
+            {%- do result.features.append({'name': c, 'quote': result.quote.get(c, false)}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not issues and result.features | length == 0 -%}
+        {%- do issues.append(where ~ ": `" ~ name ~ "` has no feature columns besides its entity and "
+            ~ "timestamp; declare its columns in the model's YAML") -%}
+    {%- endif -%}
+
+    {%- if problems is not none -%}
+        {%- do problems.extend(issues) -%}
+    {%- elif issues -%}
+        {{ exceptions.raise_compiler_error(issues | join('\n')) }}
+    {%- endif -%}
+    {{ return(result) }}
+{% endmacro %}
+
+
+{#
+    Resolve the `feature_views` argument of point_in_time_join into a list of dicts:
+    relation, name, keys (list of {view, spine, quote}), timestamp, timestamp_quote, ttl_seconds,
+    available_after_seconds, features (list of {name, quote, output}).
+    Raises a compiler error naming the argument and the fix on anything invalid.
+#}
+{% macro _pit_resolve_views(spine, spine_timestamp, feature_views, strict, macro_name) %}
+    {%- if spine is none or (spine is string and not spine.strip()) -%}
+        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `spine` is empty; pass a relation "
+            ~ "(ref('training_spine'), source('app', 'events')) or the name of a CTE") }}
+    {%- endif -%}
+    {%- if spine is not string and spine.identifier is not defined -%}
+        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `spine` must be a relation "
+            ~ "(ref(...), source(...)) or the name of a CTE as a string, got " ~ spine) }}
+    {%- endif -%}
+    {%- if spine_timestamp is not string or not spine_timestamp.strip() -%}
+        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `spine_timestamp` must name the "
+            ~ "spine's timestamp column as a string, e.g. 'event_at', got " ~ spine_timestamp) }}
+    {%- endif -%}
+    {%- if strict not in [true, false] -%}
+        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `strict` must be true or false, got "
+            ~ strict) }}
+    {%- endif -%}
+    {%- if feature_views is string or feature_views.identifier is defined or feature_views is mapping
+        or feature_views is not iterable or (feature_views | length) == 0 -%}
+        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `feature_views` must be a non-empty "
+            ~ "list of ref('...') relations or of {'view': ref('...'), 'keys': {...}, 'prefix': '...'} "
+            ~ "dicts, got " ~ feature_views) }}
+    {%- endif -%}
+
+    {#- Spine columns, when the spine is a relation that exists (a CTE cannot be inspected). -#}
+    {%- set spine_columns = [] -%}
+    {%- if spine is not string -%}
+        {%- for col in adapter.get_columns_in_relation(spine) -%}
+            {%- do spine_columns.append(col.name | lower) -%}
+        {%- endfor -%}
+    {%- endif -%}
+
+    {%- set views = [] -%}
+    {%- set outputs = {} -%}
+    {%- for item in feature_views -%}
+        {%- set where = macro_name ~ ": feature_views[" ~ loop.index0 ~ "]" -%}
+        {%- if item.identifier is not defined and item is mapping -%}
+            {%- set unknown = [] -%}
+            {%- for k in item.keys() -%}
+                {%- if k not in ['view', 'keys', 'prefix'] -%}{%- do unknown.append(k) -%}{%- endif -%}
+            {%- endfor -%}
+            {%- if unknown -%}
+                {{ exceptions.raise_compiler_error(where ~ ": unknown key(s) " ~ unknown
+                    ~ "; allowed: view, keys, prefix") }}
+            {%- endif -%}
+            {%- set relation = item.get('view') -%}
+            {%- set key_map = item.get('keys') or {} -%}
+            {%- set prefix = item.get('prefix') or '' -%}
+        {%- else -%}
+            {%- set relation = item -%}
+            {%- set key_map = {} -%}
+            {%- set prefix = '' -%}
+        {%- endif -%}
+        {%- if relation is none or relation is string or relation.identifier is not defined -%}
+            {{ exceptions.raise_compiler_error(where ~ ": expected ref('<feature view>') (or a dict "
+                ~ "whose `view` is one), got " ~ relation
+                ~ "; write the view as ref('name'), not as a string") }}
+        {%- endif -%}
+        {%- if key_map is not mapping -%}
+            {{ exceptions.raise_compiler_error(where ~ ": `keys` must map view key columns to spine "
+                ~ "columns, e.g. {'user_id': 'payer_id'}, got " ~ key_map) }}
+        {%- endif -%}
+        {%- if prefix is not string -%}
+            {{ exceptions.raise_compiler_error(where ~ ": `prefix` must be a string such as 'payer_', got "
+                ~ prefix) }}
+        {%- endif -%}
+        {%- set node = skewless._pit_find_node(relation) -%}
+        {%- if node is none -%}
+            {{ exceptions.raise_compiler_error(where ~ ": " ~ relation ~ " is not a model, seed, "
+                ~ "snapshot or source of this dbt project; pass ref('<feature view>') of a model "
+                ~ "that has config.meta.skewless") }}
+        {%- endif -%}
+        {%- set definition = skewless._pit_view_definition(node, where) -%}
+        {%- set keys = [] -%}
+        {%- for k in key_map.keys() -%}
+            {%- if k not in definition.entity -%}
+                {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ k ~ "`, which is not an "
+                    ~ "entity column of `" ~ definition.name ~ "` (its entity is " ~ definition.entity
+                    ~ "); map each view key column to a spine column") }}
+            {%- endif -%}
+            {%- if key_map[k] is not string or not key_map[k] -%}
+                {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ k ~ "` to " ~ key_map[k]
+                    ~ "; map it to the name of a spine column") }}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- for e in definition.entity -%}
+            {%- set spine_col = key_map.get(e, e) -%}
+            {%- if spine_columns and spine_col | lower not in spine_columns -%}
+                {{ exceptions.raise_compiler_error(where ~ ": the spine has no column `" ~ spine_col
+                    ~ "` to match entity column `" ~ e ~ "` of `" ~ definition.name ~ "`; pass "
+                    ~ "'keys': {'" ~ e ~ "': '<spine column>'}") }}
+            {%- endif -%}
+            {%- do keys.append({'view': e, 'spine': spine_col, 'quote': definition.quote.get(e, false)}) -%}
+        {%- endfor -%}
+        {%- set features = [] -%}
+        {%- for f in definition.features -%}
+            {%- set output = prefix ~ f.name -%}
+            {%- if output | lower in spine_columns -%}
+                {{ exceptions.raise_compiler_error(where ~ ": feature column `" ~ output ~ "` of `"
+                    ~ definition.name ~ "` is also a spine column; pass the view as "
+                    ~ "{'view': ref('" ~ definition.name ~ "'), 'prefix': '" ~ definition.name
+                    ~ "__'} (or rename the spine column)") }}
+            {%- endif -%}
+            {%- if output | lower in outputs -%}
+                {{ exceptions.raise_compiler_error(where ~ ": feature column `" ~ output ~ "` of `"
+                    ~ definition.name ~ "` collides with the same name from `"
+                    ~ outputs[output | lower] ~ "`; pass one of them as {'view': ref('"
+                    ~ definition.name ~ "'), 'prefix': '<prefix>_'}") }}
+            {%- endif -%}
+            {%- do outputs.update({output | lower: definition.name}) -%}
+            {%- do features.append({'name': f.name, 'quote': f.quote, 'output': output}) -%}
+        {%- endfor -%}
+        {%- do views.append({
+            'relation': relation,
+            'name': definition.name,
+            'keys': keys,
+            'timestamp': definition.timestamp,
+            'timestamp_quote': definition.quote.get(definition.timestamp, false),
+            'ttl_seconds': definition.ttl_seconds,
+            'available_after_seconds': definition.available_after_seconds,
+            'features': features,
+        }) -%}
+    {%- endfor -%}
+    {{ return(views) }}
+{% endmacro %}
+
+
+{#
+    A timestamp expression as a number on one UTC time line: naive timestamps are taken as UTC,
+    tz-aware ones are converted. Units: `_pit_epoch_units_per_second()`.
+#}
+{% macro _pit_epoch(expression) %}
+    {{ return(adapter.dispatch('_pit_epoch', 'skewless')(expression)) }}
+{% endmacro %}
+
+{% macro default___pit_epoch(expression) -%}
+    extract(epoch from {{ expression }})
+{%- endmacro %}
+
+{#- Integer nanoseconds: exact for TIMESTAMP_NS / TIMESTAMPTZ_NS, unlike interval arithmetic. -#}
+{% macro duckdb___pit_epoch(expression) -%}
+    epoch_ns({{ expression }})
+{%- endmacro %}
+
+
+{% macro _pit_epoch_units_per_second() %}
+    {{ return(adapter.dispatch('_pit_epoch_units_per_second', 'skewless')()) }}
+{% endmacro %}
+
+{% macro default___pit_epoch_units_per_second() %}
+    {{ return(1) }}
+{% endmacro %}
+
+{% macro duckdb___pit_epoch_units_per_second() %}
+    {{ return(1000000000) }}
+{% endmacro %}
+
+
+{#
+    The feature-view definition behind a generic test's `model`, with `entity` / `timestamp`
+    overriding meta.skewless when given. Raises a compiler error naming the test and the fix when
+    neither the arguments nor the meta say which columns to use.
+#}
+{% macro _pit_test_view(model, entity, timestamp, test_name) %}
+    {%- if not execute -%}
+        {{ return({'keys': [], 'timestamp': 'null'}) }}
+    {%- endif -%}
+    {%- set node = skewless._pit_find_node(model) if model.identifier is defined else none -%}
+    {%- set definition = {'entity': [], 'timestamp': none, 'quote': {}, 'name': model | string} -%}
+    {%- if node is not none -%}
+        {%- set definition = skewless._pit_view_definition(node, test_name, problems=[]) -%}
+    {%- endif -%}
+    {%- if entity is not none -%}
+        {%- set entity_list = [entity] if entity is string else entity | list -%}
+    {%- else -%}
+        {%- set entity_list = definition.entity -%}
+    {%- endif -%}
+    {%- set ts = timestamp if timestamp is not none else definition.timestamp -%}
+    {%- if execute and (not entity_list or not ts) -%}
+        {{ exceptions.raise_compiler_error(test_name ~ " on " ~ model ~ ": cannot tell its entity and "
+            ~ "timestamp columns; give the model config.meta.skewless {entity: ..., timestamp: ...} "
+            ~ "or pass `entity` and `timestamp` to the test") }}
+    {%- endif -%}
+    {%- set keys = [] -%}
+    {%- for e in entity_list -%}
+        {%- do keys.append(skewless._pit_column(e, definition.quote.get(e, false))) -%}
+    {%- endfor -%}
+    {{ return({'keys': keys, 'timestamp': skewless._pit_column(ts or '', definition.quote.get(ts, false))}) }}
+{% endmacro %}

@@ -4,6 +4,7 @@ caught with the right feature named."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -272,3 +273,81 @@ def test_replay_point_in_time_semantics(built: Any) -> None:
         None,
     ]
     assert not math.isnan(0.0)
+
+
+def test_cli_online_json_html_and_exit_code(built: Any, redis_url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from skewless.cli.consistency import consistency
+
+    materialize_all(built, redis_url)
+    common = [
+        "--project-dir",
+        str(built.dir),
+        "--redis-url",
+        redis_url,
+        "--duckdb-path",
+        str(built.duckdb),
+    ]
+    res = CliRunner().invoke(consistency, [*common, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["ok"] is True
+    _corrupt(redis_url, built.manifest, 3, "amount_sum", "1.00")
+    html_path = tmp_path / "report.html"
+    res = CliRunner().invoke(consistency, [*common, "--html", str(html_path)])
+    assert res.exit_code == 1
+    assert "BREACH: user_stats.amount_sum" in res.output
+    page = html_path.read_text()
+    assert "user_stats.amount_sum" in page and "<svg" in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    thresholds = tmp_path / "th.yml"
+    thresholds.write_text("user_stats.amount_sum: 0.1\n")
+    res = CliRunner().invoke(consistency, [*common, "--thresholds", str(thresholds)])
+    assert res.exit_code == 0, res.output
+
+
+def test_cli_replay_with_drift_against_the_training_set(
+    built: Any, redis_url: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from skewless.cli.consistency import consistency
+
+    materialize_all(built, redis_url)
+    store = _store(built.manifest, redis_url)
+    _serve_and_log(store, tmp_path / "log", [AS_OF])
+    common = [
+        "--project-dir",
+        str(built.dir),
+        "--redis-url",
+        redis_url,
+        "--duckdb-path",
+        str(built.duckdb),
+        "--log",
+        str(tmp_path / "log"),
+    ]
+    res = CliRunner().invoke(
+        consistency,
+        [
+            *common,
+            "--training-relation",
+            "main.training_set",
+            "--json",
+            "--html",
+            str(tmp_path / "r.html"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["mode"] == "replay" and data["rows"] == 44
+    drift = {d["feature"]: d for d in data["drift"]}
+    assert set(drift) == {*USER_STATS_FEATURES, "user_flags.is_vip"}
+    assert drift["user_stats.avg_amount"]["kind"] == "numeric"
+    assert drift["user_stats.last_country"]["kind"] == "category"
+    assert all(d["psi"] >= 0 for d in drift.values())
+    assert "Drift: training set vs served" in (tmp_path / "r.html").read_text()
+    # a PSI limit below what the served sample shows is a breach
+    res = CliRunner().invoke(
+        consistency, [*common, "--training-relation", "main.training_set", "--max-psi", "0"]
+    )
+    assert res.exit_code == 1

@@ -338,6 +338,7 @@ class Oracle:
                 "home_country": None,
                 "kyc_verified": None,
                 "signup_ts": None,
+                "profile_updated_at": None,
                 "account_age_days": None,
             }
         row = seen.iloc[-1]
@@ -345,6 +346,7 @@ class Oracle:
             "home_country": row["home_country"],
             "kyc_verified": bool(row["kyc_verified"]),
             "signup_ts": row["signup_ts"].floor("us"),
+            "profile_updated_at": row["updated_at"].floor("us").tz_localize("UTC"),
             "account_age_days": (ts.normalize() - row["signup_ts"].normalize()).days,
         }
 

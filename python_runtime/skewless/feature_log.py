@@ -180,7 +180,7 @@ class LoggedRow:
         request: the request payload of this row (`{}` when none).
         values: served value per feature reference.
         statuses: status per feature reference (`present`, `missing`, `expired`, `stale`, `defaulted`).
-        ages: age in seconds per feature reference (None when unknown).
+        ages: age in seconds per feature reference, when the caller of `log` passed them (`log_response` does not: it would double the background cost).
         versions: definition version per view served.
     """
 
@@ -424,7 +424,9 @@ class FeatureLogger:
         self._idle = threading.Event()
         self._idle.set()
         self._closed = False
-        self._busy = False
+        self._prefix = uuid.uuid4().hex[:16]
+        self._last_yield = 0.0
+        self._seq = 0
         self._thread = threading.Thread(target=self._run, name="skewless-feature-log", daemon=True)
         self._thread.start()
 
@@ -529,7 +531,7 @@ class FeatureLogger:
         if item[0] is _RESPONSE:
             _, resp, request, served_at, rows = item
             features, entities, values = resp.features, resp.entities, resp.values
-            statuses, ages = resp.statuses, getattr(resp, "ages", None)
+            statuses, ages = resp.statuses, None  # ages: not logged for responses (cost)
             versions = getattr(resp, "versions", None)
             if versions is None:
                 plan = getattr(resp, "_plan", None)
@@ -541,12 +543,14 @@ class FeatureLogger:
             ts = served_at.astimezone(_UTC) if served_at.tzinfo else served_at.replace(tzinfo=_UTC)
         else:
             ts = datetime.fromtimestamp(float(served_at), _UTC)
-        rid = uuid.uuid4().hex
+        self._seq += 1
+        rid = f"{self._prefix}-{self._seq:x}"
         vtext = _fast_dumps(dict(versions))
         feats = list(features)
         if request is not None and isinstance(request, Mapping):
             request = [request] * len(entities)
         for i in range(len(entities)) if rows is None else rows:
+            self._yield()
             req = request[i] if request is not None and i < len(request) else None
             st = statuses[i]
             if not isinstance(st, Mapping):
@@ -571,6 +575,15 @@ class FeatureLogger:
                 )
             )
 
+    def _yield(self) -> None:
+        # Hand the GIL back to request threads every ~50 µs of formatting: a request thread
+        # waiting for the GIL then stalls at most that long (not the 5 ms switch interval).
+        # sleep(0) itself can cost ~100 µs of wall time on a busy machine, so not per row.
+        now = time.perf_counter()
+        if now - self._last_yield > 5e-5:
+            time.sleep(0)
+            self._last_yield = time.perf_counter()
+
     def _drain(self) -> None:
         batch: list[tuple[Any, ...]] = []
         queue = self._queue
@@ -583,7 +596,6 @@ class FeatureLogger:
             if len(batch) >= self.config.rows_per_file:
                 self._write(batch)
                 batch = []
-            time.sleep(0)  # hand the GIL back to request threads between calls
         if batch:
             self._write(batch)
 

@@ -39,6 +39,7 @@ __all__ = [
     "KeyBuilder",
     "canonical_key_kind",
     "data_key",
+    "data_key_tail",
     "encode_entity",
     "gen_keys_key",
     "gens_key",
@@ -179,6 +180,12 @@ def data_key(view: str, entity: bytes, generation: bytes | str) -> bytes:
     return b"skw:{%s}:%s:%s" % (entity, view.encode(), gen)
 
 
+def data_key_tail(view: str, generation: bytes | str) -> bytes:
+    """What follows the entity encoding in a data key: `}:<view>:<generation>`."""
+    gen = generation if isinstance(generation, bytes) else generation.encode()
+    return b"}:%s:%s" % (view.encode(), gen)
+
+
 def pointer_key(view: str, version: str) -> bytes:
     return f"skw:ptr:{view}:{version}".encode()
 
@@ -211,7 +218,7 @@ class KeyBuilder:
     entity on the hot path.
     """
 
-    __slots__ = ("_convs", "_single", "columns", "view")
+    __slots__ = ("_convs", "_fast", "_single", "columns", "view")
 
     def __init__(self, view: FeatureView):
         self.view = view.name
@@ -222,6 +229,39 @@ class KeyBuilder:
         )
         self._convs = tuple(_CANON[k] for k in kinds)
         self._single = len(kinds) == 1
+        self._fast = kinds[0] if self._single and kinds[0] in ("int", "str") else ""
+
+    def data_key(self, row: Mapping[str, Any], tail: bytes) -> bytes:
+        """The data key of one request row for one view and generation."""
+        return b"skw:{" + self.entity(row) + tail
+
+    def data_keys(self, rows: list[Any], tail: bytes) -> list[bytes]:
+        """The data key of every row for one view and generation (`tail` from `data_key_tail`).
+
+        A single integer or string key column takes a bulk path (no per-row call).
+
+        Raises:
+            RequestError: as `entity()`.
+        """
+        fast = self._fast
+        if fast:
+            col = self.columns[0]
+            try:
+                values = [r[col] for r in rows]
+            except Exception:
+                values = None
+            if values is not None:
+                types = set(map(type, values))
+                if fast == "int" and types == {int}:
+                    digits = [b"%d" % v for v in values]
+                    return [b"skw:{%d:%s%s" % (len(d), d, tail) for d in digits]
+                if fast == "str" and types == {str}:
+                    raw = [v.encode() for v in values]
+                    return [
+                        b"skw:{%d:%s%s" % (len(e), e, tail)
+                        for e in (_escape(r) if b"%" in r or b"}" in r else r for r in raw)
+                    ]
+        return [b"skw:{" + self.entity(r) + tail for r in rows]
 
     def entity(self, row: Mapping[str, Any]) -> bytes:
         """The encoded entity of one request row (a dict holding every key column).

@@ -9,7 +9,7 @@ Per view:
    progress bar, then streams out as Arrow record batches of `chunk_rows` (bounded memory).
 2. **Write** (Redis): a NEW generation id (`INCR skw:genseq:<view>`) is registered in
    `skw:gens:<view>`; each batch becomes one buffer of RESP commands built with bytes joins —
-   `SET skw:{<entity>}:<view>:<gen> <msgpack [ts, f1, …]> PXAT <ts + ttl>` per row plus one
+   `SET skw:{<entity>}:<view>:<gen> <msgpack [f1, …, ts]> PXAT <ts + ttl>` per row plus one
    `RPUSH skw:gen:<view>:<gen>:keys <keys…>` recording the keys for cleanup — sent with
    `send_packed_command`. While Redis executes a chunk the next one is encoded; replies are then
    read in bulk (one chunk in flight). redis-py's pipeline API costs ≈20 µs a row; this path costs
@@ -321,16 +321,16 @@ def _encode_batch(
     out = []
     key_args = []
     if ttl_ms is None:
-        for ent, row in zip(entities, zip(stamps, *features, strict=True), strict=True):
+        for ent, row in zip(entities, zip(*features, stamps, strict=True), strict=True):
             k = b"skw:{" + ent.encode() + tail
             v = pack(row)
             out.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
             key_args.append(b"$%d\r\n%s\r\n" % (len(k), k))
     else:
-        for ent, row in zip(entities, zip(stamps, *features, strict=True), strict=True):
+        for ent, ts, row in zip(entities, stamps, zip(*features, stamps, strict=True), strict=True):
             k = b"skw:{" + ent.encode() + tail
             v = pack(row)
-            p = b"%d" % (-(-row[0] // 1000) + ttl_ms)
+            p = b"%d" % (-(-ts // 1000) + ttl_ms)
             out.append(
                 b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$4\r\nPXAT\r\n$%d\r\n%s\r\n"
                 % (len(k), k, len(v), v, len(p), p)

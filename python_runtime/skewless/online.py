@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ from skewless.errors import (
     StaleFeatureError,
     UnknownFeatureError,
 )
-from skewless.keys import KeyBuilder, meta_key, pointer_key
+from skewless.keys import KeyBuilder, data_key_tail, meta_key, pointer_key
 from skewless.registry import Registry
 
 __all__ = ["STATUSES", "FeatureStore", "OnlineResponse", "PostLookup"]
@@ -74,22 +75,23 @@ class _ViewPlan:
         "features",
         "getter",
         "has_defaults",
-        "key_suffix_tail",
+        "limit_us",
         "n",
         "name",
         "on_stale",
         "out_slice",
         "pointer",
+        "slice",
         "stale_us",
         "ttl_us",
         "view",
+        "whole",
     )
 
     def __init__(self, view: FeatureView, feature_names: list[str], entity_group: int, start: int):
         self.view = view
         self.name = view.name
         self.pointer = pointer_key(view.name, view.version)
-        self.key_suffix_tail = b":" + view.name.encode() + b":"
         self.entity_group = entity_group
         self.ttl_us = _micros(view.ttl)
         self.stale_us = _micros(view.freshness)
@@ -102,7 +104,7 @@ class _ViewPlan:
         for i, name in enumerate(feature_names):
             feature = view.feature(name)
             kind = codec.column_kind(view.name, name, feature.data_type)
-            positions.append(1 + names.index(name))
+            positions.append(names.index(name))
             dec = codec.decoder(kind)
             if dec is not None:
                 decoders.append((i, dec))
@@ -118,6 +120,14 @@ class _ViewPlan:
             self.getter: Callable[[list[Any]], Any] = lambda row: (row[pos],)
         else:
             self.getter = itemgetter(*positions)
+        # the packed row, once its timestamp is popped, is exactly the view's features: served
+        # as is when all are requested in order; a slice when they are contiguous
+        contiguous = positions == list(range(positions[0], positions[0] + len(positions)))
+        self.whole = positions == list(range(len(names)))
+        self.slice = slice(positions[0], positions[0] + len(positions)) if contiguous else None
+        # one comparison on the hot path: anything older than this needs the slow branch
+        limits = [x for x in (self.ttl_us, self.stale_us) if x is not None]
+        self.limit_us = min(limits) if limits else 1 << 62
         self.decoders = tuple(decoders)
         self.defaults = tuple(defaults)
         self.has_defaults = tuple(has_defaults)
@@ -133,7 +143,14 @@ class _ViewPlan:
 class _Plan:
     """A resolved feature list: views, key builders, output order."""
 
-    __slots__ = ("builders", "permutation", "refs", "request_refs", "views")
+    __slots__ = (
+        "builders",
+        "permutation",
+        "pointers",
+        "refs",
+        "request_refs",
+        "views",
+    )
 
     def __init__(self, registry: Registry, refs: Sequence[str]):
         by_view: dict[str, list[str]] = {}
@@ -162,6 +179,7 @@ class _Plan:
             plan_refs.extend(f"{view_name}.{n}" for n in names)
         self.views = tuple(views)
         self.builders = tuple(builders)
+        self.pointers = tuple(vp.pointer for vp in views)
         self.refs = tuple(request_refs)
         self.request_refs = self.refs
         if plan_refs == request_refs:
@@ -197,10 +215,10 @@ class OnlineResponse:
     """
 
     __slots__ = (
-        "_ages",
         "_now_us",
         "_plan",
         "_rows",
+        "_stamps",
         "_vstatus",
         "entities",
         "features",
@@ -212,8 +230,8 @@ class OnlineResponse:
         plan: _Plan,
         entities: Sequence[Mapping[str, Any]],
         rows: list[list[Any]],
-        vstatus: list[list[str]],
-        ages: list[list[int | None]],
+        vstatus: list[list[str] | None],
+        stamps: list[list[int | None]],
         request: Any = None,
         now_us: int = 0,
     ):
@@ -223,7 +241,7 @@ class OnlineResponse:
         self.entities = entities
         self._rows = rows
         self._vstatus = vstatus
-        self._ages = ages
+        self._stamps = stamps
         self.request = request
 
     def __len__(self) -> int:
@@ -263,11 +281,15 @@ class OnlineResponse:
     ) -> list[dict[str, Any]]:
         plan = self._plan
         out = []
-        for vstatus, vages in zip(self._vstatus, self._ages, strict=True):
+        for ei in range(len(self._rows)):
             row: dict[str, Any] = {}
             for vi, vp in enumerate(plan.views):
+                statuses = self._vstatus[vi]
+                status = _PRESENT if statuses is None else statuses[ei]
+                ts = self._stamps[vi][ei]
+                age = None if ts is None else self._now_us - ts
                 for j, name in enumerate(vp.features):
-                    row[f"{vp.name}.{name}"] = make(vp, vstatus[vi], vages[vi], j)
+                    row[f"{vp.name}.{name}"] = make(vp, status, age, j)
             out.append({ref: row[ref] for ref in self.features})
         return out
 
@@ -338,7 +360,9 @@ class FeatureStore:
         self.redis_url = redact(redis_url) if redis_url else ""
         self.post_lookup: list[PostLookup] = []
         self._plans: dict[Any, _Plan] = {}
-        self._generations: dict[bytes, bytes] = {}
+        # pointer key → (generation, data-key tail) last seen; one tuple, so threads never see
+        # a generation with another generation's tail
+        self._generations: dict[bytes, tuple[bytes, bytes]] = {}
         self._cluster = type(client).__name__ == "RedisCluster"
 
     @classmethod
@@ -404,11 +428,24 @@ class FeatureStore:
             raise
 
     def _refresh_generations(self, plan: _Plan) -> None:
-        pointers = self._read([vp.pointer for vp in plan.views])
+        self._pointers_moved(plan, self._read(list(plan.pointers)))
+
+    def _pointers_moved(self, plan: _Plan, pointers: list[Any]) -> bool:
+        """Record the generations the pointers name; True when one differs from the cached one.
+
+        Raises:
+            NotMaterializedError: a view's pointer is absent.
+        """
+        moved = False
         for vp, gen in zip(plan.views, pointers, strict=True):
             if gen is None:
+                self._generations.pop(vp.pointer, None)
                 raise self._not_materialized(vp.view)
-            self._generations[vp.pointer] = gen
+            cached = self._generations.get(vp.pointer)
+            if cached is None or cached[0] != gen:
+                self._generations[vp.pointer] = (gen, data_key_tail(vp.name, gen))
+                moved = True
+        return moved
 
     def _not_materialized(self, view: FeatureView) -> NotMaterializedError:
         try:
@@ -424,6 +461,62 @@ class FeatureStore:
             f"feature view `{view.name}` at its current definition version {view.version} was "
             f"never materialized into Redis at {self.redis_url}{held}; run "
             f"`skewless materialize --select {view.name}`"
+        )
+
+    def _view_slow(
+        self,
+        vp: _ViewPlan,
+        blobs: list[bytes | None],
+        now_us: int,
+        entities: Sequence[Mapping[str, Any]],
+    ) -> tuple[list[list[Any]], list[str], list[int | None]]:
+        """Values, statuses and timestamps of one view when a row is missing, expired or stale."""
+        values_v: list[list[Any]] = []
+        status_v: list[str] = []
+        ts_v: list[int | None] = []
+        for ei, blob in enumerate(blobs):
+            if blob is None:
+                values_v.append(vp.fallback())
+                status_v.append(_MISSING)
+                ts_v.append(None)
+                continue
+            row = _unpackb(blob)
+            ts = row.pop()
+            age = now_us - ts
+            if age > vp.limit_us:
+                status, values = self._aged(vp, row, age, entities[ei])
+            else:
+                status = _PRESENT
+                values = list(vp.getter(row))
+                for j, dec in vp.decoders:
+                    values[j] = dec(values[j])
+            values_v.append(values)
+            status_v.append(status)
+            ts_v.append(ts)
+        return values_v, status_v, ts_v
+
+    @staticmethod
+    def _aged(
+        vp: _ViewPlan, row: list[Any], age: int, entity: Mapping[str, Any]
+    ) -> tuple[str, list[Any]]:
+        """Status and values of a row older than its view's ttl or freshness SLA."""
+        if vp.ttl_us is not None and age > vp.ttl_us:
+            return _EXPIRED, vp.fallback()
+        policy = vp.on_stale
+        if policy == "serve":
+            values = list(vp.getter(row))
+            for j, dec in vp.decoders:
+                values[j] = dec(values[j])
+            return _STALE, values
+        if policy == "null":
+            return _STALE, vp.fallback(null_only=True)
+        if policy == "default":
+            return _STALE, vp.fallback()
+        raise StaleFeatureError(
+            f"feature view `{vp.name}`: the value for entity {_entity_repr(entity, vp.view)} is "
+            f"{timedelta(microseconds=age)} old, past its freshness SLA of {vp.view.freshness} "
+            f"(on_stale: reject); rematerialize (`skewless materialize --select {vp.name}`) or "
+            "relax the SLA"
         )
 
     def get_online_features(
@@ -463,91 +556,112 @@ class FeatureStore:
         views = plan.views
         nv = len(views)
         n = len(entities)
-        encoded = [[b.entity(e) for e in entities] for b in plan.builders]
-        generations = self._generations
-        for vp in views:
-            if vp.pointer not in generations:
+        builders = plan.builders
+        cache = self._generations
+        for pointer in plan.pointers:
+            if pointer not in cache:
                 self._refresh_generations(plan)
                 break
         for _attempt in range(_MAX_POINTER_RETRIES):
-            keys = [vp.pointer for vp in views]
-            for vp in views:
-                tail = b"}" + vp.key_suffix_tail + generations[vp.pointer]
-                keys += [b"skw:{" + enc + tail for enc in encoded[vp.entity_group]]
+            # (generation, key tail) per view, read once: the keys and the check use the same
+            entries = [cache[p] for p in plan.pointers]
+            keys = list(plan.pointers)
+            if n == 1:
+                entity = entities[0]
+                keys += [
+                    builders[vp.entity_group].data_key(entity, entry[1])
+                    for vp, entry in zip(views, entries, strict=True)
+                ]
+            else:
+                for vp, entry in zip(views, entries, strict=True):
+                    keys += builders[vp.entity_group].data_keys(entities, entry[1])
             raw = self._read(keys)
-            moved = False
-            for vp, gen in zip(views, raw, strict=False):
-                if gen != generations[vp.pointer]:
-                    if gen is None:
-                        del generations[vp.pointer]
-                        raise self._not_materialized(vp.view)
-                    generations[vp.pointer] = gen
-                    moved = True
-            if not moved:
+            if raw[:nv] == [e[0] for e in entries]:
                 break
+            self._pointers_moved(plan, raw[:nv])  # a pointer moved: read again under the new one
         else:
             raise OnlineStoreError(
                 f"the generation pointers of {[vp.name for vp in views]} kept moving during "
                 f"{_MAX_POINTER_RETRIES} reads; is a loader flipping in a loop?"
             )
 
-        rows: list[list[Any]] = [None] * n  # type: ignore[list-item]
-        vstatus: list[list[str]] = [None] * n  # type: ignore[list-item]
-        ages: list[list[int | None]] = [None] * n  # type: ignore[list-item]
-        for vi, vp in enumerate(views):
-            base = nv + vi * n
-            getter = vp.getter
-            decoders = vp.decoders
-            ttl_us = vp.ttl_us
-            stale_us = vp.stale_us
-            for ei in range(n):
-                blob = raw[base + ei]
-                if blob is None:
-                    status: str = _MISSING
-                    age: int | None = None
-                    values = vp.fallback()
-                else:
+        per_view: list[list[list[Any]]] = []
+        vstatus: list[list[str] | None] = []
+        stamps: list[list[int | None]] = []
+        if n == 1:
+            # one entity: no comprehensions, one unpack per view
+            row_out: list[Any] = []
+            for vi, vp in enumerate(views):
+                blob = raw[nv + vi]
+                values = None
+                if blob is not None:
                     row = _unpackb(blob)
-                    age = now_us - row[0]
-                    if ttl_us is not None and age > ttl_us:
-                        status = _EXPIRED
-                        values = vp.fallback()
-                    elif stale_us is not None and age > stale_us:
-                        status = _STALE
-                        policy = vp.on_stale
-                        if policy == "serve":
-                            values = list(getter(row))
-                            for j, dec in decoders:
-                                values[j] = dec(values[j])
-                        elif policy == "null":
-                            values = vp.fallback(null_only=True)
-                        elif policy == "default":
-                            values = vp.fallback()
+                    ts = row.pop()
+                    if now_us - ts <= vp.limit_us:
+                        if vp.whole:
+                            values = row
+                        elif vp.slice is not None:
+                            values = row[vp.slice]
                         else:
-                            raise StaleFeatureError(
-                                f"feature view `{vp.name}`: the value for entity "
-                                f"{_entity_repr(entities[ei], vp.view)} is "
-                                f"{timedelta(microseconds=age)} old, past its freshness SLA of "
-                                f"{vp.view.freshness} (on_stale: reject); rematerialize "
-                                f"(`skewless materialize --select {vp.name}`) or relax the SLA"
-                            )
-                    else:
-                        status = _PRESENT
-                        values = list(getter(row))
-                        for j, dec in decoders:
+                            values = list(vp.getter(row))
+                        for j, dec in vp.decoders:
                             values[j] = dec(values[j])
-                if vi == 0:
-                    rows[ei] = values
-                    vstatus[ei] = [status]
-                    ages[ei] = [age]
+                        vstatus.append(None)
+                        stamps.append([ts])
+                if values is None:
+                    (values,), status_v, ts_v = self._view_slow(vp, [blob], now_us, entities)
+                    vstatus.append(status_v)
+                    stamps.append(ts_v)
+                if nv == 1:
+                    row_out = values
                 else:
-                    rows[ei] += values
-                    vstatus[ei].append(status)
-                    ages[ei].append(age)
-        response = OnlineResponse(plan, entities, rows, vstatus, ages, request, now_us)
+                    row_out += values
+            rows = [row_out]
+        else:
+            for vi, vp in enumerate(views):
+                blobs = raw[nv + vi * n : nv + (vi + 1) * n]
+                unpacked = None
+                if None not in blobs:
+                    # every row present: unpack them all as one msgpack array (one C call)
+                    unpacked = _unpackb(_array_header(n) + b"".join(blobs))
+                    ts_v = [r.pop() for r in unpacked]
+                    if ts_v and now_us - min(ts_v) > vp.limit_us:  # type: ignore[type-var, operator]
+                        unpacked = None
+                if unpacked is not None:
+                    sl = vp.slice
+                    if vp.whole:
+                        values_v = unpacked
+                    elif sl is not None:
+                        values_v = [r[sl] for r in unpacked]
+                    else:
+                        getter = vp.getter
+                        values_v = [list(getter(r)) for r in unpacked]
+                    for j, dec in vp.decoders:
+                        for values in values_v:
+                            values[j] = dec(values[j])
+                    status_v: list[str] | None = None  # all present
+                else:
+                    values_v, status_v, ts_v = self._view_slow(vp, blobs, now_us, entities)
+                per_view.append(values_v)
+                vstatus.append(status_v)
+                stamps.append(ts_v)
+            if nv == 1:
+                rows = per_view[0]
+            else:
+                rows = [list(chain.from_iterable(parts)) for parts in zip(*per_view, strict=True)]
+        response = OnlineResponse(plan, entities, rows, vstatus, stamps, request, now_us)
         for hook in self.post_lookup:
             hook(self, response, request)
         return response
+
+
+def _array_header(n: int) -> bytes:
+    """The msgpack header of an array of `n` items."""
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 0x10000:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
 
 
 def _entity_repr(entity: Mapping[str, Any], view: FeatureView) -> str:

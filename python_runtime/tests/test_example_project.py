@@ -22,6 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# One worker builds the project once for the whole module (module-scoped fixture).
+pytestmark = pytest.mark.xdist_group("example_project")
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "payments"
 SMALL = {"users": 250, "merchants": 50, "days": 70, "transactions": 5000, "seed": 7}

@@ -126,7 +126,7 @@ def _corrupt(redis_url: str, manifest: Path, user_id: int, feature: str, value: 
     gen = client.get(keys.pointer_key(view.name, view.version))
     key = keys.data_key(view.name, keys.encode_entity(("int",), (user_id,)), gen)
     row = codec.unpack(client.get(key))
-    row[1 + view.feature_names.index(feature)] = value
+    row[view.feature_names.index(feature)] = value  # codec layout: [f1, …, fn, timestamp]
     client.set(key, codec.pack(row), keepttl=True)
 
 

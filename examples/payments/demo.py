@@ -81,7 +81,9 @@ def redis_server_binary() -> str:
 def redis_url() -> Iterator[str]:
     """REDIS_URL when set, else a throwaway redis-server on a free port, stopped on exit."""
     if os.environ.get("REDIS_URL"):
-        print(f"Using REDIS_URL={os.environ['REDIS_URL']}")
+        from skewless.connection import redact
+
+        print(f"Using REDIS_URL={redact(os.environ['REDIS_URL'])}")
         yield os.environ["REDIS_URL"]
         return
     with socket.socket() as s:
@@ -299,10 +301,17 @@ def serve(env: dict[str, str]) -> None:
             "no `skewless` command next to this Python; run `make venv` (pip install -e .)"
         )
     with redis_url() as url:
-        common = ["--project-dir", str(HERE), "--redis-url", url]
-        run([skewless_cli, *common, "materialize"], cwd=REPO, env=env, what="skewless materialize")
+        # The URL goes through the environment, not argv: it may hold a password.
+        cli_env = {**env, "SKEWLESS_REDIS_URL": url}
+        common = ["--project-dir", str(HERE)]
+        run(
+            [skewless_cli, *common, "materialize"],
+            cwd=REPO,
+            env=cli_env,
+            what="skewless materialize",
+        )
         print()
-        run([skewless_cli, *common, "features"], cwd=REPO, env=env, what="skewless features")
+        run([skewless_cli, *common, "features"], cwd=REPO, env=cli_env, what="skewless features")
 
         store = FeatureStore.from_dbt(HERE, redis_url=url)
         now = datetime.now(timezone.utc)

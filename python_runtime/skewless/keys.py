@@ -47,6 +47,7 @@ __all__ = [
     "genver_key",
     "meta_key",
     "pointer_key",
+    "sql_data_key_expression",
     "sql_entity_expression",
 ]
 
@@ -302,6 +303,15 @@ class KeyBuilder:
         return RequestError(
             f"entity key `{col}` = {row[col]!r} cannot be used for feature view `{self.view}`: {e}"
         )
+
+
+def sql_data_key_expression(
+    view: FeatureView, generation: bytes | str, quote: Callable[[str], str]
+) -> str:
+    """A DuckDB SQL expression computing the data key of each row (as VARCHAR) for `generation`."""
+    gen = generation.decode() if isinstance(generation, bytes) else generation
+    tail = f"}}:{view.name}:{gen}".replace("'", "''")
+    return f"('skw:{{' || {sql_entity_expression(view, quote)} || '{tail}')"
 
 
 def sql_entity_expression(view: FeatureView, quote: Callable[[str], str]) -> str:

@@ -45,4 +45,4 @@ fixtures: $(STAMP) ## Regenerate the committed dbt manifest fixtures
 
 .PHONY: clean
 clean: ## Remove build output (keeps .venv)
-	rm -rf target dbt_packages logs integration_tests/{target,dbt_packages,logs} examples/*/{target,dbt_packages,logs,data} bench/.data
+	rm -rf target dbt_packages logs integration_tests/{target,dbt_packages,logs} examples/*/{target,dbt_packages,logs,data,.user.yml} examples/*/*.duckdb bench/.data

@@ -54,7 +54,19 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int, str]:
         port = s.getsockname()[1]
     folder = tempfile.mkdtemp(prefix="skewless-bench-redis-")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            folder,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
@@ -171,7 +183,10 @@ def main() -> int:
     cases = (
         [("A", "10k entities × 10 rows", 10_000, 10), ("B", "100k entities × 1 row", 100_000, 1)]
         if args.quick
-        else [("A", "100k entities × 10 rows", 100_000, 10), ("B", "1M entities × 1 row", 1_000_000, 1)]
+        else [
+            ("A", "100k entities × 10 rows", 100_000, 10),
+            ("B", "1M entities × 1 row", 1_000_000, 1),
+        ]
     )
     raw_limit = 20_000 if args.quick else 200_000
 
@@ -216,6 +231,7 @@ def main() -> int:
                     "keys": entities,
                     "query_s": med(r.query_seconds for r in loads),
                     "write_s": med(r.write_seconds for r in loads),
+                    "cleanup_s": med(r.cleanup_seconds for r in loads),
                     "write_rps": med(r.write_rows_per_second for r in loads),
                     "e2e_keys_ps": med(r.rows_per_second for r in loads),
                     "e2e_source_ps": med(entities * rows_each / r.seconds for r in loads),
@@ -238,21 +254,22 @@ def main() -> int:
         "Full loads of one feature view (10 features: 4 DOUBLE, 2 BIGINT, 1 INTEGER, 2 VARCHAR, 1 "
         "BOOLEAN; ttl 30d) from a DuckDB file into a local redis-server; medians of "
         f"{runs} loads after one warm-up (so each measured load also deletes the generation two "
-        "back). *write* = Redis phase (bulk-encoded SET … PXAT + key-list RPUSH, pointer flip, "
-        "cleanup) ÷ keys written; *end to end* adds the DuckDB latest-row-per-entity query. Raw "
+        "back). *write* = Redis write phase (bulk-encoded SET … PXAT + key-list RPUSH, pointer flip) "
+        "÷ keys written; *cleanup* = deleting the generation two back (server-side, chunked); *end to "
+        "end* = query + write + cleanup. Raw "
         f"baselines over the same keys and values (first {raw_limit:,} keys of the load), same "
         "run: *server ingest* = the same SETs pre-encoded and pipelined on one connection (what "
         "redis-server itself takes); *redis-py pipeline* = `pipe.set(…, pxat=…)` per row."
         + (" **--quick run: tiny sizes, not representative.**" if args.quick else ""),
         "",
-        "| case | source rows | keys written | query s | write s | write rows/s | end-to-end keys/s (source rows/s) | server ingest SET/s | redis-py pipeline SET/s | write ÷ server ingest | write ÷ redis-py | targets (150k written, 100k e2e) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | source rows | keys written | query s | write s | cleanup s | write rows/s | end-to-end keys/s (source rows/s) | server ingest SET/s | redis-py pipeline SET/s | write ÷ server ingest | write ÷ redis-py | targets (150k written, 100k e2e) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         met_w = r["write_rps"] >= 150_000
         met_e = r["e2e_keys_ps"] >= 100_000
         lines.append(
-            f"| {r['title']} | {r['source_rows']:,} | {r['keys']:,} | {r['query_s']:.2f} | {r['write_s']:.2f} "
+            f"| {r['title']} | {r['source_rows']:,} | {r['keys']:,} | {r['query_s']:.2f} | {r['write_s']:.2f} | {r['cleanup_s']:.2f} "
             f"| {r['write_rps']:,.0f} | {r['e2e_keys_ps']:,.0f} ({r['e2e_source_ps']:,.0f}) "
             f"| {r['ingest']:,.0f} | {r['pipeline']:,.0f} | {r['write_rps'] / r['ingest']:.2f} "
             f"| {r['write_rps'] / r['pipeline']:.1f}× | written {'yes' if met_w else 'NO'}, "

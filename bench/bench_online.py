@@ -55,7 +55,19 @@ def start_redis() -> tuple[subprocess.Popen[bytes], int, str]:
         port = s.getsockname()[1]
     folder = tempfile.mkdtemp(prefix="skewless-bench-redis-")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            folder,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
@@ -152,7 +164,10 @@ def import_time() -> tuple[int, list[str], int]:
     runs = []
     for _ in range(5):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import skewless"], env={**os.environ, "PYTHONPATH": str(ROOT / "python_runtime")})
+        subprocess.run(
+            [sys.executable, "-c", "import skewless"],
+            env={**os.environ, "PYTHONPATH": str(ROOT / "python_runtime")},
+        )
         t1 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"])
         runs.append(int(((t1 - t0) - (time.perf_counter() - t1)) * 1e6))
@@ -172,7 +187,12 @@ def main() -> int:
     try:
         url = f"redis://127.0.0.1:{port}/0"
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        views = [make_view("v10", 10), make_view("w20", 20), make_view("x20", 20), make_view("y10", 10)]
+        views = [
+            make_view("v10", 10),
+            make_view("w20", 20),
+            make_view("x20", 20),
+            make_view("y10", 10),
+        ]
         build_duckdb(tmp / "bench.duckdb", views, entities_n, now)
         registry = Registry({v.name: v for v in views})
         client = connect(url)
@@ -184,7 +204,9 @@ def main() -> int:
 
         raw = redis.Redis(host="127.0.0.1", port=port)
         gens = {v.name: raw.get(f"skw:ptr:{v.name}:{v.version}".encode()) for v in views}
-        probe = store.get_online_features([f"v10.{f}" for f in views[0].feature_names], [{"user_id": 1}])
+        probe = store.get_online_features(
+            [f"v10.{f}" for f in views[0].feature_names], [{"user_id": 1}]
+        )
         assert probe.statuses[0]["v10.f0"] == "present"
         pipe = raw.pipeline(transaction=False)
         for v in views:
@@ -195,7 +217,10 @@ def main() -> int:
                 for ent, vals in zip(chunk, resp.values, strict=True):
                     pipe.hset(
                         f"h:{v.name}:{ent['user_id']}",
-                        mapping={f: ("" if x is None else str(x)) for f, x in zip(v.feature_names, vals, strict=True)},
+                        mapping={
+                            f: ("" if x is None else str(x))
+                            for f, x in zip(v.feature_names, vals, strict=True)
+                        },
                     )
                 pipe.execute()
 
@@ -205,7 +230,11 @@ def main() -> int:
             ("1 entity × 10 features (1 view)", [("v10", views[0].feature_names)], 1),
             (
                 "1 entity × 50 features (3 views)",
-                [("w20", views[1].feature_names), ("x20", views[2].feature_names), ("y10", views[3].feature_names)],
+                [
+                    ("w20", views[1].feature_names),
+                    ("x20", views[2].feature_names),
+                    ("y10", views[3].feature_names),
+                ],
                 1,
             ),
             ("100 entities × 10 features (1 view)", [("v10", views[0].feature_names)], 100),
@@ -223,27 +252,31 @@ def main() -> int:
                 picks = [[rng.randrange(entities_n) for _ in range(n_ent)] for _ in range(n_iter)]
                 ent_picks = [[{"user_id": u} for u in p] for p in picks]
 
-                def ours(ents):  # type: ignore[no-untyped-def]
+                def ours(ents, refs=refs):  # type: ignore[no-untyped-def]
                     return store.get_online_features(refs, ents)
 
-                def ours_dicts(ents):  # type: ignore[no-untyped-def]
+                def ours_dicts(ents, refs=refs):  # type: ignore[no-untyped-def]
                     return store.get_online_features(refs, ents).to_dicts()
 
-                def mget(uids):  # type: ignore[no-untyped-def]
+                def mget(uids, spec_tails=spec_tails):  # type: ignore[no-untyped-def]
                     # the keys are built from the ids, as any client must (inline, fastest form)
                     digits = [b"%d" % u for u in uids]
                     keys = [b"skw:{%d:%s%s" % (len(d), d, t) for t in spec_tails for d in digits]
                     return raw.execute_command("MGET", *keys)
 
                 prebuilt = [
-                    [b"skw:{%d:%s%s" % (len(str(u)), str(u).encode(), t) for t in spec_tails for u in p]
+                    [
+                        b"skw:{%d:%s%s" % (len(str(u)), str(u).encode(), t)
+                        for t in spec_tails
+                        for u in p
+                    ]
                     for p in picks
                 ]
 
                 def floor(keys):  # type: ignore[no-untyped-def]
                     return raw.execute_command("MGET", *keys)
 
-                def hmget(uids):  # type: ignore[no-untyped-def]
+                def hmget(uids, spec=spec):  # type: ignore[no-untyped-def]
                     p = raw.pipeline(transaction=False)
                     for v, names in spec:
                         for u in uids:
@@ -261,13 +294,21 @@ def main() -> int:
                 ):
                     samples = time_loop(fn, arg)
                     stats[key].append((percentile(samples, 0.5), percentile(samples, 0.99)))
-            med = {k: (statistics.median(a for a, _ in v), statistics.median(b for _, b in v)) for k, v in stats.items()}
+            med = {
+                k: (statistics.median(a for a, _ in v), statistics.median(b for _, b in v))
+                for k, v in stats.items()
+            }
             best = "mget" if med["mget"][0] <= med["hmget"][0] else "hmget"
             target = 1.5 if n_ent == 1 else 2.0
             ratio50 = med["ours"][0] / med[best][0]
             ratio99 = med["ours"][1] / med[best][1]
             rows.append((title, med, best, ratio50, ratio99, target))
-            print(title, {k: tuple(round(x) for x in v) for k, v in med.items()}, f"x{ratio50:.2f}", flush=True)
+            print(
+                title,
+                {k: tuple(round(x) for x in v) for k, v in med.items()},
+                f"x{ratio50:.2f}",
+                flush=True,
+            )
 
         imp_us, dbt_mods, wall_us = import_time()
     finally:
@@ -287,7 +328,8 @@ def main() -> int:
         "values kept as hashes. Both raw reads build their key strings from the entity ids inside "
         "the timed call, as any client must; *MGET floor* is the same MGET with the keys built "
         "beforehand (the bare network + redis-py cost). Ratio = skewless ÷ the faster raw read. "
-        "Local redis-server, one connection, loopback." + (" **--quick run: tiny sizes, not representative.**" if args.quick else ""),
+        "Local redis-server, one connection, loopback."
+        + (" **--quick run: tiny sizes, not representative.**" if args.quick else ""),
         "",
         "| case | skewless p50 / p99 | + to_dicts() p50 / p99 | raw MGET p50 / p99 | raw HMGET p50 / p99 | MGET floor p50 / p99 | ratio p50 (p99) | target | met | vs floor p50 |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -302,7 +344,7 @@ def main() -> int:
         )
     lines += [
         "",
-        f"`python -X importtime -c \"import skewless\"`: **{imp_us / 1000:.1f} ms** cumulative for "
+        f'`python -X importtime -c "import skewless"`: **{imp_us / 1000:.1f} ms** cumulative for '
         f"`skewless`; dbt modules imported: **{len(dbt_mods)}**"
         + (f" ({', '.join(dbt_mods[:5])}…)" if dbt_mods else "")
         + f". Wall-clock cost of `import skewless` over a bare interpreter start: {wall_us / 1000:.1f} ms "

@@ -161,6 +161,7 @@ def materialize(
             "rows",
             "query s",
             "write s",
+            "cleanup s",
             "rows/s (write)",
             "rows/s (total)",
         ],
@@ -173,6 +174,7 @@ def materialize(
                 r.rows,
                 f"{r.query_seconds:.3f}",
                 f"{r.write_seconds:.3f}",
+                f"{r.cleanup_seconds:.3f}",
                 f"{r.write_rows_per_second:,.0f}",
                 f"{r.rows_per_second:,.0f}",
             ]

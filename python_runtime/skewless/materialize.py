@@ -2,32 +2,41 @@
 
 Per view:
 
-1. **Query** (DuckDB): the latest row per entity whose timestamp lies within `ttl` of `now` (and
-   not after `now`), rows with a null key or timestamp dropped, each column already turned into
-   its stored form by `codec.sql_select` and the entity encoded by `keys.sql_entity_expression`
-   — all vectorised in DuckDB. The result goes to a temporary table, so its row count drives the
-   progress bar, then streams out as Arrow record batches of `chunk_rows` (bounded memory).
-2. **Write** (Redis): a NEW generation id (`INCR skw:genseq:<view>`) is registered in
-   `skw:gens:<view>`; each batch becomes one buffer of RESP commands built with bytes joins —
-   `SET skw:{<entity>}:<view>:<gen> <msgpack [f1, …, ts]> PXAT <ts + ttl>` per row plus one
-   `RPUSH skw:gen:<view>:<gen>:keys <keys…>` recording the keys for cleanup — sent with
-   `send_packed_command`. While Redis executes a chunk the next one is encoded; replies are then
-   read in bulk (one chunk in flight). redis-py's pipeline API costs ≈20 µs a row; this path costs
-   ≈2–3 µs (see bench/results/materialize.md).
-3. **Flip**: only when every chunk is acknowledged, one MULTI sets the pointer
+1. **Generation**: a full load takes a NEW generation id (`INCR skw:genseq:<view>`), registered
+   in `skw:gens:<view>` (and `skw:genver:<view>` → version) before anything is written.
+2. **Query** (DuckDB): the latest row per entity whose timestamp lies within `ttl` of `now` (and
+   not after `now`), rows with a null key dropped. DuckDB also computes, vectorised, each row's
+   data key (`keys.sql_data_key_expression`) and its RESP framing (`SET <key>` head, `PXAT
+   <timestamp + ttl>` tail, the key as an RPUSH argument) and turns every feature into its
+   stored form (`codec.sql_select`). The result goes to a temporary table, so its row count
+   drives the progress bar, then streams out as Arrow record batches of `chunk_rows` (bounded
+   memory: never a whole table in Python lists).
+3. **Write** (Redis): per batch, Python only msgpack-packs the values and joins bytes: one
+   buffer of `SET skw:{<entity>}:<view>:<gen> <msgpack [f1, …, ts]> PXAT <ts + ttl>` per row
+   plus one `RPUSH skw:gen:<view>:<gen>:keys <keys…>` recording the keys for cleanup, sent with
+   `send_packed_command`. While Redis executes a buffer the next one is encoded (one in flight);
+   the replies — all one-line — are read from the socket in bulk and counted, not parsed one by
+   one. redis-py's pipeline API costs ≈20 µs a row on this machine; this path ≈1 µs of Python
+   CPU a row (see bench/results/materialize.md).
+4. **Flip**: only when every buffer is acknowledged, one MULTI sets the pointer
    `skw:ptr:<view>:<version>` to the new generation and updates `skw:meta:<view>`. A loader
    killed before this leaves the previous generation served; its partial generation stays in
    `skw:gens:<view>` and is deleted by the next successful run.
-4. **Cleanup**: every generation of the view except the new one and the one served just before
+5. **Cleanup**: every generation of the view except the new one and the one served just before
    (kept as grace for readers that fetched the old pointer a moment ago) is deleted: its data
-   keys are read from its key list in chunks and UNLINKed, then the list and — if it still points
-   there — its version's pointer are removed. No SCAN.
+   keys are read from its key list and UNLINKed in chunks by a server-side script (no keys
+   travel to the client, no SCAN), then the list and — if it still points there — its version's
+   pointer are removed.
 
 `incremental=True` writes into the generation currently served (no flip) only the rows whose
 timestamp is >= the stored watermark (`>=`: a correction with the same timestamp as the stored
 row is applied, not dropped); `lookback` widens that window for late corrections of older rows.
 A view never materialized at its current version falls back to a full load. Incremental writes
 are per-key atomic but not a snapshot across entities (that is what a full load is for).
+
+Redis Cluster: data keys go through redis-py's cluster pipeline (grouped by node; slower), the
+flip is HSET meta then SET pointer (no MULTI across slots; the SET is the commit point), and old
+generations are deleted from the client. Tested against a three-node cluster.
 
 One loader per view at a time is assumed (a concurrent full load of the same view could delete
 a generation another loader is still writing).
@@ -222,14 +231,21 @@ def _micros(value: datetime | timedelta) -> int:
 
 
 def latest_rows_sql(
-    view: FeatureView, now_us: int, since_us: int | None, generation: bytes, ttl_ms: int | None
+    view: FeatureView,
+    now_us: int,
+    since_us: int | None,
+    generation: bytes,
+    ttl_ms: int | None,
+    framed: bool = True,
 ) -> str:
     """The DuckDB query selecting, per entity, the latest row in `[since, now]`, ready to send.
 
     Columns: `__skw_set` (the RESP head of `SET <key>` as BLOB), `__skw_arg` (the key as a RESP
     bulk string, for the generation's key list), `__skw_px` (the RESP tail: `PXAT <ts + ttl>`),
     `__skw_ts` (epoch micros), then each feature in its stored form (`codec.sql_select`). Key
-    and framing are computed vectorised in DuckDB; Python only packs the values.
+    and framing are computed vectorised in DuckDB; Python only packs the values. With
+    `framed=False` (Redis Cluster, written through redis-py's cluster pipeline) the columns are
+    `__skw_key`, `__skw_ts`, then the features.
     """
     ts = f"CAST({_quote(view.timestamp)} AS TIMESTAMPTZ)"
     inner = [
@@ -262,6 +278,11 @@ def latest_rows_sql(
     else:
         px_tail = crlf
     features = ", ".join(_quote(f.name) for f in view.features)
+    if not framed:
+        return (
+            f"SELECT {', '.join(inner)}\nFROM {view.relation_name}\nWHERE {' AND '.join(where)}\n"
+            f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {ts} DESC) = 1"
+        )
     return (
         f"WITH latest AS (\nSELECT {', '.join(inner)}\nFROM {view.relation_name}\n"
         f"WHERE {' AND '.join(where)}\n"
@@ -362,8 +383,44 @@ class _Writer:
         self.pool.release(self.conn)
 
 
-def _bulk(args: Sequence[bytes]) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+class _ClusterWriter:
+    """Redis Cluster: writes each batch through redis-py's cluster pipeline (grouped by node).
+
+    Slower than the bulk path (redis-py encodes every command), but each data key goes to the
+    node owning its slot.
+    """
+
+    def __init__(self, client: Any, redis_url: str, ttl_ms: int | None):
+        self.client = client
+        self.redis_url = redis_url
+        self.ttl_ms = ttl_ms
+
+    def write_batch(self, batch: Any, list_key: bytes) -> tuple[int, int]:
+        cols = [c.to_pylist() for c in batch.columns]
+        keys_, stamps, features = cols[0], cols[1], cols[2:]
+        if not keys_:
+            return 0, 0
+        pack = codec._packer.pack
+        pipe = self.client.pipeline(transaction=False)
+        for key, ts, row in zip(keys_, stamps, zip(*features, stamps, strict=True), strict=True):
+            if self.ttl_ms is None:
+                pipe.set(key, pack(row))
+            else:
+                pipe.set(key, pack(row), pxat=-(-ts // 1000) + self.ttl_ms)
+        pipe.rpush(list_key, *keys_)
+        try:
+            pipe.execute()
+        except Exception as e:
+            raise OnlineStoreError(
+                f"Redis Cluster at {self.redis_url} rejected a write: {type(e).__name__}"
+            ) from None
+        return len(keys_) + 1, max(stamps)
+
+    def drain(self) -> None:
+        pass
+
+    def close(self, broken: bool = False) -> None:
+        pass
 
 
 def _encode_batch(batch: Any, list_key: bytes) -> tuple[bytes, int, int]:
@@ -447,7 +504,8 @@ def materialize_view(
     else:
         gen = current
     list_key = keys.gen_keys_key(view.name, gen)
-    sql = latest_rows_sql(view, now_us, since, gen, ttl_ms)
+    cluster = type(client).__name__ == "RedisCluster"
+    sql = latest_rows_sql(view, now_us, since, gen, ttl_ms, framed=not cluster)
     try:
         duck.execute("DROP TABLE IF EXISTS temp.__skw_rows")
         duck.execute(f"CREATE TEMP TABLE __skw_rows AS {sql}")
@@ -460,15 +518,21 @@ def materialize_view(
         ) from None
     t_query = time.perf_counter()
 
-    writer = _Writer(client, redis_url)
+    writer: _Writer | _ClusterWriter = (
+        _ClusterWriter(client, redis_url, ttl_ms) if cluster else _Writer(client, redis_url)
+    )
     written = 0
     max_ts = int(meta["watermark"]) if mode == "incremental" else None
     try:
         for batch in reader:
-            payload, replies, batch_max = _encode_batch(batch, list_key)
+            if cluster:
+                replies, batch_max = writer.write_batch(batch, list_key)  # type: ignore[union-attr]
+            else:
+                payload, replies, batch_max = _encode_batch(batch, list_key)
+                if replies:
+                    writer.send(payload, replies)  # type: ignore[union-attr]
             if not replies:
                 continue
-            writer.send(payload, replies)
             written += replies - 1
             max_ts = batch_max if max_ts is None else max(max_ts, batch_max)
             if progress is not None:
@@ -491,10 +555,15 @@ def materialize_view(
     }
     deleted: list[str] = []
     if mode == "full":
-        tx = client.pipeline(transaction=True)
-        tx.set(pointer, gen)
-        tx.hset(meta_key, mapping=info)
-        tx.execute()
+        if cluster:
+            # two slots: no MULTI; the pointer SET is the commit point, so it goes last
+            client.hset(meta_key, mapping=info)
+            client.set(pointer, gen)
+        else:
+            tx = client.pipeline(transaction=True)
+            tx.set(pointer, gen)
+            tx.hset(meta_key, mapping=info)
+            tx.execute()
         t_flip = time.perf_counter()
         keep = {gen, previous.encode() if previous else b""}
         for old in client.lrange(keys.gens_key(view.name), 0, -1):

@@ -20,8 +20,8 @@ Redis Cluster: MGET cannot span slots, so the cluster client reads the same keys
 non-transactional cluster pipeline (one round trip per node involved). Each view's data keys
 carry the generation, so a read still never mixes generations within a view; what is lost is
 the atomic pointer+data snapshot, which the one-generation grace period of the loader covers
-(a generation is deleted only after two newer ones were flipped in). The cluster path is coded
-but not exercised by the test suite (no cluster is started there).
+(a generation is deleted only after two newer ones were flipped in). The cluster path is tested
+against a three-node cluster started by the test suite.
 
 Request-time features: `request=` is kept on the response, and every callable in
 `FeatureStore.post_lookup` runs after the lookup as `hook(store, response, request)`; request-time

@@ -651,6 +651,7 @@ def replay(
     float_tolerance: float = 0.0,
     sample: int | None = None,
     seed: int = 0,
+    on_demand: Mapping[str, Any] | None = None,
 ) -> ConsistencyReport:
     """Rebuild logged feature values offline at their serving times and compare with what was served.
 
@@ -663,10 +664,15 @@ def replay(
         float_tolerance: relative tolerance for floats (default 0: exact).
         sample: compare at most this many logged rows (uniform reservoir sample).
         seed: the sample's seed.
+        on_demand: request-time views by name (default: read from the registry's manifest with
+            `ondemand.read_on_demand_views`); their logged values are recomputed by DuckDB over
+            the logged payload plus the input features replayed point-in-time.
     """
     t0 = time.perf_counter()
     th = thresholds or {}
     report = ConsistencyReport(mode="replay")
+    if on_demand is None:
+        on_demand = _load_on_demand(registry, report)
     logged = list(rows)
     if sample is not None and len(logged) > sample:
         logged = random.Random(seed).sample(logged, sample)
@@ -680,7 +686,7 @@ def replay(
             if wanted is not None and ref not in wanted:
                 continue
             view_name = ref.rpartition(".")[0]
-            if view_name not in registry.views:
+            if view_name not in registry.views and view_name not in on_demand:
                 unknown[ref] += 1
                 continue
             if view_name not in seen:
@@ -692,6 +698,19 @@ def replay(
             f"`{ref.rpartition('.')[0]}` in the manifest (request-time or removed view)"
         )
     for view_name in sorted(by_view):
+        if view_name in on_demand:
+            report.features.extend(
+                _replay_on_demand(
+                    registry,
+                    duck,
+                    on_demand[view_name],
+                    [logged[i] for i in by_view[view_name]],
+                    th,
+                    float_tolerance,
+                    report,
+                )
+            )
+            continue
         view: FeatureView = registry.view(view_name)
         idx = by_view[view_name]
         logged_feats = [f for f in view.features if any(f.ref in logged[i].values for i in idx)]
@@ -722,3 +741,147 @@ def replay(
         report.features.extend(acc.finish() for acc in accs.values())
     report.seconds = time.perf_counter() - t0
     return report
+
+
+# --- request-time (on-demand) views ----------------------------------------------------------
+
+
+def _load_on_demand(registry: Any, report: ConsistencyReport) -> dict[str, Any]:
+    manifest = getattr(registry, "manifest", None)
+    if manifest is None:
+        return {}
+    try:
+        from skewless.ondemand import read_on_demand_views
+    except ImportError:
+        return {}
+    try:
+        return dict(read_on_demand_views(manifest, registry.views))
+    except SkewlessError as e:
+        report.notes.append(f"request-time views not replayed: {e}")
+        return {}
+
+
+def _projection_sql(odv: Any) -> dict[str, str]:
+    """Output column → the DuckDB SQL of its SELECT-list expression (table qualifiers dropped)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(odv.compiled_sql, read="duckdb")
+    out = {}
+    for item in tree.expressions:
+        name = item.alias_or_name
+        body = (item.this if isinstance(item, exp.Alias) else item).copy()
+        for col in body.find_all(exp.Column):
+            col.set("table", None)
+        out[name] = body.sql(dialect="duckdb")
+    return out
+
+
+def _as_text(value: Any, dtype: str) -> str | None:
+    """A value as text that DuckDB casts back to exactly the same value of type `dtype`."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return (
+            repr(value)
+            if math.isfinite(value)
+            else ("nan" if value != value else ("inf" if value > 0 else "-inf"))
+        )
+    if isinstance(value, datetime):
+        if value.tzinfo is not None and not dtype.upper().startswith(
+            ("TIMESTAMPTZ", "TIMESTAMP WITH")
+        ):
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _replay_on_demand(
+    registry: Any,
+    duck: Any,
+    odv: Any,
+    rows: Sequence[Any],
+    thresholds: Mapping[str, float],
+    float_tolerance: float,
+    report: ConsistencyReport,
+) -> list[FeatureStats]:
+    """Recompute a request-time view's logged features in DuckDB and compare with what was served."""
+    import pyarrow as pa
+
+    feats = [f for f in odv.features if any(f"{odv.name}.{f.name}" in r.values for r in rows)]
+    accs = {
+        f.name: StatsAccumulator(
+            f"{odv.name}.{f.name}",
+            f.data_type,
+            thresholds.get(f"{odv.name}.{f.name}", 0.0),
+            float_tolerance,
+        )
+        for f in feats
+    }
+
+    def field(r: Any, col: str) -> Any:
+        if col in r.request:
+            return r.request[col]
+        return r.entity.get(col)
+
+    columns: dict[str, list[Any]] = {}
+    types: dict[str, str] = {}
+    for col, dtype in odv.request_schema.items():
+        types[col] = dtype
+        if col == odv.timestamp:
+            columns[col] = [
+                field(r, col) if col in r.request or col in r.entity else r.served_at for r in rows
+            ]
+        else:
+            columns[col] = [field(r, col) for r in rows]
+    for spec in odv.inputs:
+        view: FeatureView = registry.view(spec.view)
+        keymap = dict(spec.keys)
+        spine = [({vk: field(r, rc) for vk, rc in keymap.items()}, r.served_at) for r in rows]
+        defaults = _defaults(view, view.features)
+        pit = pit_rows(duck, view, spine)
+        served_inputs = [
+            _serving_rule(view, view.features, defaults, ts, prow, r.served_at)[0]
+            for (ts, prow), r in zip(pit, rows, strict=True)
+        ]
+        for j, f in enumerate(view.features):
+            col = spec.column(f.name)
+            columns[col] = [vals[j] for vals in served_inputs]
+            types[col] = f.data_type
+    table = pa.table(
+        {
+            "__i": pa.array(range(len(rows)), pa.int64()),
+            **{
+                c: pa.array([_as_text(v, types[c]) for v in vals], pa.string())
+                for c, vals in columns.items()
+            },
+        }
+    )
+    name = f"__skw_od_{odv.name}"
+    duck.register(name, table)
+    try:
+        casts = ", ".join(f"CAST({_q(c)} AS {types[c]}) AS {_q(c)}" for c in columns)
+        sql_of = _projection_sql(odv)
+        select = ", ".join(f"({sql_of[f.name]}) AS {_q(f.name)}" for f in feats)
+        sql = f"SELECT __i, {select} FROM (SELECT __i{', ' if casts else ''}{casts} FROM {name}) AS inputs ORDER BY __i"
+        try:
+            recomputed = _fetch_dicts(duck, sql)
+        except Exception as e:
+            why = f"request-time view `{odv.name}`: DuckDB could not evaluate its SQL over the log: {e}"
+            report.notes.append(why)
+            for acc in accs.values():
+                acc.stats.error = why
+            return [acc.finish() for acc in accs.values()]
+    finally:
+        duck.unregister(name)
+    for r, rec in zip(rows, recomputed, strict=True):
+        ctx = {"entity": r.entity, "served_at": r.served_at, "request": r.request}
+        for f in feats:
+            ref = f"{odv.name}.{f.name}"
+            if ref in r.values:
+                accs[f.name].add(r.values[ref], _norm(rec[f.name]), ctx, r.statuses.get(ref))
+    return [acc.finish() for acc in accs.values()]

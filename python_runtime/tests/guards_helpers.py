@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 PROJECT = Path(__file__).parent / "projects" / "guards"
+REPO = Path(__file__).resolve().parents[2]
 #: The seed's rows run from 2026-01-01 01:00 to 2026-01-03 04:00; tests load "as of" noon on the 3rd.
 AS_OF = datetime(2026, 1, 3, 12, 0, tzinfo=timezone.utc)
 USER_STATS_FEATURES = [
@@ -40,9 +41,10 @@ class Guards:
 def dbt(project: Path, *args: str) -> None:
     """Run dbt (a subprocess of this venv's dbt) on a built copy."""
     exe = Path(sys.executable).with_name("dbt")
+    paths = [] if args[0] == "deps" else ["--target-path", str(project / "target")]
     proc = subprocess.run(
         [str(exe), *args, "--project-dir", str(project), "--profiles-dir", str(project),
-         "--target-path", str(project / "target"), "--log-path", str(project / "logs")],
+         *paths, "--log-path", str(project / "logs")],
         env={**os.environ, "SKEWLESS_DUCKDB_PATH": str(project / "guards.duckdb"), "TZ": "UTC"},
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -53,7 +55,11 @@ def dbt(project: Path, *args: str) -> None:
 def build_guards(base: Path) -> Guards:
     """A fresh, built copy of the guards project under `base`."""
     target = base / "guards"
-    shutil.copytree(PROJECT, target, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    shutil.copytree(
+        PROJECT, target, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb", "dbt_packages")
+    )
+    (target / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+    dbt(target, "deps")
     dbt(target, "build")
     return Guards(target, target / "guards.duckdb")
 

@@ -351,3 +351,76 @@ def test_cli_replay_with_drift_against_the_training_set(
         consistency, [*common, "--training-relation", "main.training_set", "--max-psi", "0"]
     )
     assert res.exit_code == 1
+
+
+def _serve_request_time(
+    store: FeatureStore, logger: FeatureLogger, requests: list[dict[str, Any]]
+) -> None:
+    """Serve txn_risk the way the runtime does (inputs looked up in Redis, then the compiled
+    projections), and log what was served."""
+    from skewless.ondemand import read_on_demand_views
+
+    odv = read_on_demand_views(store.registry.manifest, store.registry.views)["txn_risk"]
+    input_refs = [ref for _col, ref in odv.input_refs]
+    names = odv.feature_names
+    for req in requests:
+        entity = {"user_id": req["user_id"]}
+        resp = store.get_online_features(input_refs, [entity], now=AS_OF)
+        inputs = {col: resp.to_dicts()[0][ref] for col, ref in odv.input_refs}
+        payload = {"amount": req["amount"], "country": req["country"]}
+        values = odv.evaluate(names, entity, payload, inputs, AS_OF)
+        logger.log(
+            [f"txn_risk.{n}" for n in names],
+            [entity],
+            [values],
+            [["present"] * len(names)],
+            {"txn_risk": odv.version},
+            request=[payload],
+            served_at=AS_OF,
+        )
+
+
+REQUESTS = [
+    {"user_id": u, "amount": Decimal(a), "country": c}
+    for u, a, c in [
+        (1, "12.50", "DE"),
+        (5, "999.99", "FR"),
+        (7, "100.00", None),
+        (8, "0.01", "US"),
+        (9, "1500.00", "ü-land"),
+        (42, "5.00", "DE"),
+        (5, "0.00", "DE"),
+        (13, "250.25", ""),
+    ]
+]
+
+
+def test_replay_request_time_features_clean_then_skewed_input(
+    built: Any, redis_url: str, tmp_path: Path
+) -> None:
+    materialize_all(built, redis_url)
+    store = _store(built.manifest, redis_url)
+    with FeatureLogger(FeatureLogConfig(path=str(tmp_path / "clean"))) as logger:
+        _serve_request_time(store, logger, REQUESTS)
+    report = replay(store.registry, duck(built.duckdb), read_feature_log(tmp_path / "clean"))
+    assert report.ok, report.to_table()
+    by = {f.feature: f for f in report.features}
+    assert set(by) == {
+        "txn_risk.amount_to_avg",
+        "txn_risk.foreign_country",
+        "txn_risk.amount_bucket",
+        "txn_risk.txn_count_next",
+    }
+    assert all(f.total == len(REQUESTS) for f in by.values())
+    # user 42 is unknown: txn_count is defaulted to 0 online and offline alike
+    assert by["txn_risk.amount_to_avg"].both_null >= 1
+    # an input feature whose online value differs from offline: only the features reading it
+    _corrupt(redis_url, built.manifest, 5, "avg_amount", 3.0)
+    with FeatureLogger(FeatureLogConfig(path=str(tmp_path / "skewed"))) as logger:
+        _serve_request_time(store, logger, REQUESTS)
+    report = replay(store.registry, duck(built.duckdb), read_feature_log(tmp_path / "skewed"))
+    assert report.breaches == ["txn_risk.amount_to_avg"]
+    bad = next(f for f in report.features if f.feature == "txn_risk.amount_to_avg")
+    # user 5's 999.99 request differs; its 0.00 request is 0.0 whatever the average
+    assert bad.mismatch == 1 and bad.examples[0]["entity"] == {"user_id": 5}
+    assert bad.examples[0]["left"] == pytest.approx(999.99 / 3.0)

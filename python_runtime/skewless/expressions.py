@@ -195,6 +195,17 @@ class _Code:
     lit: int | None = None  # the value of an integer literal (DuckDB adapts its type)
     const: Any = _NOCONST  # the value, when it is a compile-time constant
     strlit: bool = False  # a string literal (DuckDB casts it to the other side's type)
+    # NULL fusion: when set, src == "(None if <any guard> else <body>)" and body is never None,
+    # so a parent can test the guards itself and use body directly (one NULL test per input).
+    guards: tuple[str, ...] | None = None
+    body: str | None = None
+
+
+class _Src(str):
+    """Generated text that also carries its NULL guards and guarded body (see _Code)."""
+
+    guards: tuple[str, ...] | None = None
+    body: str | None = None
 
 
 class _Ctx:
@@ -404,7 +415,18 @@ def _regex_search(pattern: re.Pattern[str]) -> Callable[[str], bool]:
     return match
 
 
+_MATH_FAST = {
+    "ln": ("_mlog", "> 0.0"),
+    "log10": ("_mlog10", "> 0.0"),
+    "sqrt": ("_msqrt", ">= 0.0"),
+    "exp": ("_mexp", "< 709.0"),
+}
+
 _HELPERS: dict[str, Any] = {
+    "_mlog": math.log,
+    "_mlog10": math.log10,
+    "_msqrt": math.sqrt,
+    "_mexp": math.exp,
     "_F": F,
     "_D": Decimal,
     "_DEC": F.DEC,
@@ -534,27 +556,59 @@ class _Compiler:
         return f"({t} := {code.src})", t
 
     def strict(self, codes: list[_Code], body: Callable[..., str]) -> str:
-        """NULL in, NULL out: evaluate every operand (DuckDB does), then apply body to values."""
+        """NULL in, NULL out: evaluate every operand (DuckDB does), then apply body to values.
+
+        Operands that are themselves NULL-propagating and cannot raise are fused: their NULL
+        guards join this node's and their guarded body is used directly, so a chain like
+        lower(trim(s)) tests `s is None` once.
+        """
         if any(c.t.name == "NULL" or c.src == "None" for c in codes):
             if any(c.raises for c in codes):
                 binds = ", ".join(self.bind(c)[0] for c in codes)
                 return f"({binds}, None)[-1]"
             return "None"
+        eval_all = any(c.raises for c in codes[1:]) and len(codes) > 1
+        marks = [f"\x00{i}\x00" for i in range(len(codes))]
+        probe = body(*marks)
         refs: list[str] = []
         checks: list[str] = []
-        eval_all = any(c.raises for c in codes[1:]) and len(codes) > 1
-        for c in codes:
-            if c.nullable or (eval_all and c.raises):
+        for c, mark in zip(codes, marks, strict=True):
+            if not eval_all and c.body is not None and c.guards is not None and not c.raises:
+                checks.extend(g for g in c.guards if g not in checks)
+                if probe.count(mark) > 1 and not _IDENT.fullmatch(c.body):
+                    t = self.ctx.temp()
+                    checks.append(f"({t} := {c.body}) is None")
+                    refs.append(t)
+                else:
+                    refs.append(c.body)
+            elif c.nullable or (eval_all and c.raises):
                 b, r = self.bind(c)
-                checks.append(f"({b} is None)")
+                check = f"{b} is None"
+                if check not in checks:
+                    checks.append(check)
+                refs.append(r)
+            elif probe.count(mark) > 1 and not _IDENT.fullmatch(c.src):
+                b, r = self.bind(c)
+                checks.append(f"{b} is None")
                 refs.append(r)
             else:
                 refs.append(c.src)
         out = body(*refs)
         if not checks:
             return out
-        joiner = " | " if eval_all else " or "
-        return f"(None if {joiner.join(checks)} else {out})"
+        if eval_all:
+            return f"(None if {' | '.join(f'({g})' for g in checks)} else {out})"
+        src = _Src(f"(None if {' or '.join(checks)} else {out})")
+        src.guards, src.body = tuple(checks), out
+        return src
+
+    def truth(self, c: _Code) -> str:
+        """Python text that is truthy exactly when the BOOLEAN code c is TRUE."""
+        if c.body is not None and c.guards and not c.raises:
+            return f"(not ({' or '.join(c.guards)}) and {c.body})"
+        if not c.nullable:
+            return f"({c.src})"
+        return f"(({c.src}) is True)"
 
     def code(
         self,
@@ -567,7 +621,10 @@ class _Compiler:
         cols = frozenset().union(*(c.cols for c in codes)) if codes else frozenset()
         if nullable is None:
             nullable = any(c.nullable for c in codes)
-        return _Code(src, t, nullable, raises or any(c.raises for c in codes), cols)
+        code = _Code(src, t, nullable, raises or any(c.raises for c in codes), cols)
+        if isinstance(src, _Src):
+            code.guards, code.body = src.guards, src.body
+        return code
 
     # -- implicit conversions ----------------------------------------------------------------
     def common(self, codes: list[_Code], what: str, arith: bool = False) -> SqlType:
@@ -630,15 +687,25 @@ class _Compiler:
             return self._const(value, t)
         return self.wrap(code, t, self.cast_src("{}", code.t, t), raises=False)
 
-    def wrap(self, code: _Code, t: SqlType, template: str, raises: bool) -> _Code:
-        """Apply `template` (with `{}` for the non-NULL value) to code, propagating NULL."""
+    def wrap(
+        self, code: _Code, t: SqlType, template: str, raises: bool, total: bool = True
+    ) -> _Code:
+        """Apply `template` (with `{}` for the non-NULL value) to code, propagating NULL.
+
+        `total` says the template never yields None for a non-NULL value (TRY_CAST does).
+        """
         if template == "{}":
             return _Code(code.src, t, code.nullable, code.raises, code.cols)
         if not code.nullable:
-            src = template.format(code.src)
-        else:
-            b, r = self.bind(code)
-            src = f"(None if {b} is None else {template.format(r)})"
+            return _Code(
+                template.replace("{}", code.src), t, False, code.raises or raises, code.cols
+            )
+        if total:
+            return self.code(
+                self.strict([code], lambda x: template.replace("{}", x)), t, [code], raises=raises
+            )
+        b, r = self.bind(code)
+        src = f"(None if {b} is None else {template.replace('{}', r)})"
         return _Code(src, t, code.nullable, code.raises or raises, code.cols)
 
     def cast_src(self, v: str, src: SqlType, dst: SqlType) -> str:
@@ -656,7 +723,11 @@ class _Compiler:
                     return v
                 return f"_F.int_to_int({v}, {k(d)})"
             if s in ("DOUBLE", "FLOAT"):
-                return f"_F.dbl_to_int({v}, {k(d)})"
+                lo, hi = F.INT_RANGES[d]
+                # round() is half-to-even like DuckDB's cast; out of range/NaN/inf: the helper
+                lo_f = lo - 0.5 if lo > -(2**40) else -9.2e18
+                hi_f = hi + 0.5 if hi < 2**40 else (9.2e18 if hi < 2**63 else 1.8e19)
+                return f"(round({v}) if {lo_f!r} <= {v} < {hi_f!r} else _F.dbl_to_int({v}, {k(d)}))"
             if s == "DECIMAL":
                 return f"_F.dec_to_int({v}, {k(d)})"
             if s == "VARCHAR":
@@ -866,6 +937,8 @@ class _Compiler:
                 body = "_f32({0} / {1} if {1} else _ieee({0}, {1}))"
                 return self.code(self.strict([a, b], body.format), t, [a, b])
             a, b = self._to_double(a), self._to_double(b)
+            if isinstance(b.const, float) and b.const != 0:  # no zero test needed
+                return self.code(self.strict([a, b], lambda x, y: f"{x} / {y}"), DOUBLE, [a, b])
             return self.code(
                 self.strict([a, b], lambda x, y: f"({x} / {y} if {y} else _ieee({x}, {y}))"),
                 DOUBLE,
@@ -901,6 +974,8 @@ class _Compiler:
     def _to_double(self, code: _Code) -> _Code:
         if code.t.name == "DOUBLE" or code.t.name == "NULL":
             return code
+        if code.const is not _NOCONST and code.const is not None and not code.strlit:
+            return self._const(float(code.const), DOUBLE)
         return self.wrap(code, DOUBLE, "float({})", raises=False)
 
     def _dec_arith(self, op: str, a: _Code, b: _Code, common: SqlType) -> _Code:
@@ -1006,7 +1081,29 @@ class _Compiler:
     def compare(self, op: str, a: _Code, b: _Code, what: str) -> _Code:
         t = self.common([a, b], what)
         a, b = self.conv(a, t), self.conv(b, t)
-        return self.code(self.strict([a, b], self._cmp_body(op, t)), BOOLEAN, [a, b])
+        body = self._cmp_body(op, t)
+        if t.name in ("DOUBLE", "FLOAT"):
+            body = self._const_cmp(op, a, b) or body
+        return self.code(self.strict([a, b], body), BOOLEAN, [a, b])
+
+    def _const_cmp(self, op: str, a: _Code, b: _Code) -> Callable[[str, str], str] | None:
+        """A DOUBLE comparison against a non-NaN constant needs no NaN helper call."""
+        if isinstance(b.const, float) and b.const == b.const:
+            var_first = True
+        elif isinstance(a.const, float) and a.const == a.const:
+            var_first = False
+            op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        else:
+            return None
+        # NaN (x != x) sorts above every number and equals nothing but NaN.
+        nan_true = op in (">", ">=", "!=")
+        tail = " or {v} != {v}" if nan_true and op != "!=" else ""
+
+        def body(x: str, y: str) -> str:
+            v, k = (x, y) if var_first else (y, x)
+            return f"({v} {op} {k}{tail.format(v=v)})"
+
+        return body
 
     def _c_EQ(self, node: exp.EQ) -> _Code:
         return self.compare("==", self.c(node.this), self.c(node.expression), "`=`")
@@ -1133,7 +1230,7 @@ class _Compiler:
             conds = [self._bool(self.c(i.this), "CASE WHEN") for i in ifs]
         src = other.src
         for cond, res in reversed(list(zip(conds, results, strict=True))):
-            src = f"({res.src} if ({cond.src}) is True else {src})"
+            src = f"({res.src} if {self.truth(cond)} else {src})"
         if prefix:
             src = f"({prefix}, {src})[1]"
         allc = [*conds, *results, other]
@@ -1246,7 +1343,7 @@ class _Compiler:
         if safe and raises:
             inner = template.replace("{}", "_v")
             fn = self.ctx.const(_run(f"lambda _v: {inner}", self.ctx.ns))
-            code = self.wrap(a, dst, f"_try({fn}, {{}})", raises=False)
+            code = self.wrap(a, dst, f"_try({fn}, {{}})", raises=False, total=False)
             code.nullable = True
             return code
         return self.wrap(a, dst, template, raises=raises)
@@ -1342,7 +1439,12 @@ class _Compiler:
 
     def _math(self, node: exp.Expression, fn: str) -> _Code:
         a = self._to_double(self._num(node, fn))
-        return self.code(self.strict([a], lambda x: f"_F.dbl_{fn}({x})"), DOUBLE, [a])
+        fast = _MATH_FAST.get(fn)  # the common domain inline, edge cases in the helper
+        if fast is None:
+            body = lambda x: f"_F.dbl_{fn}({x})"  # noqa: E731
+        else:
+            body = lambda x: f"({fast[0]}({x}) if {x} {fast[1]} else _F.dbl_{fn}({x}))"  # noqa: E731
+        return self.code(self.strict([a], body), DOUBLE, [a])
 
     def _c_Ln(self, node: exp.Ln) -> _Code:
         return self._math(node.this, "ln")
@@ -1376,11 +1478,13 @@ class _Compiler:
 
     def _c_Lower(self, node: exp.Lower) -> _Code:
         a = self._str(node.this, "lower")
-        return self.code(self.strict([a], lambda x: f"_F.lower({x})"), VARCHAR, [a])
+        body = lambda x: f"({x}.lower() if {x}.isascii() else _F.lower({x}))"  # noqa: E731
+        return self.code(self.strict([a], body), VARCHAR, [a])
 
     def _c_Upper(self, node: exp.Upper) -> _Code:
         a = self._str(node.this, "upper")
-        return self.code(self.strict([a], lambda x: f"_F.upper({x})"), VARCHAR, [a])
+        body = lambda x: f"({x}.upper() if {x}.isascii() else _F.upper({x}))"  # noqa: E731
+        return self.code(self.strict([a], body), VARCHAR, [a])
 
     def _c_Trim(self, node: exp.Trim) -> _Code:
         a = self._str(node.this, "trim")
@@ -1568,6 +1672,14 @@ class _Compiler:
         k = self.ctx.const(unit)
         if unit == "day" and start.t == DATE and end.t == DATE:
             body = lambda x, y: f"({y} - {x}).days"  # noqa: E731
+        elif unit == "second" and start.t == end.t and start.t.name != "DATE":
+            # whole-second boundaries crossed: floor of the difference, +1 if y's fraction < x's
+            def body(x: str, y: str) -> str:
+                t = self.ctx.temp()
+                return (
+                    f"(({t} := {y} - {x}).days * 86400 + {t}.seconds"
+                    f" + ({y}.microsecond < {x}.microsecond))"
+                )
         else:
             body = lambda x, y: f"_F.date_diff({k}, {x}, {y})"  # noqa: E731
         return self.code(self.strict([start, end], body), BIGINT, [start, end])

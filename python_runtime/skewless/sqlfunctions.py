@@ -234,6 +234,13 @@ def dbl_round_n(a: float, n: int) -> float:
     (2.675 -> 2.67); above that, C `round(a·10^n) / 10^n`. n < 0: `round(a / 10^-n) · 10^-n`,
     reproduced only for |a| < 2^52 - larger inputs are refused rather than approximated.
     """
+    if 0 <= n <= 22:  # fast path: exact whenever a*10^n is not within rounding error of a tie
+        mod = _P10F[n]
+        ax = abs(a * mod)
+        if ax < 4503599627370496.0:
+            f = ax % 1.0
+            if abs(f - 0.5) > ax * 1e-15 + 1e-300:
+                return math.copysign(((ax + 0.5) // 1.0) / mod, a)
     if a != a or a in (math.inf, -math.inf):
         return a
     if n >= 0:
@@ -257,6 +264,9 @@ def dbl_round_n(a: float, n: int) -> float:
     mod = 10.0 ** (-n)
     r = _c_round(a / mod) * mod
     return 0.0 if r in (math.inf, -math.inf) or r != r else r
+
+
+_P10F = [10.0**n for n in range(23)]
 
 
 def _c_round(x: float) -> float:

@@ -28,7 +28,7 @@ View names are dbt model names (no `:`, `{` or `}`), generation ids are decimal.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -236,7 +236,7 @@ class KeyBuilder:
         """The data key of one request row for one view and generation."""
         return b"skw:{" + self.entity(row) + tail
 
-    def data_keys(self, rows: list[Any], tail: bytes) -> list[bytes]:
+    def data_keys(self, rows: Sequence[Mapping[str, Any]], tail: bytes) -> list[bytes]:
         """The data key of every row for one view and generation (`tail` from `data_key_tail`).
 
         A single integer or string key column takes a bulk path (no per-row call).

@@ -171,7 +171,7 @@ def duckdb_path_from_profile(
     Raises:
         ManifestError: saying which file or key is missing and how to pass `--duckdb-path`.
     """
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     project = Path(project_dir)
     hint = "pass --duckdb-path (or set SKEWLESS_DUCKDB_PATH)"

@@ -639,11 +639,11 @@ class FeatureStore:
                     for j, dec in vp.decoders:
                         for values in values_v:
                             values[j] = dec(values[j])
-                    status_v: list[str] | None = None  # all present
+                    statuses: list[str] | None = None  # all present
                 else:
-                    values_v, status_v, ts_v = self._view_slow(vp, blobs, now_us, entities)
+                    values_v, statuses, ts_v = self._view_slow(vp, blobs, now_us, entities)
                 per_view.append(values_v)
-                vstatus.append(status_v)
+                vstatus.append(statuses)
                 stamps.append(ts_v)
             if nv == 1:
                 rows = per_view[0]

@@ -424,3 +424,12 @@ def test_replay_request_time_features_clean_then_skewed_input(
     # user 5's 999.99 request differs; its 0.00 request is 0.0 whatever the average
     assert bad.mismatch == 1 and bad.examples[0]["entity"] == {"user_id": 5}
     assert bad.examples[0]["left"] == pytest.approx(999.99 / 3.0)
+
+
+def test_thresholds_precedence_column_meta_then_overrides(built: Any) -> None:
+    reg = Registry.from_manifest(built.manifest)
+    th = feature_thresholds(reg, 0.001)
+    assert th["user_stats.amount_sum"] == 0.02  # column meta skewless.max_mismatch_rate
+    assert th["user_stats.txn_count"] == 0.001  # the default
+    th = feature_thresholds(reg, 0.0, {"user_stats.amount_sum": 0.5})
+    assert th["user_stats.amount_sum"] == 0.5  # an override file wins

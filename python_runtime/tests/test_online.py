@@ -327,3 +327,43 @@ def test_redis_cluster_materialize_and_read(built: BuiltProject) -> None:
     finally:
         for n in nodes:
             n.stop()
+
+
+def test_rediss_url_with_password(built: BuiltProject, tmp_path: Path) -> None:
+    import subprocess
+
+    from conftest import free_port
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls_port = free_port()
+    server = RedisServer(
+        "--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+        "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--requirepass", "tls-S3cret",
+    )  # fmt: skip
+    try:
+        url = f"rediss://:tls-S3cret@127.0.0.1:{tls_port}/0"
+        registry = Registry.from_manifest(built.manifest)
+        (loaded,) = materialize(
+            registry,
+            connect(url, ssl_ca_certs=str(cert)),
+            built.duckdb,
+            select=["events"],
+            now=NOON,
+        )
+        assert loaded.rows == 1000  # the bulk writer's raw socket reads work over TLS too
+        store = FeatureStore.from_manifest(built.manifest, redis_url=url, ssl_ca_certs=str(cert))
+        assert store.get_online_features(["events.value"], [{"user_id": 9}], now=NOON).values == [
+            [9]
+        ]
+        assert store.redis_url == f"rediss://:***@127.0.0.1:{tls_port}/0"
+        with pytest.raises(OnlineStoreError) as err:  # the server's certificate is not trusted
+            connect(url)
+        assert "tls-S3cret" not in str(err.value)
+    finally:
+        server.stop()

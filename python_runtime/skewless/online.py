@@ -79,7 +79,6 @@ class _ViewPlan:
         "n",
         "name",
         "on_stale",
-        "out_slice",
         "pointer",
         "slice",
         "stale_us",
@@ -88,7 +87,7 @@ class _ViewPlan:
         "whole",
     )
 
-    def __init__(self, view: FeatureView, feature_names: list[str], entity_group: int, start: int):
+    def __init__(self, view: FeatureView, feature_names: list[str], entity_group: int):
         self.view = view
         self.name = view.name
         self.pointer = pointer_key(view.name, view.version)
@@ -131,7 +130,6 @@ class _ViewPlan:
         self.decoders = tuple(decoders)
         self.defaults = tuple(defaults)
         self.has_defaults = tuple(has_defaults)
-        self.out_slice = slice(start, start + self.n)
 
     def fallback(self, null_only: bool = False) -> list[Any]:
         """Values served for a missing/expired row: each column's default, else None."""
@@ -148,7 +146,6 @@ class _Plan:
         "permutation",
         "pointers",
         "refs",
-        "request_refs",
         "views",
     )
 
@@ -175,13 +172,12 @@ class _Plan:
             if sig not in signatures:
                 signatures.append(sig)
                 builders.append(KeyBuilder(view))
-            views.append(_ViewPlan(view, names, signatures.index(sig), len(plan_refs)))
+            views.append(_ViewPlan(view, names, signatures.index(sig)))
             plan_refs.extend(f"{view_name}.{n}" for n in names)
         self.views = tuple(views)
         self.builders = tuple(builders)
         self.pointers = tuple(vp.pointer for vp in views)
         self.refs = tuple(request_refs)
-        self.request_refs = self.refs
         if plan_refs == request_refs:
             self.permutation: Callable[[list[Any]], Any] | None = None
         else:

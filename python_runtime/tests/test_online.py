@@ -367,3 +367,30 @@ def test_rediss_url_with_password(built: BuiltProject, tmp_path: Path) -> None:
         assert "tls-S3cret" not in str(err.value)
     finally:
         server.stop()
+
+
+def test_a_flip_is_followed_with_one_extra_read(
+    built: BuiltProject, store: FeatureStore, redis_url: str, tmp_path: Path
+) -> None:
+    import duckdb
+    from serving_fixtures import copy_db
+
+    assert store.get_online_features(["events.batch"], [{"user_id": 3}], now=NOON).values == [["A"]]
+    db = copy_db(built, tmp_path)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE main.raw_events SET batch = 'B'")
+    con.close()
+    materialize(store.registry, connect(redis_url), db, select=["events"], now=NOON)
+    admin = redis.Redis.from_url(redis_url)
+    admin.config_resetstat()
+    resp = store.get_online_features(["events.batch"], [{"user_id": 3}, {"user_id": 4}], now=NOON)
+    assert resp.values == [["B"], ["B"]]
+    assert admin.info("commandstats")["cmdstat_mget"]["calls"] == 2  # stale pointer, then re-read
+
+
+def test_post_lookup_hooks_see_the_response_and_request(store: FeatureStore) -> None:
+    seen = []
+    store.post_lookup.append(lambda s, resp, req: seen.append((s, resp.values, req)))
+    payload = [{"amount": 12.5}]
+    resp = store.get_online_features(["events.value"], [{"user_id": 2}], request=payload, now=NOON)
+    assert seen == [(store, [[2]], payload)] and resp.request is payload

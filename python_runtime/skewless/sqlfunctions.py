@@ -661,34 +661,39 @@ def ilike(s: str, pattern: str, escape: str | None = None) -> bool:
 
 
 # --- casts -----------------------------------------------------------------------------------
-_NUM_RE = re.compile(r"[+-]?(\d[\d_]*)?(\.[\d_]*)?([eE][+-]?\d+)?")
+_DIGITS = r"\d+(?:_\d+)*"
+# DuckDB's integer/decimal text: digits may be grouped by single underscores (not before the
+# exponent), the exponent may be grouped too and may be followed by one stray '.'.
+_NUM_RE = re.compile(
+    rf"[+-]?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS}\.?)?"
+)
+# DuckDB's DOUBLE text: the same without the stray '.', and a leading '+' may precede a '-'.
+_DBL_RE = re.compile(
+    rf"(?:\+-|[+-])?(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?"
+)
 
 
-def _clean_number(s: str) -> str | None:
+def _clean_number(s: str, pattern: re.Pattern[str] = _NUM_RE) -> str | None:
     t = s.strip(" \t\n\r\v\f")
-    if not t:
+    if not pattern.fullmatch(t):
         return None
-    m = _NUM_RE.fullmatch(t)
-    if m is None or (m.group(1) is None and (m.group(2) in (None, "."))):
-        return None
-    if "__" in t or t.endswith("_") or "_." in t or "._" in t:
-        return None
-    body = t.lstrip("+-")
-    if body.startswith("_"):
-        return None
-    return t.replace("_", "")
+    t = t.replace("_", "")
+    if t.endswith(".") and ("e" in t or "E" in t):
+        t = t[:-1]
+    if t.startswith("+-"):
+        t = t[1:]
+    return t
 
 
 def str_to_int(s: str, type_name: str) -> int:
     """VARCHAR -> integer: whitespace, +/-, underscores, hex, exponents; rounds half away."""
-    t = s.strip(" \t\n\r\v\f")
+    t = s.lstrip(" \t\n\r\v\f")
     lo, hi = INT_RANGES[type_name]
     v: int | None = None
-    if len(t) > 2 and t[0] == "0" and t[1] in "xX":
-        try:
-            v = int(t[2:], 16) if re.fullmatch(r"[0-9a-fA-F]+", t[2:]) else None
-        except ValueError:
-            v = None
+    if len(t) > 1 and t[0] == "0" and t[1] in "xX":  # hex: leading blanks only, no sign
+        digits = t[2:]
+        if re.fullmatch(r"[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*", digits):
+            v = int(digits.replace("_", ""), 16)
     else:
         c = _clean_number(s)
         if c is not None:
@@ -723,7 +728,7 @@ def str_to_double(s: str) -> float:
     w = _FLOAT_WORDS.get(t.lower())
     if w is not None:
         return w
-    c = _clean_number(s)
+    c = _clean_number(s, _DBL_RE)
     if c is None:
         raise ExpressionError(f"Conversion Error: Could not convert string {s!r} to DOUBLE")
     return float(c)

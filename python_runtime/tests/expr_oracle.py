@@ -142,6 +142,7 @@ def _strings() -> st.SearchStrategy[str | None]:
         st.sampled_from(_STRING_EDGES),
         st.text(st.characters(exclude_categories=["Cs"]), max_size=8),
         st.text("abcABC _%.-01", max_size=6),
+        st.text("0123456789xXaF_ .eE+-\t", max_size=7),
     )
 
 

@@ -360,6 +360,16 @@ class FeatureStore:
         # a generation with another generation's tail
         self._generations: dict[bytes, tuple[bytes, bytes]] = {}
         self._cluster = type(client).__name__ == "RedisCluster"
+        import redis
+
+        self._redis_errors = redis
+        kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+        # the lean read path needs raw bytes replies from a plain (non-cluster) pool
+        self._pool = (
+            None
+            if self._cluster or kwargs.get("decode_responses")
+            else getattr(client, "connection_pool", None)
+        )
 
     @classmethod
     def from_dbt(
@@ -407,6 +417,25 @@ class FeatureStore:
         return plan
 
     def _read(self, keys: list[bytes]) -> list[Any]:
+        """One MGET (a cluster pipeline of GETs on Redis Cluster)."""
+        pool = self._pool
+        if pool is not None:
+            # Lean path: one pooled connection, send + read, no per-command dispatch (saves
+            # ≈4 µs a call over `execute_command`). Any connection trouble falls through to
+            # `execute_command`, which reconnects and retries as configured.
+            conn = pool.get_connection()
+            try:
+                conn.send_command("MGET", *keys)
+                return conn.read_response()  # type: ignore[no-any-return]
+            except (self._redis_errors.ConnectionError, self._redis_errors.TimeoutError, OSError):
+                conn.disconnect()
+            except self._redis_errors.RedisError as e:
+                raise OnlineStoreError(
+                    f"reading features from Redis at {self.redis_url} failed: {type(e).__name__}: "
+                    f"{e}"
+                ) from None
+            finally:
+                pool.release(conn)
         try:
             if self._cluster:
                 pipe = self.redis.pipeline(transaction=False)
@@ -414,14 +443,10 @@ class FeatureStore:
                     pipe.get(k)
                 return pipe.execute()  # type: ignore[no-any-return]
             return self.redis.execute_command("MGET", *keys)  # type: ignore[no-any-return]
-        except Exception as e:
-            import redis
-
-            if isinstance(e, redis.RedisError):
-                raise OnlineStoreError(
-                    f"reading features from Redis at {self.redis_url} failed: {type(e).__name__}"
-                ) from None
-            raise
+        except self._redis_errors.RedisError as e:
+            raise OnlineStoreError(
+                f"reading features from Redis at {self.redis_url} failed: {type(e).__name__}"
+            ) from None
 
     def _refresh_generations(self, plan: _Plan) -> None:
         self._pointers_moved(plan, self._read(list(plan.pointers)))

@@ -285,13 +285,17 @@ def _start_cluster() -> list[RedisServer]:
     """Three masters on free ports, slots assigned and met through plain commands (no redis-cli)."""
     import time
 
-    nodes = [RedisServer("--cluster-enabled", "yes") for _ in range(3)]
+    from conftest import free_port
+
+    # the bus port defaults to port + 10000, which may not exist: give it its own free port
+    buses = [free_port() for _ in range(3)]
+    nodes = [RedisServer("--cluster-enabled", "yes", "--cluster-port", str(b)) for b in buses]
     clients = [redis.Redis(port=n.port) for n in nodes]
     bounds = [(0, 5460), (5461, 10922), (10923, 16383)]
     for c, (lo, hi) in zip(clients, bounds, strict=True):
         c.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
-    for n in nodes[1:]:
-        clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", n.port)
+    for n, bus in zip(nodes[1:], buses[1:], strict=True):
+        clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", n.port, bus)
     deadline = time.monotonic() + 20
     while not all(b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO") for c in clients):
         assert time.monotonic() < deadline, "the test cluster did not converge"
@@ -394,3 +398,10 @@ def test_post_lookup_hooks_see_the_response_and_request(store: FeatureStore) -> 
     payload = [{"amount": 12.5}]
     resp = store.get_online_features(["events.value"], [{"user_id": 2}], request=payload, now=NOON)
     assert seen == [(store, [[2]], payload)] and resp.request is payload
+
+
+def test_a_dropped_connection_is_reopened(store: FeatureStore, redis_url: str) -> None:
+    assert store.get_online_features(["events.value"], [{"user_id": 2}], now=NOON).values == [[2]]
+    admin = redis.Redis.from_url(redis_url)
+    assert admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes") >= 1
+    assert store.get_online_features(["events.value"], [{"user_id": 3}], now=NOON).values == [[3]]

@@ -163,7 +163,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    n_rows, repeat, runs, n_duck = (200, 3, 3, 50) if args.quick else (1000, 20, 5, 500)
+    n_rows, repeat, runs = (200, 3, 3) if args.quick else (1000, 20, 5)
+    n_duck = n_rows
 
     view = compile_projections(VIEW, SCHEMA, model="bench_view")
     singles = list(view.items())
@@ -173,7 +174,7 @@ def main() -> int:
 
     rows = payloads(n_rows)
     duck, duck_times = duckdb_rows(rows[:n_duck])
-    for r, expected in zip(rows, duck, strict=False):
+    for r, expected in zip(rows, duck, strict=True):
         for impl, got in (("view", view.evaluate(r)), ("each", each(r)), ("hand", hand_written(r))):
             for name in VIEW:
                 if not same(got[name], expected[name]):

@@ -535,7 +535,11 @@ class _Compiler:
         return code
 
     def _fold(self, code: _Code) -> _Code:
-        value = _run(code.src, self.ctx.ns)
+        """Evaluate a constant sub-expression once, at compile time."""
+        try:
+            value = _run(code.src, self.ctx.ns)
+        except Exception:  # left to fail (or not) at run time, as in DuckDB
+            return code
         return self._const(value, code.t, lit=code.lit)
 
     def _const(self, value: Any, t: SqlType, lit: int | None = None, strlit: bool = False) -> _Code:

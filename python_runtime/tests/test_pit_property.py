@@ -39,7 +39,9 @@ from hypothesis import strategies as st  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pit_property")]
 
-MIN_DATASETS = int(os.environ.get("SKEWLESS_PIT_PROPERTY_EXAMPLES", "200"))  # more for deep local runs
+MIN_DATASETS = int(
+    os.environ.get("SKEWLESS_PIT_PROPERTY_EXAMPLES", "200")
+)  # more for deep local runs
 NS_PER_US = 1_000
 NS_PER_S = 1_000_000_000
 BASE_NS = int(datetime(2024, 3, 10, 4, 0, tzinfo=timezone.utc).timestamp()) * NS_PER_S  # NY DST day
@@ -106,19 +108,31 @@ def _write_project(root: Path, duckdb_path: Path, pg_schema: str) -> None:
             if view == "vb":
                 yml.append("      - {name: k2, data_type: varchar}")
             yml.append("      - {name: ts, data_type: timestamp}")
-            yml += [f"      - {{name: {f}, data_type: double}}" for f in FEATURES[view] if f.endswith("_x")]
-            yml += [f"      - {{name: {f}, data_type: varchar}}" for f in FEATURES[view] if f.endswith("_s")]
+            yml += [
+                f"      - {{name: {f}, data_type: double}}"
+                for f in FEATURES[view]
+                if f.endswith("_x")
+            ]
+            yml += [
+                f"      - {{name: {f}, data_type: varchar}}"
+                for f in FEATURES[view]
+                if f.endswith("_s")
+            ]
         for impl in ("dispatch", "default"):
             for strict in (False, True):
-                macro = "skewless.point_in_time_join" if impl == "dispatch" else "skewless.default__point_in_time_join"
+                macro = (
+                    "skewless.point_in_time_join"
+                    if impl == "dispatch"
+                    else "skewless.default__point_in_time_join"
+                )
                 call = (
                     f"{macro}(ref('spine'), 'st', [ref('va_{cfg}'), ref('vb_{cfg}'), "
                     f"{{'view': ref('va_{cfg}'), 'keys': {{'k1': 'k1b'}}, 'prefix': 'p_'}}], "
                     f"{'true' if strict else 'false'})"
                 )
-                (root / "models" / f"pit_{impl}_{'strict' if strict else 'lax'}_{cfg}.sql").write_text(
-                    f"select * from ({{{{ {call} }}}}) as pit\n"
-                )
+                (
+                    root / "models" / f"pit_{impl}_{'strict' if strict else 'lax'}_{cfg}.sql"
+                ).write_text(f"select * from ({{{{ {call} }}}}) as pit\n")
     (root / "models" / "models.yml").write_text("\n".join(yml) + "\n")
 
 
@@ -177,7 +191,11 @@ def instants(draw: Any, ns: bool) -> int | None:
     """Nanoseconds since the epoch on a 30-minute grid (so boundaries are hit), with jitter."""
     if draw(st.integers(0, 9)) == 0:
         return None
-    jitter = draw(st.sampled_from((0, 0, 0, NS_PER_US, -NS_PER_US, 1, -1) if ns else (0, 0, NS_PER_US, -NS_PER_US)))
+    jitter = draw(
+        st.sampled_from(
+            (0, 0, 0, NS_PER_US, -NS_PER_US, 1, -1) if ns else (0, 0, NS_PER_US, -NS_PER_US)
+        )
+    )
     return BASE_NS + draw(st.integers(0, 10)) * 1800 * NS_PER_S + jitter
 
 
@@ -198,6 +216,7 @@ def datasets(draw: Any, engine: str) -> dict[str, Any]:
     spine_rows += draw(st.lists(st.sampled_from(spine_rows), max_size=3)) if spine_rows else []
     va = draw(st.lists(st.tuples(k1, instants(ns["va"]), x, s), max_size=12))
     vb = draw(st.lists(st.tuples(k1, k2, instants(ns["vb"]), x), max_size=10))
+
     # force some ties (a row's key and timestamp again, with other values) and a spine row that
     # can see them, so that the tie rule decides an output value
     def later(t: int) -> int:  # at or after t, representable in the spine's precision
@@ -261,7 +280,9 @@ def oracle(data: dict[str, Any], cfg: str, strict: bool) -> dict[int, list[set[t
     return out
 
 
-def check(actual: list[tuple[Any, ...]], data: dict[str, Any], cfg: str, strict: bool, impl: str) -> int:
+def check(
+    actual: list[tuple[Any, ...]], data: dict[str, Any], cfg: str, strict: bool, impl: str
+) -> int:
     """Assert `actual` is what the oracle allows; return how many values a tie rule decided."""
     expected = oracle(data, cfg, strict)
     decided = 0
@@ -274,11 +295,15 @@ def check(actual: list[tuple[Any, ...]], data: dict[str, Any], cfg: str, strict:
     )
     spine_by_id = {row[0]: row for row in data["spine"]}
     for spine_id, rows in got.items():
-        assert len(set(rows)) == 1, f"duplicate spine rows {spine_id} got different features: {rows}"
+        assert len(set(rows)) == 1, (
+            f"duplicate spine rows {spine_id} got different features: {rows}"
+        )
         row = rows[0]
         assert row[1:4] == spine_by_id[spine_id][1:4], "spine columns not passed through"
         parts = [row[4:6], row[6:7], row[7:9]]
-        for part, allowed, view in zip(parts, expected[spine_id], ("va", "vb", "va as p_"), strict=True):
+        for part, allowed, view in zip(
+            parts, expected[spine_id], ("va", "vb", "va as p_"), strict=True
+        ):
             if len(allowed) > 1:
                 decided += 1
                 if impl == "default":
@@ -316,7 +341,9 @@ def _frame(rows: list[tuple[Any, ...]], columns: list[tuple[str, str]], time_typ
             data[name] = pd.array(values, dtype="object")
         else:
             unit = "ns" if time_type.endswith("_ns") else "us"
-            series = pd.to_datetime(pd.Series(values, dtype="Int64"), unit="ns").astype(f"datetime64[{unit}]")
+            series = pd.to_datetime(pd.Series(values, dtype="Int64"), unit="ns").astype(
+                f"datetime64[{unit}]"
+            )
             if time_type.startswith("timestamptz"):
                 series = series.dt.tz_localize("UTC").dt.tz_convert("America/New_York")
             data[name] = series
@@ -338,10 +365,14 @@ def _load_duckdb(con: Any, directory: Path, data: dict[str, Any], reverse: bool 
         frame = _frame(rows, cols, data["types"]["spine" if table == "spine" else table[:2]])
         path = directory / f"{table}.parquet"
         frame.to_parquet(path, index=False)  # as pandas writes them: TIMESTAMP(NANOS) for ns
-        con.execute(f"create or replace table prop.main.{table} as select * from read_parquet('{path}')")
+        con.execute(
+            f"create or replace table prop.main.{table} as select * from read_parquet('{path}')"
+        )
     for cfg in CONFIGS:
         for view in ("va", "vb"):
-            con.execute(f"create or replace view prop.main.{view}_{cfg} as select * from prop.main.{view}_data")
+            con.execute(
+                f"create or replace view prop.main.{view}_{cfg} as select * from prop.main.{view}_data"
+            )
 
 
 def _run_duckdb(con: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -362,13 +393,25 @@ def duck(project: Compiled, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def test_duckdb_output_columns(project: Compiled, duck: tuple[Any, Path]) -> None:
     con, directory = duck
-    _load_duckdb(con, directory, {"types": dict.fromkeys(("spine", "va", "vb"), "timestamp_ns"),
-                                  "spine": [], "va": [], "vb": []})
+    _load_duckdb(
+        con,
+        directory,
+        {
+            "types": dict.fromkeys(("spine", "va", "vb"), "timestamp_ns"),
+            "spine": [],
+            "va": [],
+            "vb": [],
+        },
+    )
     for sql in project.duckdb.values():
         names = [d[0] for d in con.execute(f"select * from ({sql}) as q limit 0").description]
         assert names == ["spine_id", "k1", "k2", "k1b", "st", "a_x", "a_s", "b_x", "p_a_x", "p_a_s"]
-    types = dict(con.execute("select column_name, data_type from information_schema.columns "
-                             "where table_catalog = 'prop' and table_name = 'va_data'").fetchall())
+    types = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_catalog = 'prop' and table_name = 'va_data'"
+        ).fetchall()
+    )
     assert types["ts"] == "TIMESTAMP_NS"
 
 
@@ -376,8 +419,12 @@ def test_pit_matches_oracle_duckdb(project: Compiled, duck: tuple[Any, Path]) ->
     con, directory = duck
     seen = {"datasets": 0, "ties": 0, "ns": 0, "matched": 0, "decided": 0}
 
-    @settings(max_examples=MIN_DATASETS, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MIN_DATASETS,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(datasets("duckdb"))
     def run(data: dict[str, Any]) -> None:
         _load_duckdb(con, directory, data)
@@ -416,9 +463,15 @@ def pg(project: Compiled, postgres: Any) -> Iterator[tuple[Any, dict[tuple[str, 
     compiled = _compiled(project.root, "postgres")
     cur = postgres.cursor()
     cur.execute(f"create schema {schema}")
-    cur.execute(f"create table {schema}.spine (spine_id integer, k1 bigint, k2 text, k1b bigint, st timestamp)")
-    cur.execute(f"create table {schema}.va_data (k1 bigint, ts timestamptz, a_x double precision, a_s text)")
-    cur.execute(f"create table {schema}.vb_data (k1 bigint, k2 text, ts timestamp, b_x double precision)")
+    cur.execute(
+        f"create table {schema}.spine (spine_id integer, k1 bigint, k2 text, k1b bigint, st timestamp)"
+    )
+    cur.execute(
+        f"create table {schema}.va_data (k1 bigint, ts timestamptz, a_x double precision, a_s text)"
+    )
+    cur.execute(
+        f"create table {schema}.vb_data (k1 bigint, k2 text, ts timestamp, b_x double precision)"
+    )
     for cfg in CONFIGS:
         for view in ("va", "vb"):
             cur.execute(f"create view {schema}.{view}_{cfg} as select * from {schema}.{view}_data")
@@ -442,11 +495,17 @@ def test_pit_matches_oracle_postgres(project: Compiled, pg: tuple[Any, Any]) -> 
 
     cur, compiled = pg
     schema = project.pg_schema
-    assert "asof left join" not in compiled[("dispatch", False, "c0")].lower()  # default__ on PostgreSQL
+    assert (
+        "asof left join" not in compiled[("dispatch", False, "c0")].lower()
+    )  # default__ on PostgreSQL
     seen = {"datasets": 0, "ties": 0, "matched": 0, "decided": 0}
 
-    @settings(max_examples=MIN_DATASETS, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MIN_DATASETS,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(datasets("postgres"))
     def run(data: dict[str, Any]) -> None:
         cur.execute(f"truncate {schema}.spine, {schema}.va_data, {schema}.vb_data")
@@ -456,7 +515,7 @@ def test_pit_matches_oracle_postgres(project: Compiled, pg: tuple[Any, Any]) -> 
         for table, rows in (("spine", spine), ("va_data", va), ("vb_data", vb)):
             if rows:
                 execute_values(cur, f"insert into {schema}.{table} values %s", rows)
-        for (impl, strict, cfg), sql in compiled.items():
+        for (_impl, strict, cfg), sql in compiled.items():
             cur.execute(f"select {', '.join(OUTPUT)} from ({sql}) as q")
             actual = cur.fetchall()
             seen["decided"] += check(actual, data, cfg, strict, "default")
@@ -474,8 +533,30 @@ def test_durations_parse_like_python(project: Compiled) -> None:
     """The macro's duration grammar is the runtime's (python_runtime/skewless/durations.py)."""
     from skewless.durations import parse_duration
 
-    cases = ["90s", "15m", "12h", "30d", "2w", "1h30m", "1d12h", "0s", " 2h ", "1h1h", "007m",
-             "30 d", "30days", "1.5h", "h", "", "-1h", "1H", "1y", "1h30", "٣d", "1h\n"]
+    cases = [
+        "90s",
+        "15m",
+        "12h",
+        "30d",
+        "2w",
+        "1h30m",
+        "1d12h",
+        "0s",
+        " 2h ",
+        "1h1h",
+        "007m",
+        "30 d",
+        "30days",
+        "1.5h",
+        "h",
+        "",
+        "-1h",
+        "1H",
+        "1y",
+        "1h30",
+        "٣d",
+        "1h\n",
+    ]
     root = project.root
     macro_dir = root / "macros"
     macro_dir.mkdir(exist_ok=True)
@@ -496,8 +577,20 @@ def test_durations_parse_like_python(project: Compiled) -> None:
             logs.append(msg[6:])
 
     result = dbtRunner(callbacks=[capture]).invoke(
-        ["run-operation", "probe", "--args", "{}", "--vars", json.dumps({"cases": cases}),
-         "--project-dir", str(root), "--profiles-dir", str(root), "--target-path", str(root / "target_probe")]
+        [
+            "run-operation",
+            "probe",
+            "--args",
+            "{}",
+            "--vars",
+            json.dumps({"cases": cases}),
+            "--project-dir",
+            str(root),
+            "--profiles-dir",
+            str(root),
+            "--target-path",
+            str(root / "target_probe"),
+        ]
     )
     assert result.success, result.exception
     got = dict(json.loads(line) for line in logs)
@@ -508,4 +601,3 @@ def test_durations_parse_like_python(project: Compiled) -> None:
         except ValueError:
             want = None
         assert got[case] == want, f"{case!r}: macro {got[case]}, runtime {want}"
-

@@ -21,7 +21,8 @@ Values are stored as typed JSON text, so replay gets back exactly what was serve
 for ints (any size) and finite floats (`repr` round-trips), and single-key objects for what JSON
 cannot say: `{"$f": "nan"|"inf"|"-inf"}`, `{"$d": "12.30"}` (Decimal), `{"$ts": iso}`
 (datetime), `{"$date": iso}`, `{"$time": iso}`, `{"$td": microseconds}`, `{"$b": base64}`,
-`{"$uuid": str}`. The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uuid>.parquet`
+`{"$uuid": str}`, `{"$o": [[key, value], …]}` (a mapping value, or a mapping whose only key
+starts with `$`). The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uuid>.parquet`
 (written under a temporary name and renamed, so readers never see half a file); the Redis sink
 `XADD`s one entry per row with `MAXLEN ~`.
 """
@@ -179,7 +180,10 @@ class LoggedRow:
         entity: the entity key, e.g. `{"user_id": 42}`.
         request: the request payload of this row (`{}` when none).
         values: served value per feature reference.
-        statuses: status per feature reference (`present`, `missing`, `expired`, `stale`, `defaulted`).
+        statuses: status per feature reference. Logged through `log_response`/`hook`: the raw
+            read status of the feature's view (`present`, `missing`, `expired`, `stale`; whether a
+            default was then served follows from the view's definition at the logged version).
+            Logged through `log`: whatever the caller passed (e.g. `defaulted`).
         ages: age in seconds per feature reference, when the caller of `log` passed them (`log_response` does not: it would double the background cost).
         versions: definition version per view served.
     """
@@ -227,8 +231,8 @@ def encode_value(value: Any) -> Any:
         return int(value)
     if isinstance(value, float):  # numpy floats
         return encode_value(float(value))
-    if isinstance(value, Mapping):
-        return {"$o": {str(k): encode_value(v) for k, v in value.items()}}
+    if isinstance(value, Mapping):  # pairs, so no key of it is ever read as a type tag
+        return {"$o": [[str(k), encode_value(v)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
         return [encode_value(v) for v in value]
     item = getattr(value, "item", None)  # other numpy scalars
@@ -256,7 +260,7 @@ def decode_value(obj: Any) -> Any:
         if len(obj) == 1:
             ((k, v),) = obj.items()
             if k == "$o":
-                return {kk: decode_value(vv) for kk, vv in v.items()}
+                return {kk: decode_value(vv) for kk, vv in v}
             dec = _DECODERS.get(k)
             if dec is not None:
                 return dec(v)
@@ -270,7 +274,7 @@ def _object_hook(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
         ((k, v),) = obj.items()
         if k == "$o":
-            return v
+            return dict(v)
         dec = _DECODERS.get(k)
         if dec is not None:
             return dec(v)
@@ -282,6 +286,9 @@ _fast_dumps = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(
 
 def dumps_typed(mapping: Mapping[str, Any]) -> str:
     """Typed JSON text of a mapping of values (see the module docstring)."""
+    if len(mapping) == 1 and str(next(iter(mapping))).startswith("$"):
+        # one key that looks like a type tag: wrap, so it reads back as a plain mapping
+        return _fast_dumps(encode_value(dict(mapping)))
     try:
         # Fast path, all in C: only JSON-native values (ints, finite floats, str, bool, None).
         if all(type(v) in _NATIVE for v in mapping.values()):
@@ -292,6 +299,25 @@ def dumps_typed(mapping: Mapping[str, Any]) -> str:
 
 
 _NATIVE = {int, float, str, bool, type(None)}
+
+
+def _dumps_row(values: Sequence[Any]) -> str:
+    """Typed JSON list of one row of served values."""
+    try:
+        if all(type(v) in _NATIVE for v in values):
+            return _fast_dumps(list(values))
+    except ValueError:  # NaN/inf
+        pass
+    return _fast_dumps([encode_value(v) for v in values])
+
+
+def _view_statuses(resp: Any) -> tuple[list[str] | None, Any]:
+    """(view names, per-entity raw status per view) when the response offers them cheaply as
+    `view_statuses` (a `(names, rows)` pair), else (None, the per-feature `statuses`)."""
+    public = getattr(resp, "view_statuses", None)
+    if isinstance(public, tuple) and len(public) == 2:
+        return list(public[0]), public[1]
+    return None, resp.statuses
 
 
 def loads_typed(text: str | bytes | None) -> dict[str, Any]:
@@ -323,6 +349,7 @@ _COLUMNS = (
     "request_id",
     "row",
     "served_at",
+    "features",
     "entity",
     "request",
     "values",
@@ -332,10 +359,32 @@ _COLUMNS = (
 )
 
 
+_SLICE = 256  # rows converted per GIL hold in the sinks
+
+
+def _no_pause() -> None:
+    pass
+
+
 class _ParquetSink:
     def __init__(self, config: FeatureLogConfig) -> None:
         self.root = Path(str(config.path))
         self.rows_per_file = int(config.rows_per_file)
+        self.pause: Any = _no_pause
+
+    def _batch(self, rows: list[tuple[Any, ...]]) -> Any:
+        import pyarrow as pa
+
+        cols = list(zip(*rows, strict=True))
+        return pa.record_batch(
+            [
+                pa.array(cols[0], pa.string()),
+                pa.array(cols[1], pa.int32()),
+                pa.array(cols[2], pa.timestamp("us", tz="UTC")),
+                *(pa.array(cols[i], pa.string()) for i in range(3, len(_COLUMNS))),
+            ],
+            names=list(_COLUMNS),
+        )
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         import pyarrow as pa
@@ -350,19 +399,12 @@ class _ParquetSink:
             folder.mkdir(parents=True, exist_ok=True)
             for start in range(0, len(part_rows), self.rows_per_file):
                 chunk = part_rows[start : start + self.rows_per_file]
-                cols = list(zip(*chunk, strict=True))
-                table = pa.table(
-                    {
-                        "request_id": pa.array(cols[0], pa.string()),
-                        "row": pa.array(cols[1], pa.int32()),
-                        "served_at": pa.array(cols[2], pa.timestamp("us", tz="UTC")),
-                        **{
-                            name: pa.array(cols[i], pa.string())
-                            for i, name in enumerate(_COLUMNS)
-                            if i > 2
-                        },
-                    }
-                )
+                # Python objects → Arrow holds the GIL: convert in short slices, pausing between.
+                batches = []
+                for at in range(0, len(chunk), _SLICE):
+                    batches.append(self._batch(chunk[at : at + _SLICE]))
+                    self.pause()
+                table = pa.Table.from_batches(batches)
                 name = f"part-{uuid.uuid4().hex}.parquet"
                 tmp = folder / f".{name}.tmp"
                 pq.write_table(table, tmp, compression="zstd")
@@ -379,8 +421,14 @@ class _RedisStreamSink:
         self.client = redis.Redis.from_url(str(config.redis_url))
         self.stream = config.stream
         self.maxlen = int(config.maxlen)
+        self.pause: Any = _no_pause
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
+        for at in range(0, len(rows), _SLICE):
+            self._write(rows[at : at + _SLICE])
+            self.pause()
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
         pipe = self.client.pipeline(transaction=False)
         for r in rows:
             fields: dict[Any, Any] = {
@@ -416,6 +464,8 @@ class FeatureLogger:
         self.config = config
         self.stats = FeatureLogStats()
         self._sink = sink if sink is not None else _make_sink(config)
+        if sink is None:
+            self._sink.pause = self._yield
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self._max = int(config.queue_size)
         self._rate = float(config.sample_rate)
@@ -528,15 +578,13 @@ class FeatureLogger:
 
     # Background thread.
     def _format(self, item: tuple[Any, ...], out: list[tuple[Any, ...]]) -> None:
+        view_names: list[str] | None = None
         if item[0] is _RESPONSE:
             _, resp, request, served_at, rows = item
             features, entities, values = resp.features, resp.entities, resp.values
-            statuses, ages = resp.statuses, None  # ages: not logged for responses (cost)
-            versions = getattr(resp, "versions", None)
-            if versions is None:
-                plan = getattr(resp, "_plan", None)
-                views = getattr(plan, "views", ())
-                versions = {vp.view.name: vp.view.version for vp in views}
+            ages = None  # not logged for responses: it would double the background cost
+            view_names, statuses = _view_statuses(resp)
+            versions = getattr(resp, "versions", None) or {}
         else:
             features, entities, values, statuses, versions, request, ages, served_at, rows = item
         if isinstance(served_at, datetime):
@@ -547,14 +595,23 @@ class FeatureLogger:
         rid = f"{self._prefix}-{self._seq:x}"
         vtext = _fast_dumps(dict(versions))
         feats = list(features)
+        ftext = _fast_dumps(feats)
         if request is not None and isinstance(request, Mapping):
             request = [request] * len(entities)
+        status_texts: dict[tuple[str, ...], str] = {}
         for i in range(len(entities)) if rows is None else rows:
             self._yield()
             req = request[i] if request is not None and i < len(request) else None
             st = statuses[i]
-            if not isinstance(st, Mapping):
-                st = dict(zip(feats, st, strict=True))
+            if view_names is not None:
+                key = tuple(st)
+                stext = status_texts.get(key)
+                if stext is None:
+                    stext = status_texts[key] = _fast_dumps(dict(zip(view_names, key, strict=True)))
+            else:
+                if not isinstance(st, Mapping):
+                    st = dict(zip(feats, st, strict=True))
+                stext = _fast_dumps(dict(st))
             ag: Any = None
             if ages is not None:
                 ag = ages[i]
@@ -566,10 +623,11 @@ class FeatureLogger:
                     rid,
                     i,
                     ts,
+                    ftext,
                     dumps_typed(entities[i]),
                     dumps_typed(req) if req else None,
-                    dumps_typed(dict(zip(feats, values[i], strict=True))),
-                    _fast_dumps(dict(st)),
+                    _dumps_row(values[i]),
+                    stext,
                     _fast_dumps(ag) if ag is not None else None,
                     vtext,
                 )
@@ -675,14 +733,24 @@ def _row_from_fields(get: Any) -> LoggedRow:
     if served.tzinfo is None:
         served = served.replace(tzinfo=_UTC)
     ages_text = get("ages")
+    features = json.loads(get("features") or "[]")
+    values: Any = json.loads(get("values") or "[]", object_hook=_object_hook)
+    if isinstance(values, list):
+        values = dict(zip(features, values, strict=True))
+    statuses = json.loads(get("statuses") or "{}")
+    if statuses and features and all("." not in k for k in statuses):
+        # one raw status per view (logged responses): each feature gets its view's
+        statuses = {
+            f: statuses[f.rpartition(".")[0]] for f in features if f.rpartition(".")[0] in statuses
+        }
     return LoggedRow(
         request_id=str(get("request_id")),
         row=int(get("row")),
         served_at=served.astimezone(_UTC),
         entity=loads_typed(get("entity")),
         request=loads_typed(get("request")),
-        values=loads_typed(get("values")),
-        statuses=json.loads(get("statuses") or "{}"),
+        values=values,
+        statuses=statuses,
         ages=json.loads(ages_text) if ages_text else {},
         versions=json.loads(get("versions") or "{}"),
     )

@@ -307,6 +307,7 @@ scalars = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False),
     st.datetimes(timezones=st.just(UTC)),
     st.dates(),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
 
 
@@ -317,3 +318,30 @@ def test_typed_json_round_trip(values: dict[str, Any]) -> None:
     assert list(back) == list(values)
     for k, v in values.items():
         _assert_same(v, back[k])
+
+
+class _Served:
+    """The public surface of an OnlineResponse the logger reads (features, entities, values,
+    versions, served_at, and the cheap per-view `view_statuses`)."""
+
+    def __init__(self) -> None:
+        self.features = ("a.x", "a.y", "b.z")
+        self.entities = [{"user_id": 1}, {"user_id": 2}]
+        self.values = [[1, 2.5, "p"], [None, None, "q"]]
+        self.versions = {"a": "va", "b": "vb"}
+        self.served_at = datetime(2026, 5, 1, 10, tzinfo=UTC)
+        self.view_statuses = (("a", "b"), [["present", "present"], ["missing", "stale"]])
+
+
+def test_log_response_with_per_view_statuses(tmp_path: Path) -> None:
+    with FeatureLogger(FeatureLogConfig(path=str(tmp_path))) as logger:
+        assert logger.log_response(_Served(), request=[{"amount": 1}, {"amount": 2}])
+    rows = sorted(read_feature_log(tmp_path), key=lambda r: r.row)
+    assert [r.values for r in rows] == [
+        {"a.x": 1, "a.y": 2.5, "b.z": "p"},
+        {"a.x": None, "a.y": None, "b.z": "q"},
+    ]
+    assert rows[1].statuses == {"a.x": "missing", "a.y": "missing", "b.z": "stale"}
+    assert rows[0].versions == {"a": "va", "b": "vb"}
+    assert rows[0].served_at == datetime(2026, 5, 1, 10, tzinfo=UTC)
+    assert [r.request for r in rows] == [{"amount": 1}, {"amount": 2}]

@@ -64,10 +64,10 @@ class CliContext:
         return self._redis
 
     def store(self) -> Any:
-        from skewless.connection import redact
+        """A `FeatureStore` over the registry and the client (the URL is redacted inside)."""
         from skewless.online import FeatureStore
 
-        return FeatureStore(self.registry(), self.redis(), self.url if self.url else redact(""))
+        return FeatureStore(self.registry(), self.redis(), self.url)
 
 
 pass_context = click.make_pass_decorator(CliContext, ensure=True)

@@ -252,17 +252,6 @@ class OnlineResponse:
         return codec.decode_timestamp(self._now_us)
 
     @property
-    def view_statuses(self) -> tuple[tuple[str, ...], list[list[str]]]:
-        """(view names, one list per entity of each view's row status), cheaply.
-
-        The row status is `present`, `missing`, `expired` or `stale`, before per-column defaults
-        turn some values `defaulted` (see `statuses` for the per-value form).
-        """
-        names = tuple(vp.name for vp in self._plan.views)
-        columns = [[_PRESENT] * len(self._rows) if st is None else st for st in self._vstatus]
-        return names, [list(r) for r in zip(*columns, strict=True)] if columns else []
-
-    @property
     def versions(self) -> dict[str, str]:
         """Feature view → the definition version served."""
         return {vp.name: vp.view.version for vp in self._plan.views}

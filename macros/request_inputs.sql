@@ -25,12 +25,12 @@
     {%- if timestamp is not string or timestamp | trim == '' -%}
         {{ exceptions.raise_compiler_error("skewless.request_inputs: argument `timestamp` must name the request's timestamp column, e.g. 'txn_ts'") }}
     {%- endif -%}
-    {%- if inputs is string or inputs is mapping or inputs is not iterable or inputs | length == 0 -%}
+    {%- if inputs is string or inputs.identifier is defined or inputs is mapping or inputs is not iterable or inputs | length == 0 -%}
         {{ exceptions.raise_compiler_error("skewless.request_inputs: argument `inputs` must be a non-empty list of feature views, e.g. [ref('user_txn_stats')]") }}
     {%- endif -%}
     {%- set spec = {'request': (request.identifier if request is not string else request), 'timestamp': timestamp, 'strict': strict, 'inputs': []} -%}
     {%- for item in inputs -%}
-        {%- if item is mapping -%}
+        {%- if item.identifier is not defined and item is mapping -%}
             {%- do spec['inputs'].append({'view': item['view'].identifier, 'keys': item.get('keys', {}), 'prefix': item.get('prefix', '')}) -%}
         {%- else -%}
             {%- do spec['inputs'].append({'view': item.identifier, 'keys': {}, 'prefix': ''}) -%}

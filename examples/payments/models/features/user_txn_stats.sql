@@ -6,7 +6,11 @@
     (counts 0), so a value's age is the age of the batch, not of the user's last purchase.
 #}
 with txns as (
-    select user_id, cast({{ to_microseconds("txn_ts") }} as date) as day, amount_usd
+    select
+        user_id,
+        cast({{ to_microseconds("txn_ts") }} as date) as day,
+        {{ to_microseconds("txn_ts") }} as txn_ts,
+        amount_usd
     from {{ ref('stg_transactions') }}
 ),
 
@@ -16,7 +20,8 @@ daily as (
         day,
         count(*) as n,
         sum(amount_usd) as total,
-        max(amount_usd) as biggest
+        max(amount_usd) as biggest,
+        max(txn_ts) as last_ts
     from txns
     group by user_id, day
 ),
@@ -43,7 +48,8 @@ windows as (
         max(d.biggest) over w7 as amount_max_7d,
         coalesce(sum(d.n) over w30, 0) as txn_count_30d,
         coalesce(sum(d.total) over w30, 0) as amount_sum_30d,
-        max(d.biggest) over w30 as amount_max_30d
+        max(d.biggest) over w30 as amount_max_30d,
+        max(d.last_ts) over (partition by g.user_id order by g.day rows between unbounded preceding and current row) as last_txn_ts
     from grid as g
     left join daily as d on d.user_id = g.user_id and d.day = g.day
     window
@@ -61,5 +67,6 @@ select
     cast(txn_count_30d as bigint) as txn_count_30d,
     cast(amount_sum_30d as decimal(18, 2)) as amount_sum_30d,
     cast(amount_sum_30d / nullif(txn_count_30d, 0) as double) as amount_avg_30d,
-    cast(amount_max_30d as decimal(18, 2)) as amount_max_30d
+    cast(amount_max_30d as decimal(18, 2)) as amount_max_30d,
+    last_txn_ts
 from windows

@@ -1,0 +1,310 @@
+"""Request-time (on-demand) feature views: read from the manifest, compiled once, evaluated per request.
+
+An on-demand view is a dbt model with `meta.skewless.kind: on_demand` whose SQL is a SELECT list
+over `{{ skewless.request_inputs(request=…, timestamp=…, inputs=[…]) }}`. Offline, dbt runs it in
+the warehouse over the historical requests joined point-in-time to the input views: that is the
+training data. Online, the runtime takes the same projections, compiles each once with
+`skewless.expressions` (DuckDB's exact semantics, or `UnsupportedExpression` at load time) and
+evaluates them on the request payload plus the looked-up input features.
+
+The compiled SQL carries the macro's `/* skewless:request_inputs {json} */` marker, which names
+the request relation, its timestamp column and each input view with its key mapping and prefix;
+nothing about the wiring is configured twice.
+
+Every SELECT-list item is a feature, except bare references to request columns (ids, keys and
+timestamps passed through for the training set).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from skewless.definitions import Feature, FeatureView
+from skewless.errors import DefinitionError, RequestError, UnsupportedExpression
+from skewless.manifest import Manifest, definition_version, skewless_meta
+
+__all__ = ["InputSpec", "OnDemandView", "read_on_demand_views"]
+
+_MARKER = re.compile(r"/\*\s*skewless:request_inputs\s+(\{.*?\})\s*\*/", re.S)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input feature view of an on-demand view.
+
+    Attributes:
+        view: the input feature view's name.
+        keys: view key column → request column.
+        prefix: prepended to the view's feature names in the inputs.
+    """
+
+    view: str
+    keys: tuple[tuple[str, str], ...]
+    prefix: str
+
+    def column(self, feature: str) -> str:
+        return self.prefix + feature
+
+
+@dataclass(frozen=True)
+class OnDemandView:
+    """A request-time feature view.
+
+    Attributes:
+        name: the model name; features are addressed as `<name>.<column>`.
+        request: the request relation's name (its declared columns are the request schema).
+        timestamp: the request's timestamp column (defaults to the serving time when a payload
+            omits it).
+        inputs: the input feature views.
+        request_schema: request column → DuckDB type, for the columns the projections read.
+        projections: output column → compiled expression (each callable on a payload mapping).
+        features: the output features, with their DuckDB output types.
+        input_refs: every `<view>.<feature>` the projections read, with the input column it feeds.
+    """
+
+    name: str
+    unique_id: str
+    request: str
+    timestamp: str
+    inputs: tuple[InputSpec, ...]
+    request_schema: Mapping[str, str]
+    projections: Mapping[str, Any] = field(repr=False)
+    features: tuple[Feature, ...]
+    input_refs: tuple[tuple[str, str], ...]
+    version: str
+    compiled_sql: str = field(default="", repr=False, compare=False)
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def evaluate(
+        self,
+        entity: Mapping[str, Any],
+        request: Mapping[str, Any] | None,
+        inputs: Mapping[str, Any],
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Every feature of the view for one request, by name.
+
+        Args:
+            entity: the entity-key values given to `get_online_features`.
+            request: the request payload; its fields are typed by the request model's columns.
+            inputs: input column → served value of the input feature.
+            now: the serving time, used when the payload omits the request timestamp.
+
+        Raises:
+            RequestError: a request field is missing or of the wrong type (named).
+            ExpressionError: the SQL fails where DuckDB fails too.
+        """
+        payload: dict[str, Any] = dict(inputs)
+        for col in self.request_schema:
+            if request is not None and col in request:
+                payload[col] = request[col]
+            elif col in entity:
+                payload[col] = entity[col]
+            elif col == self.timestamp:
+                payload[col] = now
+            else:
+                raise RequestError(
+                    f"on-demand view `{self.name}`: the request lacks field `{col}` "
+                    f"({self.request_schema[col]}); pass it in request=[{{'{col}': …}}]"
+                )
+        try:
+            return self.projections.evaluate(payload)  # type: ignore[no-any-return]
+        except RequestError as e:
+            raise RequestError(f"on-demand view `{self.name}`: {e}") from None
+
+
+def _duckdb_type(data_type: str) -> str:
+    return " ".join(data_type.strip().upper().split())
+
+
+def _relation_columns(manifest: Manifest, name: str) -> tuple[str, Mapping[str, Any]] | None:
+    for node in manifest.nodes.values():
+        if node.get("resource_type") in ("model", "seed", "snapshot") and name in (
+            node.get("alias"),
+            node.get("name"),
+        ):
+            return str(node.get("name")), node.get("columns") or {}
+    return None
+
+
+def _parse_spec(model: str, compiled: str) -> dict[str, Any]:
+    found = _MARKER.search(compiled)
+    if not found:
+        raise DefinitionError(
+            f"model `{model}`: meta.skewless.kind is `on_demand` but its SQL does not select "
+            "`from {{ skewless.request_inputs(request=…, timestamp=…, inputs=[…]) }}`"
+        )
+    try:
+        return json.loads(found.group(1))  # type: ignore[no-any-return]
+    except ValueError as e:
+        raise DefinitionError(
+            f"model `{model}`: unreadable skewless:request_inputs marker ({e}); rerun `dbt compile`"
+        ) from None
+
+
+def _projections(model: str, compiled: str) -> list[tuple[str, Any]]:
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(compiled, read="duckdb")
+    except sqlglot.errors.ParseError as e:
+        raise UnsupportedExpression(
+            f"model `{model}`: sqlglot cannot parse its compiled SQL: {e}"
+        ) from None
+    if not isinstance(tree, exp.Select) or tree.args.get("with_") or tree.args.get("with"):
+        raise UnsupportedExpression(
+            f"model `{model}`: an on-demand view must be one plain SELECT list over "
+            "skewless.request_inputs(...) (no CTEs, unions or set operations)"
+        )
+    for clause in ("where", "group", "having", "qualify", "order", "limit", "joins", "distinct"):
+        if tree.args.get(clause):
+            raise UnsupportedExpression(
+                f"model `{model}`: `{clause.upper()}` in an on-demand view cannot be evaluated per "
+                "request; keep the model a plain SELECT list (filter the training set downstream)"
+            )
+    out = []
+    for item in tree.expressions:
+        if isinstance(item, exp.Star) or (
+            isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+        ):
+            raise UnsupportedExpression(
+                f"model `{model}`: `*` in an on-demand view; list each column"
+            )
+        name = item.alias_or_name
+        body = item.this if isinstance(item, exp.Alias) else item
+        for col in body.find_all(exp.Column):
+            col.set("table", None)
+        out.append((name, body))
+    return out
+
+
+def _on_demand_view(
+    node: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    manifest: Manifest,
+    views: Mapping[str, FeatureView],
+) -> OnDemandView:
+    from sqlglot import exp
+
+    from skewless.expressions import compile_projections
+
+    name = str(node.get("name"))
+    compiled = node.get("compiled_code") or ""
+    if not compiled:
+        raise DefinitionError(
+            f"model `{name}`: no compiled SQL in the manifest; run `dbt compile` for the whole project"
+        )
+    spec = _parse_spec(name, compiled)
+    found = _relation_columns(manifest, spec["request"])
+    if found is None:
+        raise DefinitionError(
+            f"model `{name}`: request relation `{spec['request']}` is not a model or seed of this project"
+        )
+    request_name, request_columns = found
+    inputs = []
+    schema: dict[str, str] = {}
+    input_cols: dict[str, str] = {}
+    for item in spec["inputs"]:
+        view = views.get(item["view"])
+        if view is None:
+            raise DefinitionError(
+                f"model `{name}`: input `{item['view']}` is not a feature view (no meta.skewless)"
+            )
+        keys = {k: item["keys"].get(k, k) for k in view.entity}
+        spec_in = InputSpec(view.name, tuple(keys.items()), item.get("prefix") or "")
+        inputs.append(spec_in)
+        for f in view.features:
+            schema[spec_in.column(f.name)] = _duckdb_type(f.data_type)
+            input_cols[spec_in.column(f.name)] = f.ref
+    request_types: dict[str, str] = {}
+    for col, c in request_columns.items():
+        dtype = str((c or {}).get("data_type") or "")
+        if dtype and col not in schema:
+            request_types[col] = _duckdb_type(dtype)
+    schema = {**request_types, **schema}
+
+    sqls: dict[str, str] = {}
+    used_request: set[str] = set()
+    used_inputs: dict[str, str] = {}
+    for out_name, body in _projections(name, compiled):
+        refs = {c.name for c in body.find_all(exp.Column)}
+        unknown = sorted(r for r in refs if r not in schema)
+        if unknown:
+            hint = [u for u in unknown if u in request_columns]
+            raise DefinitionError(
+                f"model `{name}`, column `{out_name}`: reads {unknown}, which "
+                + (
+                    f"the request model `{request_name}` does not declare with a data_type"
+                    if hint
+                    else f"is neither a declared column of `{request_name}` nor a feature of the inputs"
+                )
+            )
+        if isinstance(body, exp.Column) and body.name in request_types:
+            continue  # a request column passed through for the training set, not a feature
+        sqls[out_name] = body.sql(dialect="duckdb")
+        used_request |= {r for r in refs if r in request_types}
+        used_inputs.update({r: input_cols[r] for r in refs if r in input_cols})
+    if not sqls:
+        raise DefinitionError(
+            f"model `{name}`: an on-demand view needs at least one computed column"
+        )
+    used = {r for r in schema if r in used_request or r in used_inputs}
+    projections = compile_projections(sqls, {r: schema[r] for r in used}, model=name)
+    features = [
+        Feature(view=name, name=n, data_type=t) for n, t in projections.output_types.items()
+    ]
+    timestamp = str(spec["timestamp"])
+    version = definition_version(
+        compiled, dict(meta), [(f.name, f.data_type, None) for f in features]
+    )
+    return OnDemandView(
+        name=name,
+        unique_id=str(node.get("unique_id", "")),
+        request=request_name,
+        timestamp=timestamp,
+        inputs=tuple(inputs),
+        request_schema={c: request_types[c] for c in sorted(used_request)},
+        projections=projections,
+        features=tuple(features),
+        input_refs=tuple(sorted((col, ref) for col, ref in used_inputs.items())),
+        version=version,
+        compiled_sql=compiled,
+    )
+
+
+def read_on_demand_views(
+    manifest: Manifest, views: Mapping[str, FeatureView]
+) -> dict[str, OnDemandView]:
+    """Every model with `meta.skewless.kind: on_demand`, compiled, by name.
+
+    Raises:
+        DefinitionError: the wiring or the columns are invalid.
+        UnsupportedExpression: a projection uses a construct the runtime cannot evaluate with
+            DuckDB's exact semantics (naming model, column and construct).
+    """
+    out: dict[str, OnDemandView] = {}
+    for node in manifest.models():
+        meta = skewless_meta(node)
+        if isinstance(meta, Mapping) and meta.get("kind") == "on_demand":
+            odv = _on_demand_view(node, meta, manifest, views)
+            if odv.name in views:
+                raise DefinitionError(
+                    f"model `{odv.name}` is both a feature view and an on-demand view"
+                )
+            out[odv.name] = odv
+    return out

@@ -4,8 +4,10 @@ Per view:
 
 1. **Generation**: a full load takes a NEW generation id (`INCR skw:genseq:<view>`), registered
    in `skw:gens:<view>` (and `skw:genver:<view>` → version) before anything is written.
-2. **Query** (DuckDB): the latest row per entity whose timestamp lies within `ttl` of `now` (and
-   not after `now`), rows with a null key dropped. DuckDB also computes, vectorised, each row's
+2. **Query** (DuckDB): the latest row per entity whose timestamp lies within `ttl` of `now` and
+   whose batch lag has passed (`timestamp + available_after <= now`, the bound the
+   point-in-time join applies, so serving never holds a row training could not have seen), rows
+   with a null key dropped. DuckDB also computes, vectorised, each row's
    data key (`keys.sql_data_key_expression`) and its RESP framing (`SET <key>` head, `PXAT
    <timestamp + ttl>` tail, the key as an RPUSH argument) and turns every feature into its
    stored form (`codec.sql_select`). The result goes to a temporary table, so its row count
@@ -256,7 +258,10 @@ def latest_rows_sql(
         kind = codec.column_kind(view.name, f.name, f.data_type)
         inner.append(f"{codec.sql_select(kind, _quote(f.name))} AS {_quote(f.name)}")
     where = [f"{_quote(c)} IS NOT NULL" for c in view.entity]
-    where.append(f"{ts} <= {_ts_literal(now_us)}")
+    # a row is servable once its batch lag has passed: `timestamp + available_after <= now`,
+    # the bound the point-in-time join applies, so serving never sees what training could not
+    visible_us = now_us - _micros(view.available_after or timedelta(0))
+    where.append(f"{ts} <= {_ts_literal(visible_us)}")
     if since_us is not None:
         where.append(f"{ts} >= {_ts_literal(since_us)}")
     partition = ", ".join(_quote(c) for c in view.entity)

@@ -210,6 +210,32 @@ def test_kill_9_leaves_previous_generation_served_and_rerun_completes(
     assert {v[0] for v in resp.values} == {"B"}
 
 
+def test_rows_wait_for_available_after(
+    built: BuiltProject, registry: Registry, redis_url: str
+) -> None:
+    import dataclasses
+
+    from skewless.definitions import FeatureView
+
+    lagged: FeatureView = dataclasses.replace(
+        registry.view("all_types"), available_after=timedelta(hours=1)
+    )
+    client = connect(redis_url)
+    (result,) = materialize(Registry({"all_types": lagged}), client, built.duckdb, now=NOON)
+    # rows at 10:00 (user 1) and 11:00 (user 2) are an hour old by noon; 11:30 and 11:45 are not
+    assert result.rows == 2 and result.watermark is not None and result.watermark.hour == 11
+    store = FeatureStore(Registry({"all_types": lagged}), client, redis_url)
+    resp = store.get_online_features(
+        ["all_types.i_int"], [{"user_id": u} for u in (1, 2, 3, 4)], now=NOON
+    )
+    assert [s["all_types.i_int"] for s in resp.statuses] == [
+        "present",
+        "present",
+        "missing",
+        "missing",
+    ]
+
+
 def test_duckdb_path_from_profile(
     built: BuiltProject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

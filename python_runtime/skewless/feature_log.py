@@ -7,9 +7,11 @@ Opt-in and configured in one place, a `FeatureLogConfig`:
     ...
     log.close()
 
-Each logged row is one entity of one `get_online_features` call: the serving timestamp, the
-entity key, the request payload of that row, the served value, status and age of every feature,
-and the definition version of every view served. Sampling is by a stable hash of the entity key
+Each served call is stored as one record (one Parquet row, one stream entry) and read back as
+one `LoggedRow` per logged entity: the serving timestamp, the entity key, the request payload of
+that row, the served value and status of every feature (and its age, when given), and the
+definition version of every view served. One record per call keeps the background work to a
+few C-level JSON encodings per call instead of several per entity. Sampling is by a stable hash of the entity key
 (crc32, the same in every process), so every request of a sampled key is kept.
 
 The caller's thread only appends a tuple to a bounded queue (a length check and a
@@ -301,14 +303,33 @@ def dumps_typed(mapping: Mapping[str, Any]) -> str:
 _NATIVE = {int, float, str, bool, type(None)}
 
 
-def _dumps_row(values: Sequence[Any]) -> str:
-    """Typed JSON list of one row of served values."""
-    try:
-        if all(type(v) in _NATIVE for v in values):
-            return _fast_dumps(list(values))
-    except ValueError:  # NaN/inf
-        pass
-    return _fast_dumps([encode_value(v) for v in values])
+def _default(value: Any) -> Any:
+    """Called by the C encoder for what JSON cannot hold natively (Decimal, datetime…)."""
+    enc = encode_value(value)
+    if enc is value:
+        raise TypeError(f"cannot log a {type(value).__name__}")
+    return enc
+
+
+_call_dumps = json.JSONEncoder(
+    allow_nan=False, ensure_ascii=False, separators=(",", ":"), default=_default
+).encode
+
+
+def _tag_like(items: Sequence[Any]) -> bool:
+    return any(
+        isinstance(x, dict) and len(x) == 1 and str(next(iter(x))).startswith("$") for x in items
+    )
+
+
+def _dumps_list(items: Sequence[Any]) -> str:
+    """Typed JSON of a list (of rows or of dicts): one C-encoder pass in the common case."""
+    if not _tag_like(items):
+        try:
+            return _call_dumps(list(items))
+        except ValueError:  # NaN/inf somewhere: the slow, exact path
+            pass
+    return _fast_dumps([encode_value(x) for x in items])
 
 
 def _view_statuses(resp: Any) -> tuple[list[str] | None, Any]:
@@ -345,17 +366,18 @@ def entity_sampled(
 
 # --- sinks -----------------------------------------------------------------------------------
 
+# One record per served call; the list columns are aligned (one item per logged entity).
 _COLUMNS = (
     "request_id",
-    "row",
     "served_at",
-    "features",
-    "entity",
-    "request",
-    "values",
-    "statuses",
-    "ages",
-    "versions",
+    "rows",  # JSON list: each logged entity's position in the call
+    "features",  # JSON list of feature references
+    "entities",  # typed JSON list of entity dicts
+    "requests",  # typed JSON list of request payloads (null when none)
+    "values",  # typed JSON list of rows of served values, in `features` order
+    "statuses",  # JSON {"views": [...], "rows": [[...]]} or {"features": true, "rows": [[...]]}
+    "ages",  # JSON list of rows of ages in seconds (null when not given)
+    "versions",  # JSON {view: version}
 )
 
 
@@ -379,9 +401,8 @@ class _ParquetSink:
         return pa.record_batch(
             [
                 pa.array(cols[0], pa.string()),
-                pa.array(cols[1], pa.int32()),
-                pa.array(cols[2], pa.timestamp("us", tz="UTC")),
-                *(pa.array(cols[i], pa.string()) for i in range(3, len(_COLUMNS))),
+                pa.array(cols[1], pa.timestamp("us", tz="UTC")),
+                *(pa.array(cols[i], pa.string()) for i in range(2, len(_COLUMNS))),
             ],
             names=list(_COLUMNS),
         )
@@ -392,7 +413,7 @@ class _ParquetSink:
 
         by_hour: dict[str, list[tuple[Any, ...]]] = collections.defaultdict(list)
         for r in rows:
-            ts: datetime = r[2]
+            ts: datetime = r[1]
             by_hour[f"date={ts:%Y-%m-%d}/hour={ts:%H}"].append(r)
         for part, part_rows in by_hour.items():
             folder = self.root / part
@@ -433,9 +454,8 @@ class _RedisStreamSink:
         for r in rows:
             fields: dict[Any, Any] = {
                 "request_id": r[0],
-                "row": r[1],
-                "served_at": r[2].isoformat(),
-                **{name: r[i] or "" for i, name in enumerate(_COLUMNS) if i > 2},
+                "served_at": r[1].isoformat(),
+                **{name: r[i] or "" for i, name in enumerate(_COLUMNS) if i > 1},
             }
             pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
         pipe.execute()
@@ -457,7 +477,8 @@ class FeatureLogger:
     Args:
         config: where and how much to log.
         sink: a sink object with `write(rows)` and `close()` replacing the one `config` names
-            (for tests and custom destinations); rows are tuples in the order of the Parquet columns.
+            (for tests and custom destinations); it receives records, one tuple per served call
+            in the order of the Parquet columns.
     """
 
     def __init__(self, config: FeatureLogConfig, sink: Any = None) -> None:
@@ -577,7 +598,8 @@ class FeatureLogger:
         return self
 
     # Background thread.
-    def _format(self, item: tuple[Any, ...], out: list[tuple[Any, ...]]) -> None:
+    def _format(self, item: tuple[Any, ...], out: list[tuple[Any, ...]]) -> int:
+        """Append one record for a served call to `out`; returns how many entities it logs."""
         view_names: list[str] | None = None
         if item[0] is _RESPONSE:
             _, resp, request, served_at, rows = item
@@ -592,46 +614,55 @@ class FeatureLogger:
         else:
             ts = datetime.fromtimestamp(float(served_at), _UTC)
         self._seq += 1
-        rid = f"{self._prefix}-{self._seq:x}"
-        vtext = _fast_dumps(dict(versions))
         feats = list(features)
-        ftext = _fast_dumps(feats)
         if request is not None and isinstance(request, Mapping):
             request = [request] * len(entities)
-        status_texts: dict[tuple[str, ...], str] = {}
-        for i in range(len(entities)) if rows is None else rows:
-            self._yield()
-            req = request[i] if request is not None and i < len(request) else None
-            st = statuses[i]
-            if view_names is not None:
-                key = tuple(st)
-                stext = status_texts.get(key)
-                if stext is None:
-                    stext = status_texts[key] = _fast_dumps(dict(zip(view_names, key, strict=True)))
-            else:
-                if not isinstance(st, Mapping):
-                    st = dict(zip(feats, st, strict=True))
-                stext = _fast_dumps(dict(st))
-            ag: Any = None
-            if ages is not None:
-                ag = ages[i]
-                if not isinstance(ag, Mapping):
-                    ag = dict(zip(feats, ag, strict=True))
-                ag = {k: _seconds(v) for k, v in ag.items()}
-            out.append(
-                (
-                    rid,
-                    i,
-                    ts,
-                    ftext,
-                    dumps_typed(entities[i]),
-                    dumps_typed(req) if req else None,
-                    _dumps_row(values[i]),
-                    stext,
-                    _fast_dumps(ag) if ag is not None else None,
-                    vtext,
-                )
+        keep = list(range(len(entities))) if rows is None else list(rows)
+        if rows is not None:
+            entities = [entities[i] for i in keep]
+            values = [values[i] for i in keep]
+            statuses = [statuses[i] for i in keep]
+            request = None if request is None else [request[i] for i in keep]
+            ages = None if ages is None else [ages[i] for i in keep]
+        self._yield()
+        if view_names is not None:
+            status_doc: dict[str, Any] = {"views": view_names, "rows": [list(r) for r in statuses]}
+        else:
+            status_doc = {
+                "features": True,
+                "rows": [
+                    [st[f] for f in feats] if isinstance(st, Mapping) else list(st)
+                    for st in statuses
+                ],
+            }
+        ages_text = None
+        if ages is not None:
+            ages_text = _fast_dumps(
+                [
+                    [
+                        _seconds(a[f] if isinstance(a, Mapping) else a[j])
+                        for j, f in enumerate(feats)
+                    ]
+                    for a in ages
+                ]
             )
+        self._yield()
+        out.append(
+            (
+                f"{self._prefix}-{self._seq:x}",
+                ts,
+                _fast_dumps(keep),
+                _fast_dumps(feats),
+                _dumps_list(entities),
+                None if request is None else _dumps_list(request),
+                _dumps_list(values),
+                _fast_dumps(status_doc),
+                ages_text,
+                _fast_dumps(dict(versions)),
+            )
+        )
+        self._yield()
+        return len(keep)
 
     def _yield(self) -> None:
         # Hand the GIL back to request threads every ~50 µs of formatting: a request thread
@@ -644,25 +675,26 @@ class FeatureLogger:
 
     def _drain(self) -> None:
         batch: list[tuple[Any, ...]] = []
+        n_rows = 0
         queue = self._queue
         while queue:
             item = queue.popleft()
             try:
-                self._format(item, batch)
+                n_rows += self._format(item, batch)
             except Exception as e:  # a malformed call: count it, keep going
                 self._error(f"could not format a served call: {e!r}", 1)
-            if len(batch) >= self.config.rows_per_file:
-                self._write(batch)
-                batch = []
+            if n_rows >= self.config.rows_per_file:
+                self._write(batch, n_rows)
+                batch, n_rows = [], 0
         if batch:
-            self._write(batch)
+            self._write(batch, n_rows)
 
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write(self, records: list[tuple[Any, ...]], rows: int) -> None:
         try:
-            self._sink.write(rows)
-            self.stats.rows_written += len(rows)
+            self._sink.write(records)
+            self.stats.rows_written += rows
         except Exception as e:
-            self._error(f"{self.config.sink} sink failed: {e!r}", len(rows))
+            self._error(f"{self.config.sink} sink failed: {e!r}", rows)
 
     def _error(self, message: str, rows: int) -> None:
         self.stats.sink_errors += 1
@@ -726,34 +758,47 @@ class FeatureLogger:
 # --- reading the log back --------------------------------------------------------------------
 
 
-def _row_from_fields(get: Any) -> LoggedRow:
+def _rows_from_record(get: Any) -> Iterator[LoggedRow]:
     served = get("served_at")
     if isinstance(served, str):
         served = datetime.fromisoformat(served)
     if served.tzinfo is None:
         served = served.replace(tzinfo=_UTC)
-    ages_text = get("ages")
+    served = served.astimezone(_UTC)
+    rid = str(get("request_id"))
+    positions = json.loads(get("rows") or "[]")
     features = json.loads(get("features") or "[]")
-    values: Any = json.loads(get("values") or "[]", object_hook=_object_hook)
-    if isinstance(values, list):
-        values = dict(zip(features, values, strict=True))
-    statuses = json.loads(get("statuses") or "{}")
-    if statuses and features and all("." not in k for k in statuses):
-        # one raw status per view (logged responses): each feature gets its view's
-        statuses = {
-            f: statuses[f.rpartition(".")[0]] for f in features if f.rpartition(".")[0] in statuses
-        }
-    return LoggedRow(
-        request_id=str(get("request_id")),
-        row=int(get("row")),
-        served_at=served.astimezone(_UTC),
-        entity=loads_typed(get("entity")),
-        request=loads_typed(get("request")),
-        values=values,
-        statuses=statuses,
-        ages=json.loads(ages_text) if ages_text else {},
-        versions=json.loads(get("versions") or "{}"),
-    )
+    entities = json.loads(get("entities") or "[]", object_hook=_object_hook)
+    requests_text = get("requests")
+    requests = json.loads(requests_text, object_hook=_object_hook) if requests_text else None
+    values = json.loads(get("values") or "[]", object_hook=_object_hook)
+    sdoc = json.loads(get("statuses") or "{}")
+    ages_text = get("ages")
+    ages = json.loads(ages_text) if ages_text else None
+    versions = json.loads(get("versions") or "{}")
+    views = sdoc.get("views")
+    for k, pos in enumerate(positions):
+        srow = sdoc["rows"][k]
+        if views is not None:
+            by_view = dict(zip(views, srow, strict=True))
+            statuses = {
+                f: by_view[f.rpartition(".")[0]]
+                for f in features
+                if f.rpartition(".")[0] in by_view
+            }
+        else:
+            statuses = dict(zip(features, srow, strict=True))
+        yield LoggedRow(
+            request_id=rid,
+            row=int(pos),
+            served_at=served,
+            entity=entities[k],
+            request=(requests[k] or {}) if requests is not None else {},
+            values=dict(zip(features, values[k], strict=True)),
+            statuses=statuses,
+            ages=dict(zip(features, ages[k], strict=True)) if ages is not None else {},
+            versions=versions,
+        )
 
 
 def read_feature_log(
@@ -799,7 +844,7 @@ def _read(source: str | Path, stream: str) -> Iterator[LoggedRow]:
             if not entries:
                 break
             for _entry_id, fields in entries:
-                yield _row_from_fields(lambda k, f=fields: _text(f.get(k.encode())))
+                yield from _rows_from_record(lambda k, f=fields: _text(f.get(k.encode())))
             last = entries[-1][0]
         client.close()
         return
@@ -817,7 +862,7 @@ def _read(source: str | Path, stream: str) -> Iterator[LoggedRow]:
         table = pq.read_table(f, columns=list(_COLUMNS))
         cols = {name: table.column(name).to_pylist() for name in _COLUMNS}
         for i in range(table.num_rows):
-            yield _row_from_fields(lambda k, i=i, cols=cols: cols[k][i])
+            yield from _rows_from_record(lambda k, i=i, cols=cols: cols[k][i])
 
 
 def _text(b: bytes | None) -> str | None:

@@ -205,7 +205,10 @@ def test_replay_of_a_clean_log_reports_no_mismatch(
     by = {f.feature: f for f in report.features}
     assert by["user_stats.txn_count"].total == 88
     # users 41..44 do not exist: missing online, no row offline; txn_count has a default of 0
-    assert by["user_stats.txn_count"].statuses["defaulted"] == 8
+    # (`defaulted` when the log holds per-feature statuses; the view's raw `missing` when the
+    # response offers per-view statuses — both say the same thing)
+    st = by["user_stats.txn_count"].statuses
+    assert st.get("defaulted", 0) + st.get("missing", 0) == 8
     assert by["user_stats.amount_sum"].both_null == 8
     assert by["user_stats.avg_amount"].statuses["stale"] == 80
 
@@ -368,7 +371,8 @@ def _serve_request_time(
         resp = store.get_online_features(input_refs, [entity], now=AS_OF)
         inputs = {col: resp.to_dicts()[0][ref] for col, ref in odv.input_refs}
         payload = {"amount": req["amount"], "country": req["country"]}
-        values = odv.evaluate(names, entity, payload, inputs, AS_OF)
+        computed = odv.evaluate(entity, payload, inputs, AS_OF)
+        values = [computed[n] for n in names]
         logger.log(
             [f"txn_risk.{n}" for n in names],
             [entity],

@@ -1127,6 +1127,24 @@ class _Compiler:
     def _c_GTE(self, node: exp.GTE) -> _Code:
         return self.compare(">=", self.c(node.this), self.c(node.expression), "`>=`")
 
+    def _c_NullSafeEQ(self, node: exp.NullSafeEQ) -> _Code:
+        return self._distinct(node, negate=False)
+
+    def _c_NullSafeNEQ(self, node: exp.NullSafeNEQ) -> _Code:
+        return self._distinct(node, negate=True)
+
+    def _distinct(self, node: exp.Binary, negate: bool) -> _Code:
+        """IS [NOT] DISTINCT FROM: NULL equals NULL, never NULL itself."""
+        a, b = self.c(node.this), self.c(node.expression)
+        t = self.common([a, b], "IS DISTINCT FROM")
+        a, b = self.conv(a, t), self.conv(b, t)
+        ba, ra = self.bind(a)
+        bb, rb = self.bind(b)
+        eq = self._cmp_body("==", t)(ra, rb)
+        same = f"(({ra} is None and {rb} is None) if ({ba} is None) | ({bb} is None) else {eq})"
+        src = f"(not {same})" if negate else same
+        return self.code(src, BOOLEAN, [a, b], nullable=False)
+
     def _c_Is(self, node: exp.Is) -> _Code:
         if not isinstance(node.expression, exp.Null):
             raise self.ctx.unsupported(_construct(node))
@@ -1729,6 +1747,13 @@ class _Compiler:
         if handler is None:
             raise self.ctx.unsupported(f"the function {name}()")
         return handler(node.expressions)  # type: ignore[no-any-return]
+
+    def _f_strlen(self, args: list[exp.Expression]) -> _Code:
+        if len(args) != 1:
+            raise self.ctx.unsupported("strlen with other than 1 argument")
+        a = self._str(args[0], "strlen")
+        body = lambda x: f"len({x}.encode())"  # noqa: E731 - UTF-8 bytes
+        return self.code(self.strict([a], body), BIGINT, [a])
 
     def _f_date_part(self, args: list[exp.Expression]) -> _Code:
         if len(args) != 2:

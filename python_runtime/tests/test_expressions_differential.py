@@ -109,6 +109,15 @@ CONSTRUCTS: dict[str, list[str]] = {
         "bo and (i // j > 0)",
         "i <> 0 and 10 // i > 1",
     ],
+    "is_distinct": [
+        "x is distinct from y",
+        "i is not distinct from j",
+        "s is distinct from u",
+        "i is not distinct from null",
+        "dc is distinct from 2.5",
+        "ts is not distinct from tz",
+        "(x + 1) is distinct from (y - 1)",
+    ],
     "is_null": ["x is null", "s is not null", "(i + j) is null", "bo is null"],
     "in": [
         "i in (1, 2, 7)",
@@ -271,6 +280,8 @@ CONSTRUCTS: dict[str, list[str]] = {
     "case_mapping": ["lower(s)", "upper(s)", "lower(u)", "upper(u)"],
     "trim": ["trim(s)", "ltrim(s)", "rtrim(s)", "trim(s, 'a ')", "length(trim(u))"],
     "length_substr": [
+        "strlen(s)",
+        "strlen(u)",
         "length(s)",
         "substr(s, 2)",
         "substr(s, 0, 2)",

@@ -64,6 +64,7 @@ __all__ = [
 
 _log = logging.getLogger("skewless.feature_log")
 _RESPONSE = object()  # marks a queued OnlineResponse (formatted in the background thread)
+_SAMPLE_LATER = object()  # a multi-entity call whose entities are sampled in the background
 
 
 def _seconds(v: Any) -> float | None:
@@ -154,7 +155,8 @@ class FeatureLogStats:
     """Counters of a logger (read them any time; they only grow).
 
     Attributes:
-        calls: calls handed to `log` that had at least one sampled entity.
+        calls: calls queued (single-entity calls only when their key is sampled; a multi-entity
+            call is queued whole and its keys are sampled in the background).
         sampled_out: calls whose entities were all left out by sampling.
         dropped: calls dropped because the queue was full.
         rows_written: rows the sink accepted.
@@ -530,12 +532,11 @@ class FeatureLogger:
         """
         if self._closed:
             return False
-        rows: Sequence[int] | None = None
+        rows: Any = None
         if self._rate < 1.0:
-            rows = [
-                i for i, e in enumerate(entities) if entity_sampled(e, self._rate, self._sample_by)
-            ]
-            if not rows:
+            if len(entities) != 1:
+                rows = _SAMPLE_LATER  # hashing many keys is background work
+            elif not entity_sampled(entities[0], self._rate, self._sample_by):
                 self.stats.sampled_out += 1
                 return False
         if len(self._queue) >= self._max:
@@ -560,37 +561,38 @@ class FeatureLogger:
     def log_response(self, response: Any, request: Any = None, served_at: Any = None) -> bool:
         """Queue a served `OnlineResponse`; everything is read from it in the background thread.
 
-        Reads `features`, `entities`, `values`, `statuses`, `ages` and the views' versions
-        (`response.versions`, else the plan's views) — off the request path.
+        Reads `features`, `entities`, `values`, `statuses` (or the cheaper per-view
+        `view_statuses`, when offered), `versions` and `served_at` — off the request path.
 
         Args:
             response: what `FeatureStore.get_online_features` returned.
             request: the request payload (a list of dicts, one per entity), if any.
-            served_at: the serving time; default `response.served_at`, else now.
+            served_at: the serving time; default `response.served_at`, else the time of this call.
         """
         if self._closed:
             return False
-        entities = response.entities
-        rows: Sequence[int] | None = None
+        rows: Any = None
         if self._rate < 1.0:
-            rows = [
-                i for i, e in enumerate(entities) if entity_sampled(e, self._rate, self._sample_by)
-            ]
-            if not rows:
+            entities = response.entities
+            if len(entities) != 1:
+                rows = _SAMPLE_LATER  # hashing many keys is background work
+            elif not entity_sampled(entities[0], self._rate, self._sample_by):
                 self.stats.sampled_out += 1
                 return False
         if len(self._queue) >= self._max:
             self.stats.dropped += 1
             return False
-        if served_at is None:
-            served_at = getattr(response, "served_at", None) or time.time()
-        self._queue.append((_RESPONSE, response, request, served_at, rows))
+        self._queue.append((_RESPONSE, response, request, served_at, rows, time.time()))
         self.stats.calls += 1
         return True
 
     def hook(self, store: Any, response: Any, request: Any) -> None:
         """A `FeatureStore.post_lookup` hook: `store.post_lookup.append(logger.hook)` (last)."""
-        self.log_response(response, request)
+        if self._rate >= 1.0 and not self._closed and len(self._queue) < self._max:
+            self._queue.append((_RESPONSE, response, request, None, None, time.time()))
+            self.stats.calls += 1
+        else:
+            self.log_response(response, request)
 
     def attach(self, store: Any) -> FeatureLogger:
         """Log every lookup of `store` (appends `hook` to its `post_lookup`, after the others)."""
@@ -602,13 +604,21 @@ class FeatureLogger:
         """Append one record for a served call to `out`; returns how many entities it logs."""
         view_names: list[str] | None = None
         if item[0] is _RESPONSE:
-            _, resp, request, served_at, rows = item
+            _, resp, request, served_at, rows, queued_at = item
+            if served_at is None:
+                served_at = getattr(resp, "served_at", None) or queued_at
             features, entities, values = resp.features, resp.entities, resp.values
             ages = None  # not logged for responses: it would double the background cost
             view_names, statuses = _view_statuses(resp)
             versions = getattr(resp, "versions", None) or {}
         else:
             features, entities, values, statuses, versions, request, ages, served_at, rows = item
+        if rows is _SAMPLE_LATER:
+            rate, by = self._rate, self._sample_by
+            rows = [i for i, e in enumerate(entities) if entity_sampled(e, rate, by)]
+            if not rows:
+                self.stats.sampled_out += 1
+                return 0
         if isinstance(served_at, datetime):
             ts = served_at.astimezone(_UTC) if served_at.tzinfo else served_at.replace(tzinfo=_UTC)
         else:

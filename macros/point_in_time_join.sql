@@ -160,7 +160,8 @@ select
     {%- set i = loop.index %}
     {%- for f in v.features %},
     {%- if v.ttl_seconds is not none %}
-    case when {{ spine_ns }}::hugeint - __pit_v{{ i }}.__pit_t <= {{ v.ttl_seconds * 1000000000 }}
+    case when {{ spine_ns }}::hugeint - (__pit_v{{ i }}.__pit_key >> 64)
+            <= {{ (v.ttl_seconds - v.available_after_seconds) * 1000000000 }}
         then __pit_v{{ i }}.__pit_f{{ loop.index }} end as {{ skewless._pit_column(f.output, f.quote) }}
     {%- else %}
     __pit_v{{ i }}.__pit_f{{ loop.index }} as {{ skewless._pit_column(f.output, f.quote) }}
@@ -179,7 +180,6 @@ asof left join (
         {%- for f in v.features %}
         {{ skewless._pit_column(f.name, f.quote) }} as __pit_f{{ loop.index }},
         {%- endfor %}
-        epoch_ns({{ ts }}) as __pit_t,
         (epoch_ns({{ ts }})::hugeint + {{ v.available_after_seconds * 1000000000 }}) * {{ shift }}
             + hash({% for f in v.features %}{{ skewless._pit_column(f.name, f.quote) }}{{ ', ' if not loop.last }}{% endfor %}) as __pit_key
     from {{ v.relation }}

@@ -415,6 +415,12 @@ def _regex_search(pattern: re.Pattern[str]) -> Callable[[str], bool]:
     return match
 
 
+_UNSIGNED_ROUND = {
+    "UTINYINT": "BIGINT",
+    "USMALLINT": "BIGINT",
+    "UINTEGER": "BIGINT",
+    "UBIGINT": "HUGEINT",
+}
 _MATH_FAST = {
     "ln": ("_mlog", "> 0.0"),
     "log10": ("_mlog10", "> 0.0"),
@@ -889,7 +895,7 @@ class _Compiler:
         inner = node.this
         if isinstance(inner, exp.Literal) and not inner.is_string:
             return self._number(str(inner.this), negate=True)
-        a = self.c(inner)
+        a = self._typed(self.c(inner), "unary minus")
         t = a.t
         if _is_int(t):
             src = self.strict([a], lambda x: self._range(f"-{x}", t, "negation"))
@@ -925,8 +931,17 @@ class _Compiler:
     def _c_Mod(self, node: exp.Mod) -> _Code:
         return self._arith("%", node)
 
+    def _typed(self, code: _Code, what: str) -> _Code:
+        """DuckDB types an untyped NULL operand idiosyncratically; ask for a CAST instead."""
+        if code.t.name == "NULL":
+            raise self.ctx.unsupported(
+                f"an untyped NULL as the operand of {what}", "write CAST(NULL AS <type>)"
+            )
+        return code
+
     def _arith(self, op: str, node: exp.Binary) -> _Code:
-        a, b = self.c(node.this), self.c(node.expression)
+        a = self._typed(self.c(node.this), f"`{op}`")
+        b = self._typed(self.c(node.expression), f"`{op}`")
         if a.strlit or b.strlit:
             raise self.ctx.unsupported(f"arithmetic on a string literal in {_construct(node)}")
         names = {a.t.name, b.t.name}
@@ -1372,8 +1387,8 @@ class _Compiler:
 
     # -- functions ---------------------------------------------------------------------------
     def _num(self, node: exp.Expression, what: str) -> _Code:
-        a = self.c(node)
-        if a.t.name not in _NUMERIC | {"NULL"}:
+        a = self._typed(self.c(node), what)
+        if a.t.name not in _NUMERIC:
             raise self.ctx.unsupported(f"{what} on {a.t}")
         return a
 
@@ -1412,6 +1427,11 @@ class _Compiler:
         t = a.t
         if t.name == "NULL":
             return a
+        if t.name in _UNSIGNED_ROUND:  # no unsigned round(): DuckDB widens to a signed type
+            t = _T[_UNSIGNED_ROUND[t.name]]
+            a = _Code(
+                a.src, t, a.nullable, a.raises, a.cols, a.lit, a.const, False, a.guards, a.body
+            )
         if _is_int(t):
             if n is None or n >= 0:
                 return a
@@ -1493,8 +1513,8 @@ class _Compiler:
     def _str(self, node: exp.Expression | None, what: str) -> _Code:
         if node is None:
             raise self.ctx.unsupported(f"{what} without an argument")
-        a = self.c(node)
-        if a.t.name not in ("VARCHAR", "NULL"):
+        a = self._typed(self.c(node), what)
+        if a.t.name != "VARCHAR":
             raise self.ctx.unsupported(f"{what} on {a.t}", "CAST it to VARCHAR first")
         return a
 
@@ -1546,8 +1566,8 @@ class _Compiler:
     def _int_arg(self, node: exp.Expression | None, what: str) -> _Code:
         if node is None:
             raise self.ctx.unsupported(f"{what} missing")
-        a = self.c(node)
-        if not (_is_int(a.t) or a.t.name == "NULL"):
+        a = self._typed(self.c(node), what)
+        if not _is_int(a.t):
             raise self.ctx.unsupported(f"{what} of type {a.t}", "use an integer")
         return a
 
@@ -1559,7 +1579,8 @@ class _Compiler:
         return self.wrap(code, VARCHAR, self.cast_src("{}", code.t, VARCHAR), raises=False)
 
     def _c_DPipe(self, node: exp.DPipe) -> _Code:
-        a, b = self._varchar(self.c(node.this)), self._varchar(self.c(node.expression))
+        a = self._varchar(self._typed(self.c(node.this), "`||`"))
+        b = self._varchar(self._typed(self.c(node.expression), "`||`"))
         return self.code(self.strict([a, b], lambda x, y: f"({x} + {y})"), VARCHAR, [a, b])
 
     def _c_Concat(self, node: exp.Concat) -> _Code:
@@ -1683,7 +1704,8 @@ class _Compiler:
             raise self.ctx.unsupported(
                 f"{what} on a string literal", "write DATE '…' or TIMESTAMP '…'"
             )
-        if a.t.name not in _TEMPORAL | {"NULL"}:
+        if a.t.name not in _TEMPORAL:
+            self._typed(a, what)
             raise self.ctx.unsupported(f"{what} on {a.t}")
         return a
 

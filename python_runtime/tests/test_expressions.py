@@ -138,6 +138,9 @@ REJECTED = [
     ("no_such_column + 1", "unknown input 'no_such_column'"),
     ("lower(i)", "lower on INTEGER"),
     ("date '2024-13-01'", "DATE literal"),
+    ("x + null", "untyped NULL"),
+    ("abs(null)", "untyped NULL"),
+    ("s || null", "untyped NULL"),
     ("1 +", "cannot parse"),
     ("1, 2", "not one SQL expression"),
 ]

@@ -248,6 +248,9 @@ CONSTRUCTS: dict[str, list[str]] = {
         "sign(dc)",
     ],
     "round": [
+        "round(ut)",
+        "round(ub, -1)",
+        "round(ut, -1)",
         "round(x, 1)",
         "round(x, 3)",
         "round(x / 7, 2)",

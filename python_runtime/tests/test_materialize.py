@@ -236,6 +236,25 @@ def test_rows_wait_for_available_after(
     ]
 
 
+def test_no_ttl_means_no_expiry_and_first_incremental_is_full(
+    built: BuiltProject, registry: Registry, redis_url: str
+) -> None:
+    import dataclasses
+
+    forever = dataclasses.replace(registry.view("pairs"), ttl=None)
+    client = connect(redis_url)
+    (result,) = materialize(
+        Registry({"pairs": forever}),
+        client,
+        built.duckdb,
+        now=NOON + timedelta(days=3650),
+        incremental=True,
+    )
+    assert result.mode == "full" and result.rows == 2  # nothing stored yet: a full load
+    key = keys.data_key("pairs", keys.encode_entity(("int", "int"), (1, 23)), result.generation)
+    assert client.pexpiretime(key) == -1  # no ttl: the key never expires
+
+
 def test_duckdb_path_from_profile(
     built: BuiltProject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -424,9 +424,8 @@ def _lit_ts(ts: datetime) -> str:
     return f"TIMESTAMPTZ '{ts.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
 
 
-def _interval(td: timedelta) -> str:
-    us = td.days * 86_400_000_000 + td.seconds * 1_000_000 + td.microseconds
-    return f"INTERVAL '{us} microseconds'"
+def _ns(td: timedelta) -> int:
+    return ((td.days * 86_400 + td.seconds) * 1_000_000 + td.microseconds) * 1000
 
 
 def _relation(view: FeatureView) -> str:
@@ -610,20 +609,30 @@ def pit_rows(
     name = f"__skw_spine_{view.name}"
     duck.register(name, table)
     try:
-        ts = f"CAST(f.{_q(view.timestamp)} AS TIMESTAMPTZ)"
-        avail = f"{ts} + {_interval(view.available_after)}" if view.available_after else ts
+        # The ASOF key of point_in_time_join's duckdb__ version, so ties (rows of one entity
+        # sharing a timestamp) resolve the same way: (epoch_ns(ts) + available_after) * 2^64 +
+        # hash(feature values), matched by spine key epoch_ns(at) * 2^64 + (2^64 - 1).
+        shift = 18446744073709551616
+        after_ns = _ns(view.available_after)
+        raw_ts = f"f.{_q(view.timestamp)}"
         feats = ", ".join(f"f.{_q(f.name)}" for f in view.features)
         keys = [(c, t) for c, t in zip(view.entity, view.entity_types, strict=True)]
         on = " AND ".join(f"s.{_q(c)} = f.{_q(c)}" for c, _ in keys)
         cast = ", ".join(f"TRY_CAST({_q(c)} AS {t or 'VARCHAR'}) AS {_q(c)}" for c, t in keys)
-        ttl = f" AND s.__at - f.__skw_ts <= {_interval(view.ttl)}" if view.ttl is not None else ""
+        ttl = ""
+        if view.ttl is not None:
+            ttl_ns = _ns(view.ttl)
+            ttl = f" AND epoch_ns(s.__at)::HUGEINT - epoch_ns(f.__skw_ts)::HUGEINT <= {ttl_ns}"
         sql = (
-            f"WITH s AS (SELECT __i, __at, {cast} FROM {name}), "
-            f"f AS (SELECT {', '.join('f.' + _q(c) for c, _ in keys)}, {ts} AS __skw_ts, "
-            f"{avail} AS __skw_avail, {feats} FROM {_relation(view)} AS f) "
+            f"WITH s AS (SELECT __i, __at, epoch_ns(__at)::HUGEINT * {shift} + {shift - 1} AS __skw_key, "
+            f"{cast} FROM {name}), "
+            f"f AS (SELECT {', '.join('f.' + _q(c) for c, _ in keys)}, "
+            f"CAST({raw_ts} AS TIMESTAMPTZ) AS __skw_ts, "
+            f"(epoch_ns({raw_ts})::HUGEINT + {after_ns}) * {shift} + hash({feats}) AS __skw_key, "
+            f"{feats} FROM {_relation(view)} AS f WHERE {raw_ts} IS NOT NULL) "
             f"SELECT s.__i, CASE WHEN f.__skw_ts IS NOT NULL{ttl} THEN f.__skw_ts END AS __skw_ts, "
             f"{', '.join('f.' + _q(ft.name) for ft in view.features)} "
-            f"FROM s ASOF LEFT JOIN f ON {on} AND s.__at >= f.__skw_avail ORDER BY s.__i"
+            f"FROM s ASOF LEFT JOIN f ON {on} AND s.__skw_key >= f.__skw_key ORDER BY s.__i"
         )
         rows = _fetch_dicts(duck, sql)
     finally:

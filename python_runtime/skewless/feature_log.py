@@ -31,6 +31,7 @@ starts with `$`). The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uu
 
 from __future__ import annotations
 
+import atexit
 import base64
 import collections
 import json
@@ -40,6 +41,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -392,6 +394,13 @@ def _no_pause() -> None:
 
 class _ParquetSink:
     def __init__(self, config: FeatureLogConfig) -> None:
+        # Imported now, not at the first write: that may be at interpreter exit, too late to
+        # import what pyarrow.parquet pulls in lazily (concurrent.futures.thread).
+        import concurrent.futures.thread  # noqa: F401
+
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+
         self.root = Path(str(config.path))
         self.rows_per_file = int(config.rows_per_file)
         self.pause: Any = _no_pause
@@ -502,6 +511,11 @@ class FeatureLogger:
         self._seq = 0
         self._thread = threading.Thread(target=self._run, name="skewless-feature-log", daemon=True)
         self._thread.start()
+        # Flush what is queued when the interpreter exits (the thread is a daemon).
+        ref = weakref.ref(self)
+        atexit.register(
+            lambda: (lambda lg: lg.close(timeout=10) if lg is not None else None)(ref())
+        )
 
     # Caller's thread: keep it to a few hundred nanoseconds.
     def log(

@@ -345,3 +345,14 @@ def test_log_response_with_per_view_statuses(tmp_path: Path) -> None:
     assert rows[0].versions == {"a": "va", "b": "vb"}
     assert rows[0].served_at == datetime(2026, 5, 1, 10, tzinfo=UTC)
     assert [r.request for r in rows] == [{"amount": 1}, {"amount": 2}]
+
+
+def test_queued_rows_are_written_at_interpreter_exit(tmp_path: Path) -> None:
+    code = (
+        "from skewless.feature_log import FeatureLogConfig, FeatureLogger\n"
+        f"lg = FeatureLogger(FeatureLogConfig(path={str(tmp_path)!r}, flush_interval=3600))\n"
+        "for u in range(50):\n"
+        "    lg.log(['v.x'], [{'user_id': u}], [[u]], [['present']], {'v': '1'})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert sorted(r.entity["user_id"] for r in read_feature_log(tmp_path)) == list(range(50))

@@ -34,7 +34,18 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["materialize"], ["get"], ["features"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["materialize"],
+        ["get"],
+        ["features"],
+        ["freshness"],
+        ["consistency"],
+        ["training-record"],
+    ],
+)
 def test_help_shows_an_example(command: list[str]) -> None:
     code, out, _ = run(*command, "--help")
     assert code == 0 and "Example:" in out and "skewless" in out

@@ -190,11 +190,14 @@ def to_json(value: Any) -> str:
 
 
 def _register() -> None:
-    from skewless.cli import features, get, materialize
+    from skewless.cli import consistency, features, freshness, get, materialize, training
 
     main.add_command(materialize.materialize)
     main.add_command(get.get)
     main.add_command(features.features)
+    main.add_command(freshness.freshness)
+    main.add_command(consistency.consistency)
+    main.add_command(training.training_record)
 
 
 _register()

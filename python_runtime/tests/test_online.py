@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -281,56 +282,62 @@ def test_acl_user_and_password_never_in_errors(built: BuiltProject, tmp_path: Pa
         server.stop()
 
 
-def _start_cluster() -> list[RedisServer]:
-    """Three masters on free ports, slots assigned and met through plain commands (no redis-cli)."""
+@pytest.fixture()
+def cluster_nodes() -> Iterator[list[RedisServer]]:
+    """Three masters on free ports, slots assigned and met through plain commands (no redis-cli).
+
+    Every node started is stopped again, also when the cluster fails to form.
+    """
     import time
 
     from conftest import free_port
 
-    # the bus port defaults to port + 10000, which may not exist: give it its own free port
-    buses = [free_port() for _ in range(3)]
-    nodes = [RedisServer("--cluster-enabled", "yes", "--cluster-port", str(b)) for b in buses]
-    clients = [redis.Redis(port=n.port) for n in nodes]
-    bounds = [(0, 5460), (5461, 10922), (10923, 16383)]
-    for c, (lo, hi) in zip(clients, bounds, strict=True):
-        c.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
-    for n, bus in zip(nodes[1:], buses[1:], strict=True):
-        clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", n.port, bus)
-    deadline = time.monotonic() + 20
-    while not all(b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO") for c in clients):
-        assert time.monotonic() < deadline, "the test cluster did not converge"
-        time.sleep(0.05)
-    return nodes
-
-
-def test_redis_cluster_materialize_and_read(built: BuiltProject) -> None:
-    nodes = _start_cluster()
+    nodes: list[RedisServer] = []
     try:
-        url = f"redis+cluster://127.0.0.1:{nodes[0].port}/0"
-        registry = Registry.from_manifest(built.manifest)
-        client = connect(url)
-        assert type(client).__name__ == "RedisCluster"
-        for _ in range(3):  # the third load deletes generation 1 (client-side on a cluster)
-            materialize(
-                registry, client, built.duckdb, select=["events", "names", "pairs"], now=NOON
-            )
-        store = FeatureStore.from_manifest(built.manifest, redis_url=url)
-        resp = store.get_online_features(
-            ["events.value", "events.batch", "pairs.label", "names.echo"],
-            [
-                {"user_id": 7, "a": 12, "b": 3, "name": "a}b"},
-                {"user_id": 4242, "a": 1, "b": 2, "name": "}"},
-            ],
-            now=NOON,
-        )
-        assert resp.values == [[7, "A", "twelve-three", "v:a}b"], [0, None, None, "v:}"]]
-        per_node = [redis.Redis(port=n.port) for n in nodes]
-        gen1 = sum(len(c.keys(b"skw:{*}:events:1")) for c in per_node)
-        gen3 = [len(c.keys(b"skw:{*}:events:3")) for c in per_node]
-        assert gen1 == 0 and sum(gen3) == 1000 and all(g > 0 for g in gen3)  # spread over nodes
+        # the bus port defaults to port + 10000, which may not exist: give it its own free port
+        buses = [free_port() for _ in range(3)]
+        for bus in buses:
+            nodes.append(RedisServer("--cluster-enabled", "yes", "--cluster-port", str(bus)))
+        clients = [redis.Redis(port=n.port) for n in nodes]
+        bounds = [(0, 5460), (5461, 10922), (10923, 16383)]
+        for c, (lo, hi) in zip(clients, bounds, strict=True):
+            c.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
+        for n, bus in zip(nodes[1:], buses[1:], strict=True):
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", n.port, bus)
+        deadline = time.monotonic() + 20
+        while not all(b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO") for c in clients):
+            assert time.monotonic() < deadline, "the test cluster did not converge"
+            time.sleep(0.05)
+        yield nodes
     finally:
         for n in nodes:
             n.stop()
+
+
+def test_redis_cluster_materialize_and_read(
+    built: BuiltProject, cluster_nodes: list[RedisServer]
+) -> None:
+    nodes = cluster_nodes
+    url = f"redis+cluster://127.0.0.1:{nodes[0].port}/0"
+    registry = Registry.from_manifest(built.manifest)
+    client = connect(url)
+    assert type(client).__name__ == "RedisCluster"
+    for _ in range(3):  # the third load deletes generation 1 (client-side on a cluster)
+        materialize(registry, client, built.duckdb, select=["events", "names", "pairs"], now=NOON)
+    store = FeatureStore.from_manifest(built.manifest, redis_url=url)
+    resp = store.get_online_features(
+        ["events.value", "events.batch", "pairs.label", "names.echo"],
+        [
+            {"user_id": 7, "a": 12, "b": 3, "name": "a}b"},
+            {"user_id": 4242, "a": 1, "b": 2, "name": "}"},
+        ],
+        now=NOON,
+    )
+    assert resp.values == [[7, "A", "twelve-three", "v:a}b"], [0, None, None, "v:}"]]
+    per_node = [redis.Redis(port=n.port) for n in nodes]
+    gen1 = sum(len(c.keys(b"skw:{*}:events:1")) for c in per_node)
+    gen3 = [len(c.keys(b"skw:{*}:events:3")) for c in per_node]
+    assert gen1 == 0 and sum(gen3) == 1000 and all(g > 0 for g in gen3)  # spread over nodes
 
 
 def test_rediss_url_with_password(built: BuiltProject, tmp_path: Path) -> None:

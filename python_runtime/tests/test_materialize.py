@@ -163,9 +163,13 @@ def test_reader_never_sees_a_mix_of_generations(
     entities = [{"user_id": u} for u in range(1, users + 1, users // 200)]
     seen: list[frozenset[str]] = []
     loader = _loader(built, db, redis_url, "--chunk-rows", "500")
-    while loader.poll() is None:
-        resp = store.get_online_features(["events.batch"], entities, now=NOON)
-        seen.append(frozenset(v[0] for v in resp.values))
+    try:
+        while loader.poll() is None:
+            resp = store.get_online_features(["events.batch"], entities, now=NOON)
+            seen.append(frozenset(v[0] for v in resp.values))
+    finally:
+        if loader.poll() is None:
+            loader.kill()
     _out, err = loader.communicate()
     assert loader.returncode == 0, err.decode()
     final = store.get_online_features(["events.batch"], entities, now=NOON)
@@ -187,12 +191,14 @@ def test_kill_9_leaves_previous_generation_served_and_rerun_completes(
     loader = _loader(built, db, redis_url, "--chunk-rows", "200")
     partial = keys.gen_keys_key("events", "2")
     deadline = time.monotonic() + 120
-    while client.llen(partial) < 2000:
-        assert loader.poll() is None, "the loader finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    loader.send_signal(signal.SIGKILL)
-    loader.wait()
+    try:
+        while client.llen(partial) < 2000:
+            assert loader.poll() is None, "the loader finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        loader.send_signal(signal.SIGKILL)
+        loader.wait()
     written = client.llen(partial)
     assert 2000 <= written < users and data_keys(client, "events", "2") >= 2000
     version = registry.view("events").version

@@ -326,16 +326,6 @@ def _tag_like(items: Sequence[Any]) -> bool:
     )
 
 
-def _dumps_list(items: Sequence[Any]) -> str:
-    """Typed JSON of a list (of rows or of dicts): one C-encoder pass in the common case."""
-    if not _tag_like(items):
-        try:
-            return _call_dumps(list(items))
-        except ValueError:  # NaN/inf somewhere: the slow, exact path
-            pass
-    return _fast_dumps([encode_value(x) for x in items])
-
-
 def _view_statuses(resp: Any) -> tuple[list[str] | None, Any]:
     """(view names, per-entity raw status per view) when the response offers them cheaply as
     `view_statuses` (a `(names, rows)` pair), else (None, the per-feature `statuses`)."""
@@ -371,17 +361,14 @@ def entity_sampled(
 # --- sinks -----------------------------------------------------------------------------------
 
 # One record per served call; the list columns are aligned (one item per logged entity).
+# One record per served call: two cached texts and ONE typed-JSON document per call (one C
+# encoder pass: the fixed cost of an encode() dominates for small calls).
 _COLUMNS = (
     "request_id",
     "served_at",
-    "rows",  # JSON list: each logged entity's position in the call
     "features",  # JSON list of feature references
-    "entities",  # typed JSON list of entity dicts
-    "requests",  # typed JSON list of request payloads (null when none)
-    "values",  # typed JSON list of rows of served values, in `features` order
-    "statuses",  # JSON {"views": [...], "rows": [[...]]} or {"features": true, "rows": [[...]]}
-    "ages",  # JSON list of rows of ages in seconds (null when not given)
     "versions",  # JSON {view: version}
+    "call",  # typed JSON [rows, entities, requests, values, statuses, ages], see _format
 )
 
 
@@ -507,6 +494,7 @@ class FeatureLogger:
         self._idle.set()
         self._closed = False
         self._prefix = uuid.uuid4().hex[:16]
+        self._texts: dict[Any, str] = {}
         self._last_yield = 0.0
         self._seq = 0
         self._thread = threading.Thread(target=self._run, name="skewless-feature-log", daemon=True)
@@ -639,6 +627,8 @@ class FeatureLogger:
             ts = datetime.fromtimestamp(float(served_at), _UTC)
         self._seq += 1
         feats = list(features)
+        if not isinstance(features, tuple):
+            features = tuple(feats)
         if request is not None and isinstance(request, Mapping):
             request = [request] * len(entities)
         keep = list(range(len(entities))) if rows is None else list(rows)
@@ -648,9 +638,8 @@ class FeatureLogger:
             statuses = [statuses[i] for i in keep]
             request = None if request is None else [request[i] for i in keep]
             ages = None if ages is None else [ages[i] for i in keep]
-        self._yield()
         if view_names is not None:
-            status_doc: dict[str, Any] = {"views": view_names, "rows": [list(r) for r in statuses]}
+            status_doc: dict[str, Any] = {"views": view_names, "rows": statuses}
         else:
             status_doc = {
                 "features": True,
@@ -659,32 +648,31 @@ class FeatureLogger:
                     for st in statuses
                 ],
             }
-        ages_text = None
+        ages_rows = None
         if ages is not None:
-            ages_text = _fast_dumps(
-                [
-                    [
-                        _seconds(a[f] if isinstance(a, Mapping) else a[j])
-                        for j, f in enumerate(feats)
-                    ]
-                    for a in ages
-                ]
-            )
-        self._yield()
-        out.append(
-            (
-                f"{self._prefix}-{self._seq:x}",
-                ts,
-                _fast_dumps(keep),
-                _fast_dumps(feats),
-                _dumps_list(entities),
-                None if request is None else _dumps_list(request),
-                _dumps_list(values),
-                _fast_dumps(status_doc),
-                ages_text,
-                _fast_dumps(dict(versions)),
-            )
-        )
+            ages_rows = [
+                [_seconds(a[f] if isinstance(a, Mapping) else a[j]) for j, f in enumerate(feats)]
+                for a in ages
+            ]
+        doc = [keep, entities, request, values, status_doc, ages_rows]
+        text = None
+        if not _tag_like(entities) and not (request and _tag_like(request)):
+            try:
+                text = _call_dumps(doc)
+            except ValueError:  # NaN/inf somewhere: the slow, exact path
+                pass
+        if text is None:
+            text = _fast_dumps([encode_value(x) for x in doc])
+        ftext = self._texts.get(features)
+        if ftext is None:
+            ftext = self._texts[features] = _fast_dumps(feats)
+        vkey = tuple(versions.items())
+        vtext = self._texts.get(vkey)
+        if vtext is None:
+            vtext = self._texts[vkey] = _fast_dumps(dict(versions))
+        if len(self._texts) > 10_000:
+            self._texts.clear()
+        out.append((f"{self._prefix}-{self._seq:x}", ts, ftext, vtext, text))
         self._yield()
         return len(keep)
 
@@ -790,16 +778,11 @@ def _rows_from_record(get: Any) -> Iterator[LoggedRow]:
         served = served.replace(tzinfo=_UTC)
     served = served.astimezone(_UTC)
     rid = str(get("request_id"))
-    positions = json.loads(get("rows") or "[]")
     features = json.loads(get("features") or "[]")
-    entities = json.loads(get("entities") or "[]", object_hook=_object_hook)
-    requests_text = get("requests")
-    requests = json.loads(requests_text, object_hook=_object_hook) if requests_text else None
-    values = json.loads(get("values") or "[]", object_hook=_object_hook)
-    sdoc = json.loads(get("statuses") or "{}")
-    ages_text = get("ages")
-    ages = json.loads(ages_text) if ages_text else None
     versions = json.loads(get("versions") or "{}")
+    positions, entities, requests, values, sdoc, ages = json.loads(
+        get("call"), object_hook=_object_hook
+    )
     views = sdoc.get("views")
     for k, pos in enumerate(positions):
         srow = sdoc["rows"][k]

@@ -238,8 +238,17 @@ def test_parquet_round_trip_is_exact(tmp_path: Path) -> None:
             _assert_same(value, row.values[name])
     # The stored text is strict JSON (no NaN tokens): DuckDB's JSON reader accepts it.
     table = pq.read_table(next(tmp_path.rglob("part-*.parquet")))
-    text = table.column("values")[0].as_py()
-    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert table.column_names == ["request_id", "served_at", "features", "versions", "call"]
+    for name in ("features", "versions", "call"):
+        text = table.column(name)[0].as_py()
+        json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    import duckdb
+
+    con = duckdb.connect()
+    (n,) = con.execute(
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/**/*.parquet') WHERE json_valid(call)"
+    ).fetchone()
+    assert n == 2
 
 
 def test_redis_stream_sink_round_trip_and_maxlen(redis_url: str) -> None:

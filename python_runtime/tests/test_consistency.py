@@ -334,7 +334,7 @@ def test_cli_replay_with_drift_against_the_training_set(
         [
             *common,
             "--training-relation",
-            "main.training_set",
+            "training_set",  # a model name: its relation comes from the manifest
             "--json",
             "--html",
             str(tmp_path / "r.html"),

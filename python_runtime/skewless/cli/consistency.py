@@ -62,6 +62,15 @@ def _load_thresholds(path: Path | None) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
+def _relation_of(registry: Any, name: str) -> str:
+    """A dbt model's relation when `name` is a model of the manifest, else `name` as given."""
+    manifest = getattr(registry, "manifest", None)
+    for node in manifest.models() if manifest is not None else []:
+        if node.get("name") == name and node.get("relation_name"):
+            return str(node["relation_name"])
+    return name
+
+
 @click.command()
 @click.option(
     "--log",
@@ -117,8 +126,8 @@ def _load_thresholds(path: Path | None) -> dict[str, float]:
 @click.option(
     "--training-relation",
     metavar="RELATION",
-    help="With --log: report drift (PSI, category shares) between this training set "
-    "and the served values.",
+    help="With --log: report drift (PSI, category shares) between this training set (a dbt "
+    "model name or a relation) and the served values.",
 )
 @click.option(
     "--max-psi",
@@ -215,6 +224,7 @@ def consistency(
             if training_relation:
                 from skewless.drift import training_vs_served
 
+                training_relation = _relation_of(registry, training_relation)
                 report.drift = training_vs_served(
                     registry, duck, training_relation, rows, features=wanted
                 )

@@ -1074,6 +1074,10 @@ class _Compiler:
             src = self.strict([a, b], lambda x, y: f"{fn}({x}, {y})")
             return self.code(src, rt, [a, b], raises=True)
         if ta in _TEMPORAL and tb in _TEMPORAL and op == "-":
+            if ta == "DATE":
+                a = self.wrap(a, TIMESTAMP, "_F.to_ts({})", raises=False)
+            if tb == "DATE":
+                b = self.wrap(b, TIMESTAMP, "_F.to_ts({})", raises=False)
             src = self.strict([a, b], lambda x, y: f"_F.ts_diff({x}, {y})")
             return self.code(src, INTERVAL, [a, b])
         if ta == "INTERVAL" and tb == "INTERVAL" and op in "+-":
@@ -1333,6 +1337,10 @@ class _Compiler:
         else:
             key = "_nankey" if fl else "_ivkey" if t == INTERVAL else "None"
             src = f"_{kind}({key}, {', '.join(a.src for a in args)})"
+        if t.name == "FLOAT" and not (len(args) == 2 and args[0].src == args[1].src):
+            # measured: DuckDB's FLOAT least/greatest returns 0.0 for -0.0 (DOUBLE keeps the
+            # sign); with two identical arguments the call is simplified away and keeps it.
+            src = f"_F.no_neg_zero({src})"
         return self.code(src, t, args, nullable=all(a.nullable for a in args))
 
     # -- casts -------------------------------------------------------------------------------

@@ -210,6 +210,11 @@ def f32(x: float) -> float:
         return math.copysign(math.inf, x)
 
 
+def no_neg_zero(v: float | None) -> float | None:
+    """-0.0 becomes 0.0 (NULL and every other value unchanged)."""
+    return v + 0.0 if v is not None else None
+
+
 def dbl_sign(a: float) -> int:
     """DuckDB sign(): 0 for ±0 and nan."""
     if a > 0:

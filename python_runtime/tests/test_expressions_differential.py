@@ -176,6 +176,10 @@ CONSTRUCTS: dict[str, list[str]] = {
         "greatest(x, 1, y)",
         "greatest(1, 'nan'::double)",
         "least(i, 1.5, x)",
+        "greatest(f, i)",
+        "least(f, f, f)",
+        "greatest(f, f)",
+        "least(f, 1)",
     ],
     "cast_int": [
         "cast(x as integer)",
@@ -371,6 +375,9 @@ CONSTRUCTS: dict[str, list[str]] = {
         "extract(day from ts - ts2)",
     ],
     "interval": [
+        "dt - ts",
+        "tz - dt",
+        "ts - date '2024-01-01'",
         "ts + interval 1 day",
         "dt + interval 1 month",
         "tz - interval 90 minute",

@@ -221,9 +221,14 @@ class KeyBuilder:
 
     __slots__ = ("_convs", "_fast", "_single", "columns", "view")
 
-    def __init__(self, view: FeatureView):
+    def __init__(self, view: FeatureView, columns: tuple[str, ...] | None = None):
+        """Args:
+        view: the feature view whose keys are built.
+        columns: the request columns holding the view's key values, in the view's entity
+            order (default: the view's own key column names; on-demand inputs may rename).
+        """
         self.view = view.name
-        self.columns = view.entity
+        self.columns = columns or view.entity
         kinds = tuple(
             canonical_key_kind(view.name, c, t)
             for c, t in zip(view.entity, view.entity_types, strict=True)

@@ -97,7 +97,9 @@ def _normalise_sql(sql: str) -> str:
         return " ".join(no_comments.split())
 
 
-def definition_version(compiled_sql: str, meta: Mapping[str, Any], columns: list[tuple[str, str, Any]]) -> str:
+def definition_version(
+    compiled_sql: str, meta: Mapping[str, Any], columns: list[tuple[str, str, Any]]
+) -> str:
     """A short hash of what a view's values depend on: its SQL, its skewless meta and column types."""
     payload = json.dumps(
         {"sql": _normalise_sql(compiled_sql), "meta": meta, "columns": columns},
@@ -129,7 +131,11 @@ def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureVi
     entity_raw = meta.get("entity")
     if isinstance(entity_raw, str) and entity_raw:
         entity: tuple[str, ...] = (entity_raw,)
-    elif isinstance(entity_raw, list) and entity_raw and all(isinstance(e, str) and e for e in entity_raw):
+    elif (
+        isinstance(entity_raw, list)
+        and entity_raw
+        and all(isinstance(e, str) and e for e in entity_raw)
+    ):
         entity = tuple(entity_raw)
     else:
         raise DefinitionError(
@@ -137,7 +143,9 @@ def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureVi
             f"(e.g. `user_id` or `[user_id, merchant_id]`), got {entity_raw!r}"
         )
     if len(set(entity)) != len(entity):
-        raise DefinitionError(f"model `{name}`: meta.skewless.entity repeats a column: {list(entity)}")
+        raise DefinitionError(
+            f"model `{name}`: meta.skewless.entity repeats a column: {list(entity)}"
+        )
     timestamp = meta.get("timestamp")
     if not isinstance(timestamp, str) or not timestamp:
         raise DefinitionError(
@@ -145,9 +153,13 @@ def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureVi
             f"values hold, got {timestamp!r}"
         )
     if timestamp in entity:
-        raise DefinitionError(f"model `{name}`: meta.skewless.timestamp `{timestamp}` is also an entity column")
+        raise DefinitionError(
+            f"model `{name}`: meta.skewless.timestamp `{timestamp}` is also an entity column"
+        )
     ttl = _duration(name, "ttl", meta.get("ttl"), allow_none=True)
-    available_after = _duration(name, "available_after", meta.get("available_after", "0s"), allow_none=False)
+    available_after = _duration(
+        name, "available_after", meta.get("available_after", "0s"), allow_none=False
+    )
     freshness = _duration(name, "freshness", meta.get("freshness"), allow_none=True)
     on_stale = meta.get("on_stale", "serve")
     if on_stale not in ON_STALE_POLICIES:
@@ -189,7 +201,9 @@ def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureVi
             )
         )
     if not features:
-        raise DefinitionError(f"model `{name}`: no feature columns declared besides the keys and timestamp")
+        raise DefinitionError(
+            f"model `{name}`: no feature columns declared besides the keys and timestamp"
+        )
     if on_stale == "default":
         no_default = [f.name for f in features if not f.has_default]
         if no_default:
@@ -229,15 +243,30 @@ def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureVi
 
 def is_feature_view(node: Mapping[str, Any]) -> bool:
     meta = skewless_meta(node)
-    return node.get("resource_type") == "model" and meta is not None and (
-        not isinstance(meta, Mapping) or meta.get("kind", "feature_view") == "feature_view"
+    return (
+        node.get("resource_type") == "model"
+        and meta is not None
+        and (not isinstance(meta, Mapping) or meta.get("kind", "feature_view") == "feature_view")
     )
+
+
+def is_on_demand(node: Mapping[str, Any]) -> bool:
+    """A model with `meta.skewless.kind: on_demand` (a request-time view, see `ondemand.py`)."""
+    meta = skewless_meta(node)
+    return isinstance(meta, Mapping) and meta.get("kind") == "on_demand"
 
 
 def read_feature_views(manifest: Manifest) -> dict[str, FeatureView]:
     """Every model with `meta.skewless` (kind `feature_view`, the default), validated, by name."""
     views: dict[str, FeatureView] = {}
     for node in manifest.models():
+        meta = skewless_meta(node)
+        kind = meta.get("kind", "feature_view") if isinstance(meta, Mapping) else "feature_view"
+        if kind not in ("feature_view", "on_demand"):
+            raise DefinitionError(
+                f"model `{node.get('name')}`: meta.skewless.kind is {kind!r}; allowed: "
+                "feature_view (the default), on_demand"
+            )
         if not is_feature_view(node):
             continue
         view = _feature_view(node, skewless_meta(node))  # type: ignore[arg-type]

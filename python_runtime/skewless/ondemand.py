@@ -22,11 +22,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skewless.definitions import Feature, FeatureView
 from skewless.errors import DefinitionError, RequestError, UnsupportedExpression
 from skewless.manifest import Manifest, definition_version, skewless_meta
+
+if TYPE_CHECKING:
+    from skewless.expressions import CompiledProjections
 
 __all__ = ["InputSpec", "OnDemandView", "read_on_demand_views"]
 
@@ -73,7 +76,7 @@ class OnDemandView:
     timestamp: str
     inputs: tuple[InputSpec, ...]
     request_schema: Mapping[str, str]
-    projections: Mapping[str, Any] = field(repr=False)
+    projections: CompiledProjections = field(repr=False)
     features: tuple[Feature, ...]
     input_refs: tuple[tuple[str, str], ...]
     version: str
@@ -122,7 +125,7 @@ class OnDemandView:
                     f"({self.request_schema[col]}); pass it in request=[{{'{col}': …}}]"
                 )
         try:
-            return self.projections.evaluate(payload)  # type: ignore[no-any-return]
+            return self.projections.evaluate(payload)
         except RequestError as e:
             raise RequestError(f"on-demand view `{self.name}`: {e}") from None
 

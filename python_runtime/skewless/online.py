@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
@@ -52,6 +52,9 @@ from skewless.errors import (
 )
 from skewless.keys import KeyBuilder, data_key_tail, meta_key, pointer_key
 from skewless.registry import Registry
+
+if TYPE_CHECKING:
+    from skewless.ondemand import OnDemandView
 
 __all__ = ["STATUSES", "FeatureStore", "OnlineResponse", "PostLookup"]
 
@@ -138,11 +141,31 @@ class _ViewPlan:
         return [d if h else None for d, h in zip(self.defaults, self.has_defaults, strict=True)]
 
 
+class _OnDemandPlan:
+    """The request-time part of a plan: which on-demand features to compute from which inputs."""
+
+    __slots__ = ("inputs", "outputs", "views", "width")
+
+    def __init__(self, views: list[OnDemandView], outputs: list[tuple[int, str]]):
+        self.views = tuple(views)
+        #: per requested on-demand feature: (index into `views`, feature name)
+        self.outputs = tuple(outputs)
+        #: per on-demand view: (slot index, [(position in the slot's values, input column)])
+        self.inputs: list[list[tuple[int, list[tuple[int, str]]]]] = [[] for _ in views]
+        self.width = 0  # values of the visible slots (the rest feed the on-demand views)
+
+
 class _Plan:
-    """A resolved feature list: views, key builders, output order."""
+    """A resolved feature list: views, key builders, output order.
+
+    `views` holds one slot per (view, key columns): first the views whose features were asked
+    for, then (hidden) the input views of requested on-demand features, read in the same MGET.
+    """
 
     __slots__ = (
         "builders",
+        "nvisible",
+        "on_demand",
         "permutation",
         "pointers",
         "refs",
@@ -151,6 +174,7 @@ class _Plan:
 
     def __init__(self, registry: Registry, refs: Sequence[str]):
         by_view: dict[str, list[str]] = {}
+        od_by_view: dict[str, list[str]] = {}
         request_refs: list[str] = []
         for ref in refs:
             if not isinstance(ref, str):
@@ -161,19 +185,45 @@ class _Plan:
             if ref in request_refs:
                 continue
             request_refs.append(ref)
-            by_view.setdefault(feature.view, []).append(feature.name)
+            target = od_by_view if feature.view in registry.on_demand else by_view
+            target.setdefault(feature.view, []).append(feature.name)
         builders: list[KeyBuilder] = []
         signatures: list[tuple[Any, ...]] = []
         views: list[_ViewPlan] = []
         plan_refs: list[str] = []
-        for view_name, names in by_view.items():
-            view = registry.view(view_name)
-            sig = (view.entity, view.entity_types)
+
+        def slot(view: FeatureView, names: list[str], columns: tuple[str, ...]) -> int:
+            sig = (view.entity, view.entity_types, columns)
             if sig not in signatures:
                 signatures.append(sig)
-                builders.append(KeyBuilder(view))
+                builders.append(KeyBuilder(view, columns))
             views.append(_ViewPlan(view, names, signatures.index(sig)))
+            return len(views) - 1
+
+        for view_name, names in by_view.items():
+            view = registry.view(view_name)
+            slot(view, names, view.entity)
             plan_refs.extend(f"{view_name}.{n}" for n in names)
+        self.nvisible = len(views)
+        self.on_demand: _OnDemandPlan | None = None
+        if od_by_view:
+            od_views = [registry.on_demand[name] for name in od_by_view]
+            outputs = [(i, n) for i, v in enumerate(od_views) for n in od_by_view[v.name]]
+            od = _OnDemandPlan(od_views, outputs)
+            od.width = sum(vp.n for vp in views)
+            for i, odv in enumerate(od_views):
+                used = {col for col, _ref in odv.input_refs}
+                for spec in odv.inputs:
+                    view = registry.view(spec.view)
+                    names = [f.name for f in view.features if spec.column(f.name) in used]
+                    if names:
+                        columns = tuple(dict(spec.keys)[k] for k in view.entity)
+                        si = slot(view, names, columns)
+                        od.inputs[i].append(
+                            (si, [(j, spec.column(n)) for j, n in enumerate(names)])
+                        )
+            plan_refs.extend(f"{od_views[i].name}.{n}" for i, n in outputs)
+            self.on_demand = od
         self.views = tuple(views)
         self.builders = tuple(builders)
         self.pointers = tuple(vp.pointer for vp in views)
@@ -253,8 +303,11 @@ class OnlineResponse:
 
     @property
     def versions(self) -> dict[str, str]:
-        """Feature view → the definition version served."""
-        return {vp.name: vp.view.version for vp in self._plan.views}
+        """Feature view → the definition version served (on-demand views and their inputs too)."""
+        out = {vp.name: vp.view.version for vp in self._plan.views}
+        if self._plan.on_demand is not None:
+            out.update({v.name: v.version for v in self._plan.on_demand.views})
+        return out
 
     @property
     def values(self) -> list[list[Any]]:
@@ -279,13 +332,17 @@ class OnlineResponse:
         out = []
         for ei in range(len(self._rows)):
             row: dict[str, Any] = {}
-            for vi, vp in enumerate(plan.views):
+            for vi, vp in enumerate(plan.views[: plan.nvisible]):
                 statuses = self._vstatus[vi]
                 status = _PRESENT if statuses is None else statuses[ei]
                 ts = self._stamps[vi][ei]
                 age = None if ts is None else self._now_us - ts
                 for j, name in enumerate(vp.features):
                     row[f"{vp.name}.{name}"] = make(vp, status, age, j)
+            od = plan.on_demand
+            if od is not None:
+                for i, name in od.outputs:
+                    row[f"{od.views[i].name}.{name}"] = make(None, _PRESENT, None, 0)  # type: ignore[arg-type]
             out.append({ref: row[ref] for ref in self.features})
         return out
 
@@ -540,6 +597,37 @@ class FeatureStore:
             "relax the SLA"
         )
 
+    def _evaluate_on_demand(
+        self,
+        plan: _Plan,
+        od: _OnDemandPlan,
+        rows: list[list[Any]],
+        entities: Sequence[Mapping[str, Any]],
+        request: Any,
+        now_us: int,
+    ) -> list[list[Any]]:
+        """Visible values of each row, followed by the requested on-demand features computed
+        from the request payload and the input features read in the same round trip."""
+        payloads = _requests(request, len(rows), od.views)
+        now = codec.decode_timestamp(now_us)
+        offsets = [0]
+        for vp in plan.views:
+            offsets.append(offsets[-1] + vp.n)
+        out = []
+        for ei, row in enumerate(rows):
+            computed = []
+            for i, odv in enumerate(od.views):
+                inputs: dict[str, Any] = {}
+                for si, cols in od.inputs[i]:
+                    base = offsets[si]
+                    for j, col in cols:
+                        inputs[col] = row[base + j]
+                computed.append(odv.evaluate(entities[ei], payloads[ei], inputs, now))
+            visible = row[: od.width]
+            visible += [computed[i][name] for i, name in od.outputs]
+            out.append(visible)
+        return out
+
     def get_online_features(
         self,
         features: Sequence[str],
@@ -553,8 +641,10 @@ class FeatureStore:
             features: feature references, `<model>.<column>`.
             entities: one dict of entity-key values per entity, e.g. `[{"user_id": 42}]`; it must
                 hold the key columns of every view involved.
-            request: request-time payload, handed to the `post_lookup` hooks and kept on the
-                response.
+            request: the request payload of each entity, `[{"amount": 120.0, …}, …]` (a dict when
+                there is one entity), read by request-time (on-demand) features; it is validated
+                against the request model's column types. Also kept on the response and handed to
+                the `post_lookup` hooks.
             now: the time values are aged against (default: the current time); naive means UTC.
 
         Raises:
@@ -583,6 +673,12 @@ class FeatureStore:
             if pointer not in cache:
                 self._refresh_generations(plan)
                 break
+        if not views:  # only request-time features that read no stored input
+            assert plan.on_demand is not None
+            blank: list[list[Any]] = [[] for _ in entities]
+            rows = self._evaluate_on_demand(plan, plan.on_demand, blank, entities, request, now_us)
+            response = OnlineResponse(plan, entities, rows, [], [], request, now_us)
+            return self._respond(response, request)
         for _attempt in range(_MAX_POINTER_RETRIES):
             # (generation, key tail) per view, read once: the keys and the check use the same
             entries = [cache[p] for p in plan.pointers]
@@ -670,10 +766,36 @@ class FeatureStore:
                 rows = per_view[0]
             else:
                 rows = [list(chain.from_iterable(parts)) for parts in zip(*per_view, strict=True)]
-        response = OnlineResponse(plan, entities, rows, vstatus, stamps, request, now_us)
+        if plan.on_demand is not None:
+            rows = self._evaluate_on_demand(plan, plan.on_demand, rows, entities, request, now_us)
+            del vstatus[plan.nvisible :], stamps[plan.nvisible :]
+        return self._respond(
+            OnlineResponse(plan, entities, rows, vstatus, stamps, request, now_us), request
+        )
+
+    def _respond(self, response: OnlineResponse, request: Any) -> OnlineResponse:
         for hook in self.post_lookup:
             hook(self, response, request)
         return response
+
+
+def _requests(
+    request: Any, n: int, views: Sequence[OnDemandView]
+) -> list[Mapping[str, Any] | None]:
+    """The request payload per entity: a list aligned with `entities` (a dict when n == 1)."""
+    if request is None:
+        return [None] * n
+    if isinstance(request, Mapping):
+        if n == 1:
+            return [request]
+    elif isinstance(request, Sequence) and not isinstance(request, (str, bytes)):
+        if len(request) == n and all(r is None or isinstance(r, Mapping) for r in request):
+            return list(request)
+    names = ", ".join(f"`{v.name}`" for v in views)
+    raise RequestError(
+        f"request must be a list of {n} dict(s), one per entity, for the request-time view(s) "
+        f"{names}; got {type(request).__name__} of length {len(request) if hasattr(request, '__len__') else '?'}"
+    )
 
 
 def _array_header(n: int) -> bytes:

@@ -4,25 +4,49 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from skewless.definitions import Feature, FeatureView
 from skewless.errors import UnknownFeatureError
-from skewless.manifest import Manifest, load_manifest, read_feature_views
+from skewless.manifest import Manifest, is_on_demand, load_manifest, read_feature_views
+
+if TYPE_CHECKING:
+    from skewless.ondemand import OnDemandView
 
 __all__ = ["Registry"]
 
 
 class Registry:
-    """Feature views by name, read once from a dbt manifest."""
+    """Feature views and request-time (on-demand) views by name, read once from a dbt manifest.
 
-    def __init__(self, views: dict[str, FeatureView], manifest: Manifest | None = None):
+    Attributes:
+        views: feature views (materialized into Redis).
+        on_demand: request-time views, their SQL compiled to Python at load time.
+        manifest: the manifest they were read from.
+    """
+
+    def __init__(
+        self,
+        views: dict[str, FeatureView],
+        manifest: Manifest | None = None,
+        on_demand: dict[str, OnDemandView] | None = None,
+    ):
         self.views = views
         self.manifest = manifest
+        self.on_demand: dict[str, OnDemandView] = on_demand or {}
 
     @classmethod
     def from_manifest(cls, path: str | Path) -> Registry:
+        """Read feature views and on-demand views; an unsupported request-time construct fails
+        here (`UnsupportedExpression`, naming model, column and construct), never at serving."""
         manifest = load_manifest(path)
-        return cls(read_feature_views(manifest), manifest)
+        views = read_feature_views(manifest)
+        on_demand = None
+        if any(is_on_demand(n) for n in manifest.models()):
+            from skewless.ondemand import read_on_demand_views
+
+            on_demand = read_on_demand_views(manifest, views)
+        return cls(views, manifest, on_demand)
 
     @classmethod
     def from_dbt(cls, project_dir: str | Path, target_path: str = "target") -> Registry:
@@ -32,8 +56,9 @@ class Registry:
         try:
             return self.views[name]
         except KeyError:
+            known = sorted([*self.views, *self.on_demand])
             raise UnknownFeatureError(
-                f"no feature view named `{name}`; known views: {', '.join(sorted(self.views)) or '(none)'}"
+                f"no feature view named `{name}`; known views: {', '.join(known) or '(none)'}"
                 " — is the model tagged with meta.skewless and compiled (`dbt compile`)?"
             ) from None
 
@@ -41,8 +66,12 @@ class Registry:
         """Resolve `<view>.<column>`."""
         view_name, dot, column = ref.rpartition(".")
         if not dot or not view_name or not column:
-            raise UnknownFeatureError(f"`{ref}` is not a feature reference; write `<model>.<column>`")
-        view = self.view(view_name)
+            raise UnknownFeatureError(
+                f"`{ref}` is not a feature reference; write `<model>.<column>`"
+            )
+        view: FeatureView | OnDemandView = (
+            self.on_demand[view_name] if view_name in self.on_demand else self.view(view_name)
+        )
         try:
             return view.feature(column)
         except KeyError:

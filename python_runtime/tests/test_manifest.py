@@ -90,6 +90,7 @@ def test_version_ignores_layout_but_not_logic(raw: dict[str, Any]) -> None:
         ({"on_stale": "default"}, "amount_avg_30d"),
         ({"ttl_days": 3}, "unknown key"),
         ({"entity": "customer_id"}, "not declared"),
+        ({"kind": "ondemand"}, "allowed: feature_view (the default), on_demand"),
     ],
 )
 def test_invalid_meta_names_model_and_key(raw: dict[str, Any], changes: dict[str, Any], message: str) -> None:

@@ -13,7 +13,16 @@ Two checks, one set of per-feature statistics:
   greatest timestamp such that `timestamp + available_after <= served_at` and
   `served_at - timestamp <= ttl`), then the serving rules applied to it exactly as the runtime
   applies them (`ttl`, `freshness` + `on_stale`, column defaults). What was served is compared
-  with that, value by value.
+  with that, value by value. The join uses the macro's DuckDB ASOF key, so rows of one entity
+  sharing a timestamp resolve the same way (tested equal to the macro's output).
+  Request-time (on-demand) features: their input views are replayed the same way (serving rules
+  included: a defaulted input is the default, a missing one NULL), and the view's SELECT list is
+  evaluated by DuckDB over the logged payload plus those inputs (the payload's missing request
+  timestamp is the serving time, as online).
+
+Note that `point_in_time_join` itself yields NULL where serving substitutes a column default or
+a stale-policy value; the replay compares with what a correct server would have served, so such
+policy substitutions are not mismatches (they show in the per-feature status counts).
 
 Equality: NULL equals NULL (`both_null`), NaN equals NaN, integers, strings, booleans, decimals,
 dates and timestamps compare exactly (a naive timestamp is UTC), floats compare exactly unless a

@@ -92,27 +92,36 @@ class OnDemandView:
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
+    def reads(self, names: tuple[str, ...]) -> frozenset[str]:
+        """The inputs (request fields and input columns) the features `names` read."""
+        return frozenset().union(*(self.projections[n].inputs for n in names))
+
     def evaluate(
         self,
         entity: Mapping[str, Any],
         request: Mapping[str, Any] | None,
         inputs: Mapping[str, Any],
         now: datetime,
+        names: tuple[str, ...] | None = None,
     ) -> dict[str, Any]:
-        """Every feature of the view for one request, by name.
+        """Features of the view for one request, by name.
 
         Args:
             entity: the entity-key values given to `get_online_features`.
             request: the request payload; its fields are typed by the request model's columns.
             inputs: input column → served value of the input feature.
             now: the serving time, used when the payload omits the request timestamp.
+            names: the features to compute (default: all, in one fused function).
 
         Raises:
             RequestError: a request field is missing or of the wrong type (named).
             ExpressionError: the SQL fails where DuckDB fails too.
         """
         payload: dict[str, Any] = dict(inputs)
+        fields = self.request_schema if names is None else self.reads(names)
         for col in self.request_schema:
+            if col not in fields:
+                continue
             if request is not None and col in request:
                 payload[col] = request[col]
             elif col in entity:
@@ -125,7 +134,9 @@ class OnDemandView:
                     f"({self.request_schema[col]}); pass it in request=[{{'{col}': …}}]"
                 )
         try:
-            return self.projections.evaluate(payload)
+            if names is None:
+                return self.projections.evaluate(payload)
+            return {n: self.projections[n](payload) for n in names}
         except RequestError as e:
             raise RequestError(f"on-demand view `{self.name}`: {e}") from None
 

@@ -144,12 +144,17 @@ class _ViewPlan:
 class _OnDemandPlan:
     """The request-time part of a plan: which on-demand features to compute from which inputs."""
 
-    __slots__ = ("inputs", "outputs", "views", "width")
+    __slots__ = ("inputs", "names", "outputs", "views", "width")
 
     def __init__(self, views: list[OnDemandView], outputs: list[tuple[int, str]]):
         self.views = tuple(views)
         #: per requested on-demand feature: (index into `views`, feature name)
         self.outputs = tuple(outputs)
+        #: per view: the requested names (None: all of them, one fused evaluation)
+        self.names: list[tuple[str, ...] | None] = []
+        for i, v in enumerate(views):
+            asked = tuple(n for j, n in outputs if j == i)
+            self.names.append(None if set(asked) == set(v.feature_names) else asked)
         #: per on-demand view: (slot index, [(position in the slot's values, input column)])
         self.inputs: list[list[tuple[int, list[tuple[int, str]]]]] = [[] for _ in views]
         self.width = 0  # values of the visible slots (the rest feed the on-demand views)
@@ -212,7 +217,8 @@ class _Plan:
             od = _OnDemandPlan(od_views, outputs)
             od.width = sum(vp.n for vp in views)
             for i, odv in enumerate(od_views):
-                used = {col for col, _ref in odv.input_refs}
+                names_i = od.names[i]
+                used = odv.reads(names_i if names_i is not None else odv.feature_names)
                 for spec in odv.inputs:
                     view = registry.view(spec.view)
                     names = [f.name for f in view.features if spec.column(f.name) in used]
@@ -622,7 +628,7 @@ class FeatureStore:
                     base = offsets[si]
                     for j, col in cols:
                         inputs[col] = row[base + j]
-                computed.append(odv.evaluate(entities[ei], payloads[ei], inputs, now))
+                computed.append(odv.evaluate(entities[ei], payloads[ei], inputs, now, od.names[i]))
             visible = row[: od.width]
             visible += [computed[i][name] for i, name in od.outputs]
             out.append(visible)

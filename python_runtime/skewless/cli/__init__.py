@@ -190,7 +190,7 @@ def to_json(value: Any) -> str:
 
 
 def _register() -> None:
-    from skewless.cli import consistency, features, freshness, get, materialize, training
+    from skewless.cli import check, consistency, features, freshness, get, materialize, training
 
     main.add_command(materialize.materialize)
     main.add_command(get.get)
@@ -198,6 +198,7 @@ def _register() -> None:
     main.add_command(freshness.freshness)
     main.add_command(consistency.consistency)
     main.add_command(training.training_record)
+    main.add_command(check.check)
 
 
 _register()

@@ -111,5 +111,20 @@ def features(obj: CliContext, as_json: bool) -> None:
                 for r in records
             ],
         )
+    if registry.on_demand and not as_json:
+        click.echo("\nrequest-time views (computed per request from the payload and their inputs):")
+        print_table(
+            ["view", "features", "version", "request fields", "inputs"],
+            [
+                [
+                    odv.name,
+                    ",".join(odv.feature_names),
+                    odv.version,
+                    ",".join(f"{k}:{t}" for k, t in odv.request_schema.items()),
+                    ",".join(i.view for i in odv.inputs),
+                ]
+                for odv in sorted(registry.on_demand.values(), key=lambda o: o.name)
+            ],
+        )
     if warning:
         click.echo(f"warning: online state unknown: {warning}", err=True)

@@ -24,6 +24,53 @@ def parse_entity(text: str) -> dict[str, str]:
     return entity
 
 
+def typed_request(fields: dict[str, str], schema: dict[str, str]) -> dict[str, Any]:
+    """Command-line text → typed payload values, by the request models' declared column types
+    (`null` is NULL). Unknown fields stay strings (the runtime names them if they are wrong)."""
+    from datetime import date, datetime
+    from decimal import Decimal, InvalidOperation
+
+    out: dict[str, Any] = {}
+    for name, text in fields.items():
+        dtype = schema.get(name, "VARCHAR").upper()
+        base = dtype.split("(")[0].strip()
+        try:
+            if text.lower() == "null":
+                value: Any = None
+            elif base in {
+                "TINYINT",
+                "SMALLINT",
+                "INTEGER",
+                "BIGINT",
+                "HUGEINT",
+                "UBIGINT",
+                "UINTEGER",
+                "USMALLINT",
+                "UTINYINT",
+            }:
+                value = int(text)
+            elif base in {"DOUBLE", "FLOAT", "REAL"}:
+                value = float(text)
+            elif base in {"DECIMAL", "NUMERIC"}:
+                value = Decimal(text)
+            elif base == "BOOLEAN":
+                if text.lower() not in {"true", "false"}:
+                    raise ValueError("write true or false")
+                value = text.lower() == "true"
+            elif base == "DATE":
+                value = date.fromisoformat(text)
+            elif base.startswith("TIMESTAMP"):
+                value = datetime.fromisoformat(text)
+            else:
+                value = text
+        except (ValueError, InvalidOperation) as e:
+            raise click.BadParameter(
+                f"{name}={text!r} is not a {dtype}: {e}", param_hint="--request"
+            ) from None
+        out[name] = value
+    return out
+
+
 @click.command()
 @click.option(
     "--entity",
@@ -44,6 +91,15 @@ def parse_entity(text: str) -> dict[str, str]:
     help="Feature references (repeat or comma-separate).",
 )
 @click.option(
+    "--request",
+    "-r",
+    "request_texts",
+    multiple=True,
+    metavar="FIELD=VALUE[,FIELD=VALUE]",
+    help="The request payload of request-time features, one option per entity in --entity order "
+    "(values typed by the request model's columns; timestamps ISO 8601).",
+)
+@click.option(
     "--now",
     "now_text",
     metavar="TIMESTAMP",
@@ -61,6 +117,7 @@ def get(
     obj: CliContext,
     entity_texts: tuple[str, ...],
     feature_texts: tuple[str, ...],
+    request_texts: tuple[str, ...],
     now_text: str | None,
     as_json: bool,
 ) -> None:
@@ -70,10 +127,26 @@ def get(
     Example:
       skewless get --entity user_id=42 --features user_txn_stats.txn_count_30d,user_profile.country
       skewless get -e user_id=42 -e user_id=43 -f user_txn_stats.txn_count_30d --json
+      skewless get -e user_id=42,merchant_id=7 -f txn_risk.amount_to_avg_30d \
+          -r amount_usd=120.00,txn_country=DE
     """
     entities = [parse_entity(t) for t in entity_texts]
     features = split_list(feature_texts)
-    response = obj.store().get_online_features(features, entities, now=parse_now(now_text))
+    request = None
+    if request_texts:
+        if len(request_texts) != len(entities):
+            raise click.BadParameter(
+                f"give one --request per --entity ({len(entities)}), got {len(request_texts)}",
+                param_hint="--request",
+            )
+        registry = obj.registry()
+        schema: dict[str, str] = {}
+        for view in registry.on_demand.values():
+            schema.update(view.request_schema)
+        request = [typed_request(parse_entity(t), schema) for t in request_texts]
+    response = obj.store().get_online_features(
+        features, entities, request=request, now=parse_now(now_text)
+    )
     values = response.values
     statuses = response.statuses
     ages = response.ages

@@ -847,7 +847,7 @@ class _Compiler:
             v = -v if negate else v
             return self._const(v, t, lit=v)
         if re.fullmatch(r"\d*\.\d*", text):
-            digits = len(text.replace(".", "").lstrip("")) or 1
+            digits = len(text.replace(".", "")) or 1
             scale = len(text.split(".")[1])
             p = max(digits, scale, 1)
             if p <= 38:
@@ -1644,14 +1644,13 @@ class _Compiler:
             return self.code(self.strict([code], lambda x: f"(not {x})"), BOOLEAN, [code])
         a, p = self._str(node.this, kind.upper()), self._str(node.expression, kind.upper())
         if p.const is not _NOCONST and p.const is not None:
-            pat = p.const.lower() if kind == "ilike" else p.const
+            pattern = p.const if kind == "like" else F.lower(p.const)
             try:
-                rx = F.like_regex(pat if kind == "like" else F.lower(p.const), escape, False)
+                rx = F.like_regex(pattern, escape, False)
             except ExpressionError as e:
                 raise self.ctx.unsupported(
                     f"the {kind.upper()} pattern {p.const!r}", str(e)
                 ) from None
-            del pat
             k = self.ctx.const(rx.fullmatch)
             if kind == "like":
                 return self.code(

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from expr_oracle import SCHEMA, Oracle, connect, edge_rows, rows_strategy
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
+from skewless.errors import UnsupportedExpression
 from skewless.expressions import compile_expression
 
 # construct -> expressions exercising it (over the oracle's SCHEMA columns)
@@ -431,4 +433,48 @@ def test_construct_matches_duckdb(construct: str, oracle: Oracle) -> None:
 
     run()
     assert sum(seen) >= 200, f"only {sum(seen)} payloads for {construct}"
+    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:25])
+
+
+# The operator x type matrix: every template over every pair of typed operands (columns of all
+# types and literals of each DuckDB literal type). Combinations the runtime rejects are skipped
+# (the rejection tests cover those); every accepted one must agree with DuckDB on the edge rows.
+_OPERANDS = [*SCHEMA, "'abc'", "date '2024-01-01'", "timestamp '2024-01-01 10:00'",
+             "interval 1 day", "true", "1", "1000", "3000000000", "-1", "1.5", "0.25", "1e2",
+             "cast(null as integer)"]  # fmt: skip
+_TEMPLATES = ["{a} + {b}", "{a} - {b}", "{a} * {b}", "{a} // {b}", "{a} % {b}", "{a} / {b}",
+              "{a} || {b}", "concat({a}, {b})", "coalesce({a}, {b})", "greatest({a}, {b})",
+              "least({a}, {b}, {a})", "nullif({a}, {b})", "{a} = {b}", "{a} < {b}",
+              "{a} is distinct from {b}", "{a} in ({b}, {a})", "{a} between {b} and {a}",
+              "case when bo then {a} else {b} end", "abs({a})", "round({a}, 1)", "round({a}, -1)",
+              "ceil({a})", "sign({a})", "-{a}", "ln({a})", "pow({a}, {b})",
+              "cast({a} as varchar)", "cast({a} as double)", "cast({a} as integer)",
+              "cast({a} as decimal(6,2))", "cast({a} as boolean)", "cast({a} as date)",
+              "cast({a} as timestamptz)", "date_trunc('day', {a})", "extract(year from {a})",
+              "date_diff('hour', {a}, {b})"]  # fmt: skip
+MATRIX = sorted({t.format(a=a, b=b) for t in _TEMPLATES for a in _OPERANDS for b in _OPERANDS})
+
+
+def test_operator_type_matrix_sample(oracle: Oracle) -> None:
+    problems: list[str] = []
+    checked: list[str] = []
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.sampled_from(MATRIX))
+    def run(sql: str) -> None:
+        try:
+            compile_expression(sql, SCHEMA)
+        except UnsupportedExpression:
+            return
+        checked.append(sql)
+        problems.extend(oracle.diff(sql, EDGES))
+
+    run()
+    assert len(checked) >= 50, f"only {len(checked)} accepted combinations were drawn"
     assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems[:25])

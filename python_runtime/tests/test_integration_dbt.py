@@ -186,7 +186,7 @@ def test_integration_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         .read_text()
         .lower()
     )
-    assert "asof left join" in compiled  # the duckdb__ implementation was the one tested
+    assert "asof join" in compiled  # the duckdb__ implementation was the one tested
 
     con = duckdb.connect(str(db))
     try:
@@ -248,7 +248,7 @@ def test_integration_duckdb_default_impl(tmp_path: Path) -> None:
         .read_text()
         .lower()
     )
-    assert "asof left join" not in compiled and "union all" in compiled
+    assert "asof join" not in compiled and "union all" in compiled
 
 
 @pytest.mark.postgres

@@ -11,10 +11,10 @@ ties (two view rows with the same entity and timestamp), and values placed exact
 available_after boundaries. Sessions run in America/New_York so that any implicit local-time cast
 would show up as a mismatch.
 
-Tie rules checked: default__ takes the tied row with the greatest feature values (column by column,
-NULL lowest); duckdb__ takes one whole tied row chosen by a hash of its values, so the oracle
-accepts any tied row and the test re-runs the query on the reversed input to check that the choice
-does not depend on input order.
+Tie rule checked (both implementations): among view rows sharing the entity and the as-of
+timestamp, the one with the greatest feature values (column by column, NULL lowest) is used. When
+a dataset has ties, the DuckDB test also re-runs every query on the reversed input rows and checks
+that nothing changes.
 """
 
 from __future__ import annotations
@@ -173,8 +173,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compiled]:
     _write_project(root, duckdb_path, pg_schema)
     _dbt(root, "deps")
     compiled = Compiled(root, duckdb_path, pg_schema, _compiled(root, "duckdb"))
-    assert "asof left join" in compiled.duckdb[("dispatch", False, "c0")].lower()
-    assert "asof left join" not in compiled.duckdb[("default", False, "c0")].lower()
+    assert "asof join" in compiled.duckdb[("dispatch", False, "c0")].lower()
+    assert "asof join" not in compiled.duckdb[("default", False, "c0")].lower()
     yield compiled
     shutil.rmtree(root, ignore_errors=True)
 
@@ -306,8 +306,7 @@ def check(
         ):
             if len(allowed) > 1:
                 decided += 1
-                if impl == "default":
-                    allowed = {max(allowed, key=_value_key)}  # default__: greatest values win a tie
+                allowed = {max(allowed, key=_value_key)}  # a tie: the greatest values win
             assert part in allowed, (
                 f"{impl} strict={strict} {cfg}: spine_id {spine_id} view {view}: got {part}, "
                 f"expected one of {allowed}\ndata={data}"
@@ -495,9 +494,7 @@ def test_pit_matches_oracle_postgres(project: Compiled, pg: tuple[Any, Any]) -> 
 
     cur, compiled = pg
     schema = project.pg_schema
-    assert (
-        "asof left join" not in compiled[("dispatch", False, "c0")].lower()
-    )  # default__ on PostgreSQL
+    assert "asof join" not in compiled[("dispatch", False, "c0")].lower()  # default__ on PostgreSQL
     seen = {"datasets": 0, "ties": 0, "matched": 0, "decided": 0}
 
     @settings(

@@ -1,0 +1,148 @@
+{#
+    The SQL of skewless.point_in_time_join, shared by its implementations, which differ only in
+    how each distinct (spine keys, spine timestamp) pair finds its as-of view timestamp:
+      match='window': union with the view's rows + running max of the view timestamp per entity
+                      (portable; view rows sort before spine rows at equal times, after when strict);
+      match='asof':   a DuckDB ASOF JOIN of the pairs to the view's (keys, timestamp).
+    Then, per view, an equi-join on (keys, as-of timestamp) fetches the values: when several view
+    rows share that entity and timestamp, the one with the greatest feature values (column by
+    column in declared order, NULL lowest) is taken, so the result never depends on input order
+    and is the same on every adapter. Finally the spine is left-joined to each view's values on
+    (keys, spine timestamp): one output row per spine row, duplicates kept, nulls give nulls.
+    Times are compared on one UTC line by skewless._pit_epoch (epoch_ns on DuckDB).
+#}
+{% macro _pit_query(spine, spine_timestamp, views, strict, match) %}
+    {%- set per_second = skewless._pit_epoch_units_per_second() -%}
+with
+{%- for v in views %}
+{%- set i = loop.index %}
+{%- set ts = skewless._pit_column(v.timestamp, v.timestamp_quote) %}
+{%- set after = v.available_after_seconds * per_second %}
+__pit_v{{ i }}_pairs as (
+    select distinct
+        {%- for k in v['keys'] %}
+        {{ k.spine }} as __pit_k{{ loop.index }},
+        {%- endfor %}
+        {{ spine_timestamp }} as __pit_st
+    from {{ spine }}
+    where {{ spine_timestamp }} is not null
+    {%- for k in v['keys'] %}
+        and {{ k.spine }} is not null
+    {%- endfor %}
+),
+{%- if match == 'asof' %}
+__pit_v{{ i }}_match as (
+    select
+        {%- for k in v['keys'] %}
+        p.__pit_k{{ loop.index }},
+        {%- endfor %}
+        p.__pit_st,
+        {{ skewless._pit_epoch('p.__pit_st') }} as __pit_t,
+        m.__pit_vt as __pit_match
+    from __pit_v{{ i }}_pairs as p
+    asof join (
+        select
+            {%- for k in v['keys'] %}
+            {{ skewless._pit_column(k.view, k.quote) }} as __pit_k{{ loop.index }},
+            {%- endfor %}
+            {{ skewless._pit_epoch(ts) }} as __pit_vt
+        from {{ v.relation }}
+        where {{ ts }} is not null
+    ) as m
+        on {% for k in v['keys'] %}p.__pit_k{{ loop.index }} = m.__pit_k{{ loop.index }}
+        and {% endfor %}{{ skewless._pit_epoch('p.__pit_st') }} - {{ after }} {{ '>' if strict else '>=' }} m.__pit_vt
+),
+{%- else %}
+__pit_v{{ i }}_events as (
+    select
+        {%- for k in v['keys'] %}
+        __pit_k{{ loop.index }},
+        {%- endfor %}
+        __pit_st,
+        {{ skewless._pit_epoch('__pit_st') }} - {{ after }} as __pit_t,
+        1 as __pit_kind,
+        null as __pit_vt
+    from __pit_v{{ i }}_pairs
+    union all
+    select
+        {%- for k in v['keys'] %}
+        {{ skewless._pit_column(k.view, k.quote) }},
+        {%- endfor %}
+        null,
+        {{ skewless._pit_epoch(ts) }},
+        {{ 2 if strict else 0 }},
+        {{ skewless._pit_epoch(ts) }}
+    from {{ v.relation }}
+    where {{ ts }} is not null
+    {%- for k in v['keys'] %}
+        and {{ skewless._pit_column(k.view, k.quote) }} is not null
+    {%- endfor %}
+),
+__pit_v{{ i }}_running as (
+    select
+        {%- for k in v['keys'] %}
+        __pit_k{{ loop.index }},
+        {%- endfor %}
+        __pit_st,
+        __pit_t,
+        __pit_kind,
+        max(__pit_vt) over (
+            partition by {% for k in v['keys'] %}__pit_k{{ loop.index }}{{ ', ' if not loop.last }}{% endfor %}
+            order by __pit_t, __pit_kind
+            rows between unbounded preceding and current row
+        ) as __pit_match
+    from __pit_v{{ i }}_events
+),
+__pit_v{{ i }}_match as (
+    select
+        {%- for k in v['keys'] %}
+        __pit_k{{ loop.index }},
+        {%- endfor %}
+        __pit_st,
+        __pit_t + {{ after }} as __pit_t,
+        __pit_match
+    from __pit_v{{ i }}_running
+    where __pit_kind = 1 and __pit_match is not null
+),
+{%- endif %}
+__pit_v{{ i }}_ranked as (
+    select
+        {%- for k in v['keys'] %}
+        m.__pit_k{{ loop.index }},
+        {%- endfor %}
+        m.__pit_st,
+        {%- for f in v.features %}
+        v.{{ skewless._pit_column(f.name, f.quote) }} as __pit_f{{ loop.index }},
+        {%- endfor %}
+        row_number() over (
+            partition by {% for k in v['keys'] %}m.__pit_k{{ loop.index }}, {% endfor %}m.__pit_st
+            order by {% for f in v.features %}v.{{ skewless._pit_column(f.name, f.quote) }} desc nulls last{{ ', ' if not loop.last }}{% endfor %}
+        ) as __pit_rank
+    from __pit_v{{ i }}_match as m
+    inner join {{ v.relation }} as v
+        on {% for k in v['keys'] %}v.{{ skewless._pit_column(k.view, k.quote) }} = m.__pit_k{{ loop.index }}
+        and {% endfor %}{{ skewless._pit_epoch('v.' ~ ts) }} = m.__pit_match
+    {%- if v.ttl_seconds is not none %}
+    where m.__pit_t - m.__pit_match <= {{ v.ttl_seconds * per_second }}
+    {%- endif %}
+),
+__pit_v{{ i }} as (
+    select * from __pit_v{{ i }}_ranked where __pit_rank = 1
+){{ ',' if not loop.last }}
+{%- endfor %}
+select
+    __pit_spine.*
+    {%- for v in views %}
+    {%- set i = loop.index %}
+    {%- for f in v.features %},
+    __pit_v{{ i }}.__pit_f{{ loop.index }} as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- endfor %}
+    {%- endfor %}
+from {{ spine }} as __pit_spine
+{%- for v in views %}
+{%- set i = loop.index %}
+left join __pit_v{{ i }}
+    on {% for k in v['keys'] %}__pit_spine.{{ k.spine }} = __pit_v{{ i }}.__pit_k{{ loop.index }}
+    and {% endfor %}__pit_spine.{{ spine_timestamp }} = __pit_v{{ i }}.__pit_st
+{%- endfor %}
+{% endmacro %}

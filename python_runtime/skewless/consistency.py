@@ -3,8 +3,9 @@
 Two checks, one set of per-feature statistics:
 
 - **online vs offline** (`online_vs_offline`): sample N entities of a view; what Redis holds
-  (read through `FeatureStore.get_online_features`, aged against the view's watermark so that
-  no freshness policy rewrites a value) against the offline latest row of the same entity in
+  (read through `FeatureStore.get_online_features`, one entity at a time aged against the
+  offline row's own timestamp, so that no ttl or freshness policy rewrites a value Redis holds)
+  against the offline latest row of the same entity in
   DuckDB under the selection rule of `skewless materialize` (latest row with a timestamp at or
   before the watermark, and within `ttl` of the materialization). A view whose current
   definition version is not the one in Redis is a breach of every one of its features.
@@ -49,7 +50,7 @@ from decimal import Decimal
 from typing import Any
 
 from skewless.definitions import Feature, FeatureView
-from skewless.errors import SkewlessError
+from skewless.errors import SkewlessError, StaleFeatureError
 
 __all__ = [
     "ConsistencyReport",
@@ -64,6 +65,7 @@ __all__ = [
 ]
 
 UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUM = (int, float, Decimal)
 _CHART_SAMPLE = 20_000
 _EXAMPLES = 5
@@ -551,9 +553,9 @@ def online_vs_offline(
                 acc.stats.error = why
                 report.features.append(acc.finish())
             continue
-        watermark = datetime.fromtimestamp(int(meta["watermark"]) / 1e6, UTC)
+        watermark = _EPOCH + timedelta(microseconds=int(meta["watermark"]))
         as_of_us = int(meta.get("as_of") or meta.get("materialized_at") or meta["watermark"])
-        as_of = datetime.fromtimestamp(as_of_us / 1e6, UTC)
+        as_of = _EPOCH + timedelta(microseconds=as_of_us)
         ent = ", ".join(_q(c) for c in view.entity)
         ts = f"CAST({_q(view.timestamp)} AS TIMESTAMPTZ)"
         feats = ", ".join(_q(f.name) for f in view.features)
@@ -569,19 +571,24 @@ def online_vs_offline(
         )
         entities = [{c: r[c] for c in view.entity} for r in rows]
         refs = [f.ref for f in view.features]
-        resp = store.get_online_features(refs, entities, now=watermark) if entities else None
-        values = resp.values if resp is not None else []
-        ages = resp.ages if resp is not None else []
-        statuses = resp.statuses if resp is not None else []
-        for i, r in enumerate(rows):
-            online_missing = ages[i][refs[0]] is None
+        for entity, r in zip(entities, rows, strict=True):
             row_ts = _norm(r["__skw_ts"])
+            # Aged against the offline row's own timestamp: when Redis holds that row its age is
+            # 0, so no ttl or freshness policy rewrites the value — this reads what Redis holds.
+            try:
+                resp = store.get_online_features(refs, [entity], now=row_ts)
+                values, status = resp.values[0], resp.statuses[0]
+                online_missing = resp.ages[0][refs[0]] is None
+                note = ""
+            except StaleFeatureError as e:  # Redis holds a row older than the offline one
+                values, status, online_missing = [None] * len(refs), {}, True
+                note = str(e)
             loadable = view.ttl is None or row_ts >= as_of - view.ttl
-            ctx = {"entity": entities[i]}
+            ctx = {"entity": entity, **({"note": note} if note else {})}
             for j, f in enumerate(view.features):
-                left = None if online_missing else values[i][j]
+                left = None if online_missing else values[j]
                 right = _norm(r[f.name]) if loadable else None
-                accs[f.name].add(left, right, ctx, statuses[i][refs[j]])
+                accs[f.name].add(left, right, ctx, status.get(refs[j], "stale"))
         report.rows += len(rows)
         report.features.extend(acc.finish() for acc in accs.values())
     report.seconds = time.perf_counter() - t0

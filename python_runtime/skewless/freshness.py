@@ -143,7 +143,7 @@ def _age(t: timedelta | None) -> str:
 def _from_micros(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.fromtimestamp(int(text) / 1_000_000, UTC)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(text))
 
 
 def check_freshness(

@@ -135,9 +135,11 @@ def test_online_vs_offline_clean_run_reports_no_mismatch(built: Any, redis_url: 
     store = _store(built.manifest, redis_url)
     report = online_vs_offline(store, duck(built.duckdb), sample=100)
     assert report.ok, report.to_table()
-    assert report.rows == 80  # 40 users in each of the two views
+    assert report.rows == 120  # 40 users in each of the three views
     by = {f.feature: f for f in report.features}
-    assert set(by) == {*USER_STATS_FEATURES, "user_flags.is_vip"}
+    # user_risk has `freshness: 1h, on_stale: reject` and rows hours apart: reading Redis must
+    # not trip on the policy (each entity is aged against its own row)
+    assert set(by) == {*USER_STATS_FEATURES, "user_flags.is_vip", "user_risk.risk_score"}
     assert all(f.total == 40 and f.mismatch == 0 for f in by.values())
     # the seed holds a NaN (user 7) and a NULL (user 8) avg_amount: equal on both sides
     assert by["user_stats.avg_amount"].both_null == 1

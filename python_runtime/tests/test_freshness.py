@@ -18,7 +18,8 @@ from skewless.freshness import check_freshness
 from skewless.registry import Registry
 
 UTC = timezone.utc
-# user_stats: newest row 2026-01-03 04:00, SLA 2h; user_flags: newest row 2026-01-02 00:00, SLA 30d
+# user_stats: newest row 2026-01-03 04:00, SLA 2h; user_flags: newest row 2026-01-02 00:00, SLA 30d;
+# user_risk: newest row 2026-01-03 04:30, SLA 1h
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def test_a_view_left_past_its_sla_is_named(built: Any, redis_url: str) -> None:
     materialize_all(built, redis_url)
     reg = Registry.from_manifest(built.manifest)
     report = check_freshness(reg, connect(redis_url), now=AS_OF)  # 8h after the newest row
-    assert report.breaches == ["user_stats"]
+    # user_risk (SLA 1h, newest row 04:30) is past its SLA too; user_flags (30d) is not
+    assert report.breaches == ["user_risk", "user_stats"]
     (reason,) = next(v for v in report.views if v.view == "user_stats").reasons
     assert "newest value is 8h old, past the 2h SLA" in reason
 
@@ -91,6 +93,6 @@ def test_cli_json_and_exit_code(built: Any, redis_url: str) -> None:
     assert json.loads(ok.output)["ok"] is True
     bad = CliRunner().invoke(freshness, [*common, "--now", "2026-01-03T12:00:00"])
     assert bad.exit_code == 1
-    assert json.loads(bad.output)["breaches"] == ["user_stats"]
+    assert json.loads(bad.output)["breaches"] == ["user_risk", "user_stats"]
     table = CliRunner().invoke(freshness, [*common[:-1], "--now", "2026-01-03T12:00:00"])
-    assert table.exit_code == 1 and "BREACH: user_stats" in table.output
+    assert table.exit_code == 1 and "BREACH: user_risk, user_stats" in table.output

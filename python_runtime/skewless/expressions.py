@@ -1770,6 +1770,59 @@ class _Compiler:
             return self.code(self.strict([a], lambda x: f"{x}.{unit}"), t, [a])
         return self.code(self.strict([a], lambda x: f"_F.extract({k}, {x})"), t, [a])
 
+    def _part(self, node: exp.Func, part: str) -> _Code:
+        """year(x), hour(x), dayofweek(x)…: DuckDB's shorthands for extract(part FROM x)."""
+        extra = [k for k, v in node.args.items() if v is not None and k != "this"]
+        if extra:
+            raise self.ctx.unsupported(f"{_construct(node)} with more than one argument")
+        return self._extract(exp.Var(this=part), node.this)
+
+    def _c_Year(self, node: exp.Year) -> _Code:
+        return self._part(node, "year")
+
+    def _c_Quarter(self, node: exp.Quarter) -> _Code:
+        return self._part(node, "quarter")
+
+    def _c_Month(self, node: exp.Month) -> _Code:
+        return self._part(node, "month")
+
+    def _c_Week(self, node: exp.Week) -> _Code:
+        return self._part(node, "week")
+
+    def _c_WeekOfYear(self, node: exp.WeekOfYear) -> _Code:
+        return self._part(node, "week")
+
+    def _c_Day(self, node: exp.Day) -> _Code:
+        return self._part(node, "day")
+
+    def _c_DayOfMonth(self, node: exp.DayOfMonth) -> _Code:
+        return self._part(node, "day")
+
+    def _c_DayOfWeek(self, node: exp.DayOfWeek) -> _Code:
+        return self._part(node, "dow")
+
+    def _c_DayOfWeekIso(self, node: exp.DayOfWeekIso) -> _Code:
+        return self._part(node, "isodow")
+
+    def _c_DayOfYear(self, node: exp.DayOfYear) -> _Code:
+        return self._part(node, "doy")
+
+    def _c_Hour(self, node: exp.Hour) -> _Code:
+        return self._part(node, "hour")
+
+    def _c_Minute(self, node: exp.Minute) -> _Code:
+        return self._part(node, "minute")
+
+    def _c_Second(self, node: exp.Second) -> _Code:
+        return self._part(node, "second")
+
+    def _c_TimeToUnix(self, node: exp.TimeToUnix) -> _Code:
+        return self._part(node, "epoch")
+
+    def _c_EndsWith(self, node: exp.EndsWith) -> _Code:
+        a, b = self._str(node.this, "ends_with"), self._str(node.expression, "ends_with")
+        return self.code(self.strict([a, b], lambda x, y: f"{x}.endswith({y})"), BOOLEAN, [a, b])
+
     def _c_Anonymous(self, node: exp.Anonymous) -> _Code:
         name = str(node.this).lower()
         handler = getattr(self, f"_f_{name}", None)
@@ -1783,6 +1836,21 @@ class _Compiler:
         a = self._str(args[0], "strlen")
         body = lambda x: f"len({x}.encode())"  # noqa: E731 - UTF-8 bytes
         return self.code(self.strict([a], body), BIGINT, [a])
+
+    def _f_millisecond(self, args: list[exp.Expression]) -> _Code:
+        if len(args) != 1:
+            raise self.ctx.unsupported("millisecond() with other than 1 argument")
+        return self._extract(exp.Var(this="millisecond"), args[0])
+
+    def _f_microsecond(self, args: list[exp.Expression]) -> _Code:
+        if len(args) != 1:
+            raise self.ctx.unsupported("microsecond() with other than 1 argument")
+        return self._extract(exp.Var(this="microsecond"), args[0])
+
+    def _f_isoyear(self, args: list[exp.Expression]) -> _Code:
+        if len(args) != 1:
+            raise self.ctx.unsupported("isoyear() with other than 1 argument")
+        return self._extract(exp.Var(this="isoyear"), args[0])
 
     def _f_date_part(self, args: list[exp.Expression]) -> _Code:
         if len(args) != 2:

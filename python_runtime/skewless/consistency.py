@@ -695,9 +695,9 @@ def replay(
         float_tolerance: relative tolerance for floats (default 0: exact).
         sample: compare at most this many logged rows (uniform reservoir sample).
         seed: the sample's seed.
-        on_demand: request-time views by name (default: read from the registry's manifest with
-            `ondemand.read_on_demand_views`); their logged values are recomputed by DuckDB over
-            the logged payload plus the input features replayed point-in-time.
+        on_demand: request-time views by name (default: `registry.on_demand`); their logged
+            values are recomputed by DuckDB over the logged payload plus the input features
+            replayed point-in-time.
     """
     t0 = time.perf_counter()
     th = thresholds or {}
@@ -778,6 +778,9 @@ def replay(
 
 
 def _load_on_demand(registry: Any, report: ConsistencyReport) -> dict[str, Any]:
+    compiled = getattr(registry, "on_demand", None)
+    if compiled is not None:
+        return dict(compiled)
     manifest = getattr(registry, "manifest", None)
     if manifest is None:
         return {}

@@ -461,3 +461,36 @@ def test_replay_join_equals_the_point_in_time_macro(built: Any) -> None:
 
 def _fetch(con: Any, sql: str) -> list[tuple[Any, ...]]:
     return con.execute(sql).fetchall()
+
+
+def test_replay_request_time_features_served_by_the_runtime(
+    built: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """The real path: get_online_features evaluates txn_risk, the attached logger records it,
+    the replay recomputes it in DuckDB; then an input skewed in Redis is named."""
+    materialize_all(built, redis_url)
+    store = _store(built.manifest, redis_url)
+    refs = [
+        "txn_risk.amount_to_avg",
+        "txn_risk.foreign_country",
+        "txn_risk.amount_bucket",
+        "txn_risk.txn_count_next",
+        "user_stats.avg_amount",
+    ]
+    entities = [{"user_id": r["user_id"]} for r in REQUESTS]
+    payloads = [{"amount": r["amount"], "country": r["country"]} for r in REQUESTS]
+
+    def serve_and_replay(folder: Path) -> Any:
+        logger = FeatureLogger(FeatureLogConfig(path=str(folder))).attach(store)
+        store.get_online_features(refs, entities, request=payloads, now=AS_OF)
+        logger.close()
+        store.post_lookup.remove(logger.hook)
+        return replay(store.registry, duck(built.duckdb), read_feature_log(folder))
+
+    report = serve_and_replay(tmp_path / "clean")
+    assert report.ok, report.to_table()
+    assert {f.feature for f in report.features} == set(refs)
+    _corrupt(redis_url, built.manifest, 9, "avg_amount", 0.5)
+    report = serve_and_replay(tmp_path / "skewed")
+    # the input itself and the request-time feature reading it; nothing else
+    assert sorted(report.breaches) == ["txn_risk.amount_to_avg", "user_stats.avg_amount"]

@@ -25,6 +25,7 @@ compile time; runtime failures where DuckDB fails raise `ExpressionError`.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +35,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import expressions as exp
+from sqlglot.tokens import TokenType
 
 from skewless import sqlfunctions as F
 from skewless.errors import ExpressionError, RequestError, UnsupportedExpression
@@ -1962,11 +1964,24 @@ class CompiledExpression:
         return self._fn(row)
 
 
-def _parse(sql: str, ctx: _Ctx) -> exp.Expression:
+def _parse_duckdb(sql: str, where: str) -> Any:
+    """sqlglot's parse, refusing what sqlglot accepts but DuckDB's parser rejects."""
     try:
-        tree = sqlglot.parse_one(f"SELECT {sql}", dialect="duckdb")
-    except sqlglot.errors.ParseError as e:
-        raise UnsupportedExpression(f"{ctx.where()}: cannot parse {sql!r}: {e}") from None
+        tokens = sqlglot.tokenize(sql, read="duckdb")
+        tree = sqlglot.parse_one(sql, dialect="duckdb")
+    except sqlglot.errors.SqlglotError as e:
+        raise UnsupportedExpression(f"{where}: cannot parse {sql!r}: {e}") from None
+    for tok, nxt in itertools.pairwise(tokens):
+        if tok.token_type == TokenType.INTERVAL and nxt.token_type == TokenType.DASH:
+            raise UnsupportedExpression(
+                f"{where}: DuckDB rejects `INTERVAL -n unit`; write `INTERVAL '-n' unit` "
+                "or `- INTERVAL n unit`"
+            )
+    return tree
+
+
+def _parse(sql: str, ctx: _Ctx) -> exp.Expression:
+    tree = _parse_duckdb(f"SELECT {sql}", ctx.where())
     extra = [k for k, v in tree.args.items() if v and k != "expressions"]
     if not isinstance(tree, exp.Select) or len(tree.expressions) != 1 or extra:
         raise UnsupportedExpression(f"{ctx.where()}: {sql!r} is not one SQL expression")
@@ -2072,10 +2087,7 @@ def _projections(
             out.append((name, sql, _parse(sql, _Ctx({}, where, name))))
         return out
     if isinstance(select, str):
-        try:
-            tree = sqlglot.parse_one(select, dialect="duckdb")
-        except sqlglot.errors.ParseError as e:
-            raise UnsupportedExpression(f"model {where!r}: cannot parse the SELECT: {e}") from None
+        tree = _parse_duckdb(select, f"model {where!r}")
         while isinstance(tree, exp.Subquery):
             tree = tree.this
         if not isinstance(tree, exp.Select):
@@ -2084,7 +2096,7 @@ def _projections(
     else:
         nodes = []
         for text in select:
-            tree = sqlglot.parse_one(f"SELECT {text}", dialect="duckdb")
+            tree = _parse_duckdb(f"SELECT {text}", f"model {where!r}")
             nodes.extend(tree.expressions)
     for node in nodes:
         if isinstance(node, exp.Alias):

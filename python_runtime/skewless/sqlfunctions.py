@@ -468,10 +468,9 @@ def date_diff(part: str, a: _dt.date, b: _dt.date) -> int:
         return (y.year * 12 + y.month) - (x.year * 12 + x.month)
     if part == "day":
         return (y.date() - x.date()).days
-    if part == "week":
-        d = _us(y) - _us(x)
-        w = abs(d) // (7 * _DAY_US)
-        return -w if d < 0 else w
+    if part == "week":  # whole 7-day spans of the day difference, truncated toward zero
+        d = (y.date() - x.date()).days
+        return -(-d // 7) if d < 0 else d // 7
     unit = {
         "hour": 3_600_000_000,
         "minute": 60_000_000,

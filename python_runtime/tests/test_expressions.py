@@ -141,6 +141,7 @@ REJECTED = [
     ("x + null", "untyped NULL"),
     ("abs(null)", "untyped NULL"),
     ("s || null", "untyped NULL"),
+    ("ts + interval -1 day", "INTERVAL -n"),
     ("1 +", "cannot parse"),
     ("1, 2", "not one SQL expression"),
 ]

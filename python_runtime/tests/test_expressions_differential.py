@@ -336,7 +336,8 @@ CONSTRUCTS: dict[str, list[str]] = {
         "regexp_matches(s, 'ab|AB', 'i')",
         "regexp_matches(s, '\\w+')",
     ],
-    "date_diff": [
+    "date_diff": ["date_diff('week', ts, tz)", "date_diff('microsecond', tz, ts2)",
+                  "date_diff('year', tz, dt)", "date_diff('day', dt, tz)", 
         "date_diff('day', ts, ts2)",
         "date_diff('hour', ts, tz)",
         "date_diff('month', dt, dt2)",
@@ -348,7 +349,7 @@ CONSTRUCTS: dict[str, list[str]] = {
         "date_diff('millisecond', ts, ts2)",
         "datediff('day', dt, dt2)",
     ],
-    "date_trunc": [
+    "date_trunc": ["date_trunc('millisecond', tz)", "date_trunc('minute', ts)", 
         "date_trunc('month', dt)",
         "date_trunc('day', ts)",
         "date_trunc('hour', tz)",

@@ -1871,8 +1871,31 @@ def _re2_compatible(pattern: str, ignore_case: bool) -> re.Pattern[str] | None:
         return None
     if not pattern.isascii():
         return None
+    # RE2's `$` matches only at the very end; Python's also before a final newline: use \Z.
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]" or (out and out[-1] in ("[", "[^"))
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("[^")
+                i += 2
+                continue
+            out.append(ch)
+        elif ch == "$":
+            out.append("\\Z")
+        else:
+            out.append(ch)
+        i += 1
     try:
-        return re.compile(pattern, re.ASCII | (re.IGNORECASE if ignore_case else 0))
+        return re.compile("".join(out), re.ASCII | (re.IGNORECASE if ignore_case else 0))
     except re.error:
         return None
 

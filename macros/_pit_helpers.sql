@@ -234,6 +234,11 @@
         {%- endfor -%}
     {%- endif -%}
 
+    {%- if spine_columns and spine_timestamp | lower not in spine_columns -%}
+        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `spine_timestamp`: the spine " ~ spine
+            ~ " has no column `" ~ spine_timestamp ~ "` (its columns: " ~ spine_columns | join(', ')
+            ~ "); name the spine's timestamp column") }}
+    {%- endif -%}
     {%- set views = [] -%}
     {%- set outputs = {} -%}
     {%- for item in feature_views -%}

@@ -157,6 +157,11 @@ BAD_MODELS = {
         "['fv_user']) }}) as pit",
         ["feature_views[0]", "ref('name')"],
     ),
+    "bad_spine_timestamp": (
+        "select * from ({{ skewless.point_in_time_join(ref('seed_spine_user'), 'event_at', "
+        "[ref('fv_user')]) }}) as pit",
+        ["argument `spine_timestamp`", "no column `event_at`", "spine_at"],
+    ),
     "bad_meta_view": (
         "select * from ({{ skewless.point_in_time_join(ref('seed_spine_user'), 'spine_at', "
         "[ref('fv_bad_meta')]) }}) as pit",

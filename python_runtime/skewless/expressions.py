@@ -1880,7 +1880,7 @@ def _re2_compatible(pattern: str, ignore_case: bool) -> re.Pattern[str] | None:
             i += 2
             continue
         if in_class:
-            in_class = ch != "]" or (out and out[-1] in ("[", "[^"))
+            in_class = ch != "]" or bool(out and out[-1] in ("[", "[^"))
             out.append(ch)
         elif ch == "[":
             in_class = True

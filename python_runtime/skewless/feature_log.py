@@ -15,7 +15,10 @@ few C-level JSON encodings per call instead of several per entity. Sampling is b
 (crc32, the same in every process), so every request of a sampled key is kept.
 
 The caller's thread only appends a tuple to a bounded queue (a length check and a
-`deque.append`); a background thread formats and writes. A full queue drops the call and counts
+`deque.append`); a background thread formats and writes. Because formatting holds the one GIL,
+the writer works in the gaps between requests (no call logged for 2 ms), or when 256 calls (or
+half the queue) wait, or when `flush()`/`close()` ask for it; and it hands the GIL back every
+~50 µs while it works. A full queue drops the call and counts
 it; a sink error is counted and logged, never raised to the request. `flush()` waits for what
 was queued to be written, `close()` flushes and stops the thread.
 
@@ -67,6 +70,8 @@ __all__ = [
 _log = logging.getLogger("skewless.feature_log")
 _RESPONSE = object()  # marks a queued OnlineResponse (formatted in the background thread)
 _SAMPLE_LATER = object()  # a multi-entity call whose entities are sampled in the background
+_IDLE_GAP = 0.002  # the writer works when no call was logged for this long (or on backlog)
+_DEFER_CALLS = 256  # … or when this many calls wait
 
 
 def _seconds(v: Any) -> float | None:
@@ -517,6 +522,8 @@ class FeatureLogger:
         self._idle.set()
         self._closed = False
         self._prefix = uuid.uuid4().hex[:16]
+        self._last_call = 0.0
+        self._urgent = 0
         self._texts: dict[Any, str] = {}
         self._last_yield = 0.0
         self._seq = 0
@@ -567,6 +574,7 @@ class FeatureLogger:
         if len(self._queue) >= self._max:
             self.stats.dropped += 1
             return False
+        self._last_call = time.monotonic()
         self._queue.append(
             (
                 features,
@@ -607,6 +615,7 @@ class FeatureLogger:
         if len(self._queue) >= self._max:
             self.stats.dropped += 1
             return False
+        self._last_call = time.monotonic()
         self._queue.append((_RESPONSE, response, request, served_at, rows, time.time()))
         self.stats.calls += 1
         return True
@@ -614,6 +623,7 @@ class FeatureLogger:
     def hook(self, store: Any, response: Any, request: Any) -> None:
         """A `FeatureStore.post_lookup` hook: `store.post_lookup.append(logger.hook)` (last)."""
         if self._rate >= 1.0 and not self._closed and len(self._queue) < self._max:
+            self._last_call = time.monotonic()
             self._queue.append((_RESPONSE, response, request, None, None, time.time()))
             self.stats.calls += 1
         else:
@@ -711,7 +721,19 @@ class FeatureLogger:
         batch: list[tuple[Any, ...]] = []
         n_rows = 0
         queue = self._queue
+        # Bounded so that deferring never holds more than a few hundred responses alive (each
+        # retained response is also work for Python's cyclic GC on the request threads).
+        defer_below = max(1, min(self._max // 2, _DEFER_CALLS))
         while queue:
+            if (
+                not self._urgent
+                and len(queue) < defer_below
+                and time.monotonic() - self._last_call < _IDLE_GAP
+            ):
+                # Requests are in flight: wait for a gap rather than compete for the GIL, unless
+                # the backlog reaches half the queue (or a flush/close asks for it now).
+                time.sleep(_IDLE_GAP)
+                continue
             item = queue.popleft()
             try:
                 n_rows += self._format(item, batch)
@@ -757,17 +779,20 @@ class FeatureLogger:
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write everything queued so far; True when done within `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._idle.clear()
-            self._wake.set()
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._idle.wait(left):
-                return False
-            if not self._queue:
-                # one more pass: the item being formatted when we looked is now written
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+        self._urgent += 1
+        try:
+            while True:
+                self._idle.clear()
+                self._wake.set()
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not self._idle.wait(left):
+                    return False
+                if not self._queue:
+                    return True
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+        finally:
+            self._urgent -= 1
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Flush, stop the background thread and close the sink."""

@@ -204,7 +204,7 @@ def main() -> int:
         st = stats_on[case]
         lines.append(
             f"| {n_ent} entit{'y' if n_ent == 1 else 'ies'} × 10, {rate:.0%} sampled"
-            f"{f', queue {queue} (sustained)' if queue else ''} | {raw50:.1f} | {off50:.1f} | {on50:.1f} | "
+            f"{f', queue of {queue} calls' if queue else ''} | {raw50:.1f} | {off50:.1f} | {on50:.1f} | "
             f"{(on50 / off50 - 1) * 100:+.1f}% | {off99:.1f} | {on99:.1f} | {(on99 / off99 - 1) * 100:+.1f}% | "
             f"{st['dropped']} / {st['calls'] + st['dropped'] + st['sampled_out']} |"
         )

@@ -46,6 +46,7 @@ SCHEMA: dict[str, str] = {
     "ts": "TIMESTAMP",
     "ts2": "TIMESTAMP",
     "tz": "TIMESTAMPTZ",
+    "iv": "INTERVAL",
 }
 
 _CTX = Context(prec=100)
@@ -73,6 +74,7 @@ _ARROW = {
     "DATE": pa.date32(),
     "TIMESTAMP": pa.timestamp("us"),
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "INTERVAL": pa.month_day_nano_interval(),
 }
 
 _LIMITS = {
@@ -178,6 +180,18 @@ def _tz_timestamps() -> st.SearchStrategy[dt.datetime | None]:
     )
 
 
+_IV_EDGES = [dt.timedelta(0), dt.timedelta(days=1), dt.timedelta(hours=24), dt.timedelta(hours=-1),
+             dt.timedelta(days=30), dt.timedelta(microseconds=1), dt.timedelta(days=-400, seconds=5)]  # fmt: skip
+
+
+def _intervals() -> st.SearchStrategy[dt.timedelta | None]:
+    return st.one_of(
+        st.none(),
+        st.sampled_from(_IV_EDGES),
+        st.timedeltas(dt.timedelta(days=-2000), dt.timedelta(days=2000)),
+    )
+
+
 def _dates() -> st.SearchStrategy[dt.date | None]:
     return st.one_of(
         st.none(),
@@ -200,6 +214,7 @@ def _strategy(t: str) -> st.SearchStrategy[Any]:
         "DATE": _dates,
         "TIMESTAMP": _timestamps,
         "TIMESTAMPTZ": _tz_timestamps,
+        "INTERVAL": _intervals,
     }[t]()
 
 
@@ -249,6 +264,8 @@ def edge_rows() -> list[dict[str, Any]]:
                 row[name] = _TS_EDGES[(n + len(name)) % len(_TS_EDGES)].date()
             elif t == "TIMESTAMP":
                 row[name] = _TS_EDGES[(n + len(name)) % len(_TS_EDGES)]
+            elif t == "INTERVAL":
+                row[name] = _IV_EDGES[n % len(_IV_EDGES)]
             else:
                 row[name] = _TS_EDGES[n % len(_TS_EDGES)].replace(tzinfo=_ZONES[n % len(_ZONES)])
         rows.append(row)
@@ -266,7 +283,15 @@ def connect() -> duckdb.DuckDBPyConnection:
 def _table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     cols: dict[str, pa.Array] = {"__idx": pa.array(range(len(rows)), pa.int64())}
     for name, t in SCHEMA.items():
-        cols[name] = pa.array([r[name] for r in rows], _ARROW[t])
+        values = [r[name] for r in rows]
+        if t == "INTERVAL":  # as the duckdb client binds a timedelta: days and microseconds
+            values = [
+                None
+                if v is None
+                else pa.MonthDayNano([0, v.days, (v.seconds * 1_000_000 + v.microseconds) * 1000])
+                for v in values
+            ]
+        cols[name] = pa.array(values, _ARROW[t])
     return pa.table(cols)
 
 

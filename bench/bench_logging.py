@@ -34,11 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_runtime"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_online import build_duckdb, make_view, start_redis  # noqa: E402
+from bench_online import build_duckdb, make_view  # noqa: E402
 
 from skewless.connection import connect  # noqa: E402
 from skewless.consistency import pit_rows, replay  # noqa: E402
 from skewless.feature_log import FeatureLogConfig, FeatureLogger, read_feature_log  # noqa: E402
+from skewless.local_redis import LocalRedis  # noqa: E402
 from skewless.materialize import materialize, open_duckdb  # noqa: E402
 from skewless.online import FeatureStore  # noqa: E402
 from skewless.registry import Registry  # noqa: E402
@@ -63,10 +64,10 @@ def main() -> int:
     block = {1: 300, 100: 30} if args.quick else {1: 3000, 100: 200}
     replay_calls = 20 if args.quick else 500  # × 100 entities
 
-    proc, port, folder = start_redis()
+    server = LocalRedis()
     tmp = Path(tempfile.mkdtemp(prefix="skewless-bench-logging-"))
     try:
-        url = f"redis://127.0.0.1:{port}/0"
+        url = server.url
         now = datetime.now(timezone.utc).replace(microsecond=0)
         view = make_view("v10", 10)
         build_duckdb(tmp / "bench.duckdb", [view], entities_n, now)
@@ -180,9 +181,7 @@ def main() -> int:
             rep.setdefault("end_to_end", []).append(rows_n / ((t1 - t0) + (t3 - t2)))
         duck.close()
     finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(folder, ignore_errors=True)
+        server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     med = statistics.median

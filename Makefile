@@ -43,6 +43,10 @@ bench: $(STAMP) ## Run the benchmarks and rewrite bench/RESULTS.md
 fixtures: $(STAMP) ## Regenerate the committed dbt manifest fixtures
 	$(PY) python_runtime/tests/fixtures/regenerate.py
 
+.PHONY: casemap
+casemap: $(STAMP) ## Regenerate DuckDB's case-mapping table (after a DuckDB upgrade)
+	$(PY) scripts/gen_casemap.py
+
 .PHONY: clean
 clean: ## Remove build output (keeps .venv)
 	rm -rf target dbt_packages logs integration_tests/{target,dbt_packages,logs} examples/*/{target,dbt_packages,logs,data,.user.yml} examples/*/*.duckdb bench/.data

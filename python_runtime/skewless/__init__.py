@@ -43,7 +43,9 @@ __all__ = [
     "StaleFeatureError",
     "UnknownFeatureError",
     "UnsupportedExpression",
+    "check_expression",
     "compile_expression",
+    "compile_projections",
 ]
 
 _LAZY = {
@@ -53,11 +55,13 @@ _LAZY = {
     "FeatureStore": "skewless.online",
     "OnlineResponse": "skewless.online",
     "compile_expression": "skewless.expressions",
+    "compile_projections": "skewless.expressions",
+    "check_expression": "skewless.expressions",
 }
 
 if TYPE_CHECKING:
     from skewless.definitions import Feature, FeatureView
-    from skewless.expressions import compile_expression
+    from skewless.expressions import check_expression, compile_expression, compile_projections
     from skewless.online import FeatureStore, OnlineResponse
     from skewless.registry import Registry
 

@@ -396,3 +396,32 @@
     {%- endfor -%}
     {{ return({'keys': keys, 'timestamp': skewless._pit_column(ts or '', definition.quote.get(ts, false))}) }}
 {% endmacro %}
+
+
+{#
+    When the spine is a CTE name its columns cannot be inspected at compile time. On DuckDB, which
+    would silently rename a duplicate output column (`score` -> `score_1`), this adds a zero-cost
+    left join whose binding fails with `Duplicate named argument "<column>"` when a feature
+    column's output name is also a spine column. Other adapters fail on the duplicate by themselves
+    when the model is materialised (e.g. PostgreSQL: column "<column>" specified more than once).
+#}
+{% macro _pit_collision_guard(spine, output_names) %}
+    {{ return(adapter.dispatch('_pit_collision_guard', 'skewless')(spine, output_names)) }}
+{% endmacro %}
+
+{% macro default___pit_collision_guard(spine, output_names) %}
+    {{ return('') }}
+{% endmacro %}
+
+{% macro duckdb___pit_collision_guard(spine, output_names) -%}
+left join (
+    {#- struct_pack(score := null, COLUMNS(*)) is bound once per spine column; a spine column
+        named like a feature output is a duplicate named argument. -#}
+    select struct_pack(
+        {%- for name in output_names %}{{ adapter.quote(name) }} := null, {% endfor -%}
+        columns(*)
+    ) as __pit_feature_column_also_in_spine
+    from {{ spine }}
+    limit 0
+) as __pit_collision_check on false
+{%- endmacro %}

@@ -139,6 +139,11 @@ select
     {%- endfor %}
     {%- endfor %}
 from {{ spine }} as __pit_spine
+{%- if spine is string %}
+{%- set output_names = [] %}
+{%- for v in views %}{% for f in v.features %}{% do output_names.append(f.output) %}{% endfor %}{% endfor %}
+{{ skewless._pit_collision_guard(spine, output_names) }}
+{%- endif %}
 {%- for v in views %}
 {%- set i = loop.index %}
 left join __pit_v{{ i }}

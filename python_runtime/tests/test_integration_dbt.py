@@ -234,6 +234,49 @@ def test_integration_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         for fragment in fragments:
             assert fragment in message, f"{name}: {fragment!r} missing from:\n{message}"
 
+    # a CTE spine cannot be inspected at compile time: on DuckDB (which would silently rename the
+    # duplicate to score_1) the collision fails when the model runs, naming the column
+    (project / "models" / "bad_collision_cte_spine.sql").write_text(
+        "with spine as (select spine_id, user_id, spine_at, 1.0 as score "
+        "from {{ ref('seed_spine_user') }})\n"
+        "select * from ({{ skewless.point_in_time_join('spine', 'spine_at', [ref('fv_user')]) }}) as pit\n"
+    )
+    (project / "models" / "ok_cte_spine.sql").write_text(
+        "with spine as (select spine_id, user_id, spine_at, 1.0 as other "
+        "from {{ ref('seed_spine_user') }})\n"
+        "select * from ({{ skewless.point_in_time_join('spine', 'spine_at', [ref('fv_user')]) }}) as pit\n"
+    )
+    res = runner.invoke(
+        [
+            "run",
+            "--select",
+            "bad_collision_cte_spine",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(project / "target_bad"),
+        ]
+    )
+    assert not res.success
+    errors = [r.message for r in res.result.results if r.status == "error"]
+    assert errors and 'Duplicate named argument "score"' in errors[0], errors
+    res = runner.invoke(
+        [
+            "run",
+            "--select",
+            "ok_cte_spine",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(project / "target_bad"),
+        ]
+    )
+    assert res.success, res.exception
+
 
 def test_integration_duckdb_default_impl(tmp_path: Path) -> None:
     project = _copy_project(tmp_path)

@@ -18,7 +18,7 @@ The caller's thread only appends a tuple to a bounded queue (a length check and 
 `deque.append`); a background thread formats and writes. Because formatting holds the one GIL,
 the writer works in the gaps between requests (no call logged for 2 ms), or as soon as 256
 calls (or half the queue) wait — the caller wakes it then —, or when `flush()`/`close()` ask for
-it; and it hands the GIL back every ~50 µs while it works. So a burst costs the request threads
+it; and it hands the GIL back every ~200 µs while it works. So a burst costs the request threads
 almost nothing until 256 calls are held, and sustained load shares the GIL with the writer. A full queue drops the call and counts
 it; a sink error is counted and logged, never raised to the request. `flush()` waits for what
 was queued to be written, `close()` flushes and stops the thread.
@@ -718,11 +718,12 @@ class FeatureLogger:
         return len(keep)
 
     def _yield(self) -> None:
-        # Hand the GIL back to request threads every ~50 µs of formatting: a request thread
+        # Hand the GIL back to request threads every ~200 µs of formatting: a request thread
         # waiting for the GIL then stalls at most that long (not the 5 ms switch interval).
-        # sleep(0) itself can cost ~100 µs of wall time on a busy machine, so not per row.
+        # Shorter is worse: every hand-over costs a thread wake-up (measured: 50 µs slices
+        # doubled the p50 overhead of saturated 1-entity lookups; see bench/bench_logging.py).
         now = time.perf_counter()
-        if now - self._last_yield > 5e-5:
+        if now - self._last_yield > 2e-4:
             time.sleep(0)
             self._last_yield = time.perf_counter()
 

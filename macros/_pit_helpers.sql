@@ -133,7 +133,8 @@
         {%- endif -%}
         {%- for key, default in [('ttl', none), ('available_after', '0s')] -%}
             {%- set raw = meta.get(key, default) -%}
-            {%- if raw is not none -%}
+            {#- no ttl means no limit; available_after, when written, must be a duration -#}
+            {%- if raw is not none or key == 'available_after' -%}
                 {%- set seconds = skewless._pit_try_parse_duration(raw) -%}
                 {%- if seconds is none -%}
                     {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless." ~ key ~ " is "

@@ -16,10 +16,11 @@ few C-level JSON encodings per call instead of several per entity. Sampling is b
 
 The caller's thread only appends a tuple to a bounded queue (a length check and a
 `deque.append`); a background thread formats and writes. Because formatting holds the one GIL,
-the writer works in the gaps between requests (no call logged for 2 ms), or as soon as 256
-calls (or half the queue) wait — the caller wakes it then —, or when `flush()`/`close()` ask for
-it; and it hands the GIL back every ~200 µs while it works. So a burst costs the request threads
-almost nothing until 256 calls are held, and sustained load shares the GIL with the writer. A full queue drops the call and counts
+the writer works in the gaps between requests (no call logged for 2 ms; the caller wakes it
+once 256 calls wait, and the flush interval wakes it anyway), and while requests run only once
+1024 calls (or half the queue) wait, or when `flush()`/`close()` ask for it; it hands the GIL
+back every ~200 µs while it works. So traffic with gaps costs the request threads almost
+nothing, and sustained saturation shares the GIL with the writer. A full queue drops the call and counts
 it; a sink error is counted and logged, never raised to the request. `flush()` waits for what
 was queued to be written, `close()` flushes and stops the thread.
 
@@ -72,7 +73,10 @@ _log = logging.getLogger("skewless.feature_log")
 _RESPONSE = object()  # marks a queued OnlineResponse (formatted in the background thread)
 _SAMPLE_LATER = object()  # a multi-entity call whose entities are sampled in the background
 _IDLE_GAP = 0.002  # the writer works when no call was logged for this long (or on backlog)
-_DEFER_CALLS = 256  # … or when this many calls wait
+_DEFER_CALLS = (
+    256  # … the caller wakes the writer when this many calls wait (it then looks for a gap)
+)
+_FORCE_CALLS = 1024  # … and past this backlog it works even while requests run
 
 
 def _seconds(v: Any) -> float | None:
@@ -733,7 +737,7 @@ class FeatureLogger:
         queue = self._queue
         # Bounded so that deferring never holds more than a few hundred responses alive (each
         # retained response is also work for Python's cyclic GC on the request threads).
-        defer_below = self._wake_at
+        defer_below = max(self._wake_at, min(self._max // 2, _FORCE_CALLS))
         while queue:
             if (
                 not self._urgent

@@ -102,6 +102,31 @@
         {%- do issues.append(where ~ ": `" ~ name ~ "`: config.meta.skewless must be a mapping "
             ~ "(entity, timestamp, ttl, available_after, ...), got " ~ meta) -%}
     {%- else -%}
+        {#- the keys and values the runtime's manifest reader accepts (python_runtime/skewless/manifest.py) -#}
+        {%- set view_keys = ['entity', 'timestamp', 'ttl', 'available_after', 'freshness', 'on_stale'] -%}
+        {%- set other_keys = ['kind', 'request', 'inputs', 'online', 'owner', 'description', 'tags'] -%}
+        {%- set unknown = [] -%}
+        {%- for k in meta.keys() -%}
+            {%- if k not in view_keys + other_keys -%}{%- do unknown.append(k) -%}{%- endif -%}
+        {%- endfor -%}
+        {%- if unknown -%}
+            {%- do issues.append(where ~ ": `" ~ name ~ "`: unknown key(s) " ~ unknown ~ " in "
+                ~ "meta.skewless; allowed: " ~ view_keys | join(', ')) -%}
+        {%- endif -%}
+        {%- set freshness = meta.get('freshness') -%}
+        {%- if freshness is not none and skewless._pit_try_parse_duration(freshness) is none -%}
+            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.freshness is " ~ freshness
+                ~ ", not a duration; write a whole number and a unit: 90s, 15m, 12h, 30d, 2w "
+                ~ "(or a sum such as 1h30m)") -%}
+        {%- endif -%}
+        {%- set on_stale = meta.get('on_stale', 'serve') -%}
+        {%- if on_stale not in ['serve', 'default', 'null', 'reject'] -%}
+            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.on_stale is " ~ on_stale
+                ~ "; allowed: serve, default, null, reject") -%}
+        {%- elif on_stale != 'serve' and freshness is none -%}
+            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.on_stale is " ~ on_stale
+                ~ " but no `freshness` SLA is set; add e.g. `freshness: 2h`") -%}
+        {%- endif -%}
         {%- set entity_raw = meta.get('entity') -%}
         {%- if entity_raw is string and entity_raw -%}
             {%- do result.entity.append(entity_raw) -%}

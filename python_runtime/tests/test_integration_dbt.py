@@ -117,7 +117,7 @@ def _check_failing_cases(project: Path, run_sql: Any) -> None:
     """The deliberately failing cases fail with exactly the rows the YAML expects, the others pass."""
     assert _failing_rows(project, "skewless_unique_as_of_fv_dupes_", run_sql) == 2
     assert _failing_rows(project, "skewless_not_null_entity_fv_dupes_", run_sql) == 2
-    assert _failing_rows(project, "skewless_valid_feature_view_fv_bad_meta_", run_sql) == 5
+    assert _failing_rows(project, "skewless_valid_feature_view_fv_bad_meta_", run_sql) == 7
     assert (
         _failing_rows(project, "skewless_no_future_values_train_leaky_spine_at__as_of", run_sql)
         == 7

@@ -85,7 +85,8 @@
 {#
     Validate a feature view's `meta.skewless` and its declared columns. Returns a dict:
     name, entity (list), timestamp, ttl_seconds (none = unbounded), available_after_seconds,
-    features (list of {name, quote}), columns (declared column names).
+    features (list of {name, quote, default}), columns (declared column names); `default` is
+    none or {value, data_type} from the column's meta.skewless.default.
     `problems` (a list) receives one message per problem instead of raising, when given.
 #}
 {% macro _pit_view_definition(node, where, problems=none) %}
@@ -93,7 +94,7 @@
     {%- set name = node.name -%}
     {%- set meta = skewless._pit_node_meta(node) -%}
     {%- set result = {'name': name, 'entity': [], 'timestamp': none, 'ttl_seconds': none,
-                      'available_after_seconds': 0, 'features': [], 'columns': [], 'quote': {}} -%}
+                      'available_after_seconds': 0, 'features': [], 'columns': [], 'quote': {}, 'defaults': {}} -%}
     {%- if meta is none -%}
         {%- do issues.append(where ~ ": `" ~ name ~ "` has no config.meta.skewless; give the model "
             ~ "`config: {meta: {skewless: {entity: <key column(s)>, timestamp: <column>, ttl: 30d}}}` "
@@ -178,6 +179,11 @@
     {%- for col_name, spec in declared.items() -%}
         {%- do result.columns.append(col_name) -%}
         {%- do result.quote.update({col_name: (spec or {}).get('quote') or false}) -%}
+        {#- a column default (meta.skewless.default) is what serving returns for an absent value -#}
+        {%- set col_meta = (((spec or {}).get('config') or {}).get('meta') or (spec or {}).get('meta') or {}).get('skewless') or {} -%}
+        {%- if col_meta is mapping and 'default' in col_meta -%}
+            {%- do result.defaults.update({col_name: {'value': col_meta['default'], 'data_type': (spec or {}).get('data_type')}}) -%}
+        {%- endif -%}
     {%- endfor -%}
     {%- if result.columns | length == 0 and node.resource_type != 'source' and execute -%}
         {%- set relation = adapter.get_relation(database=node.database, schema=node.schema,
@@ -205,7 +211,7 @@
     {%- set keys_lower = (result.entity + [result.timestamp or '']) | map('lower') | list -%}
     {%- for c in result.columns -%}
         {%- if c | lower not in keys_lower -%}
-            {%- do result.features.append({'name': c, 'quote': result.quote.get(c, false)}) -%}
+            {%- do result.features.append({'name': c, 'quote': result.quote.get(c, false), 'default': result.defaults.get(c)}) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if not issues and result.features | length == 0 -%}
@@ -225,7 +231,7 @@
 {#
     Resolve the `feature_views` argument of point_in_time_join into a list of dicts:
     relation, name, keys (list of {view, spine, quote}), timestamp, timestamp_quote, ttl_seconds,
-    available_after_seconds, features (list of {name, quote, output}).
+    available_after_seconds, features (list of {name, quote, output, default}).
     Raises a compiler error naming the argument and the fix on anything invalid.
 #}
 {% macro _pit_resolve_views(spine, spine_timestamp, feature_views, strict, macro_name) %}
@@ -343,7 +349,7 @@
                     ~ definition.name ~ "'), 'prefix': '<prefix>_'}") }}
             {%- endif -%}
             {%- do outputs.update({output | lower: definition.name}) -%}
-            {%- do features.append({'name': f.name, 'quote': f.quote, 'output': output}) -%}
+            {%- do features.append({'name': f.name, 'quote': f.quote, 'output': output, 'default': f.default}) -%}
         {%- endfor -%}
         {%- do views.append({
             'relation': relation,
@@ -401,7 +407,7 @@
         {{ return({'keys': [], 'timestamp': 'null'}) }}
     {%- endif -%}
     {%- set node = skewless._pit_find_node(model) if model.identifier is defined else none -%}
-    {%- set definition = {'entity': [], 'timestamp': none, 'quote': {}, 'name': model | string} -%}
+    {%- set definition = {'entity': [], 'timestamp': none, 'quote': {}, 'defaults': {}, 'name': model | string} -%}
     {%- if node is not none -%}
         {%- set definition = skewless._pit_view_definition(node, test_name, problems=[]) -%}
     {%- endif -%}
@@ -451,3 +457,34 @@ left join (
     limit 0
 ) as __pit_collision_check on false
 {%- endmacro %}
+
+
+{#
+    The SQL literal of a column default (meta.skewless.default). On DuckDB it is cast to the
+    column's declared type (declared types are DuckDB's there), so the feature column keeps its
+    exact type; elsewhere the CASE around it takes the column's type (declared YAML types need
+    not be valid on every adapter, e.g. `double` on PostgreSQL).
+#}
+{% macro _pit_default_literal(default) %}
+    {{ return(adapter.dispatch('_pit_default_literal', 'skewless')(default)) }}
+{% endmacro %}
+
+{% macro default___pit_default_literal(default) %}
+    {%- set value = default['value'] -%}
+    {%- if value is none -%}
+        {{ return('null') }}
+    {%- elif value is sameas true or value is sameas false -%}
+        {{ return('true' if value else 'false') }}
+    {%- elif value is number -%}
+        {{ return(value | string) }}
+    {%- endif -%}
+    {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
+{% endmacro %}
+
+{% macro duckdb___pit_default_literal(default) %}
+    {%- set literal = skewless.default___pit_default_literal(default) -%}
+    {%- if default['data_type'] -%}
+        {{ return('cast(' ~ literal ~ ' as ' ~ default['data_type'] ~ ')') }}
+    {%- endif -%}
+    {{ return(literal) }}
+{% endmacro %}

@@ -9,6 +9,9 @@
     column in declared order, NULL lowest) is taken, so the result never depends on input order
     and is the same on every adapter. Finally the spine is left-joined to each view's values on
     (keys, spine timestamp): one output row per spine row, duplicates kept, nulls give nulls.
+    Where a spine row with non-null keys and timestamp finds no view row within ttl, a feature
+    with a column default (meta.skewless.default) takes it: what serving returns for a missing
+    or expired value, so training sees it too.
     Times are compared on one UTC line by skewless._pit_epoch (epoch_ns on DuckDB).
 #}
 {% macro _pit_query(spine, spine_timestamp, views, strict, match) %}
@@ -135,7 +138,20 @@ select
     {%- for v in views %}
     {%- set i = loop.index %}
     {%- for f in v.features %},
+    {%- if f.default is not none %}
+    {#- no row within ttl for a known entity: the column default, as serving returns it -#}
+    case
+        when __pit_v{{ i }}.__pit_st is null
+            and __pit_spine.{{ spine_timestamp }} is not null
+            {%- for k in v['keys'] %}
+            and __pit_spine.{{ k.spine }} is not null
+            {%- endfor %}
+        then {{ skewless._pit_default_literal(f.default) }}
+        else __pit_v{{ i }}.__pit_f{{ loop.index }}
+    end as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- else %}
     __pit_v{{ i }}.__pit_f{{ loop.index }} as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- endif %}
     {%- endfor %}
     {%- endfor %}
 from {{ spine }} as __pit_spine

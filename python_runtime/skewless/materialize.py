@@ -283,15 +283,18 @@ def latest_rows_sql(
     else:
         px_tail = crlf
     features = ", ".join(_quote(f.name) for f in view.features)
+    # Several rows of one entity at the same timestamp: the one with the greatest feature values
+    # (declared order, NULL lowest) wins — the tie rule of the point-in-time join macro.
+    order = ", ".join([f"{ts} DESC", *(f"{_quote(f.name)} DESC NULLS LAST" for f in view.features)])
     if not framed:
         return (
             f"SELECT {', '.join(inner)}\nFROM {view.relation_name}\nWHERE {' AND '.join(where)}\n"
-            f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {ts} DESC) = 1"
+            f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1"
         )
     return (
         f"WITH latest AS (\nSELECT {', '.join(inner)}\nFROM {view.relation_name}\n"
         f"WHERE {' AND '.join(where)}\n"
-        f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {ts} DESC) = 1)\n"
+        f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1)\n"
         f"SELECT encode({set_head}) AS __skw_set, encode({bulk_key}) AS __skw_arg, "
         f"encode({px_tail}) AS __skw_px, __skw_ts, {features}\nFROM latest"
     )

@@ -3,7 +3,11 @@
 1. generate synthetic payments ending at the current hour (generate.py);
 2. `dbt deps` + `dbt build` the example feature repo on DuckDB;
 3. print a sample of the point-in-time-correct training set;
-4. load the feature views into Redis (`skewless materialize`) and serve a few feature vectors.
+4. load the feature views into Redis (`skewless materialize`) and serve a few feature vectors,
+   checking each served value against the offline view as of the same instant;
+5. serve request-time features (txn_risk) for payment requests;
+6. check for skew: `skewless consistency` (Redis vs offline; replay of the served-feature log,
+   with drift against the training set and an HTML report) and `skewless freshness`.
 
 Run from anywhere (`make demo` runs it from the repository root); rerunnable. Environment:
 REDIS_URL (default: start a throwaway redis-server on a free port, never the one on 6379),
@@ -22,6 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -153,15 +158,6 @@ def show_training_set(duckdb_path: str) -> None:
     print(f"all {len(sample.columns)} columns: {', '.join(sample.columns)}")
 
 
-def online_available() -> bool:
-    try:
-        import skewless.materialize  # noqa: F401
-        from skewless.online import FeatureStore  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 #: What the demo asks for: a few features of each view, as a fraud model at authorisation would.
 FEATURES = [
     "user_txn_stats.txn_count_7d",
@@ -172,6 +168,17 @@ FEATURES = [
     "merchant_risk.age_days",
     "user_profile.home_country",
     "user_profile.kyc_verified",
+]
+
+#: Request-time features (models/request_time/txn_risk.sql), computed per request in Python with
+#: DuckDB's semantics from the payload and the features above.
+REQUEST_FEATURES = [
+    "txn_risk.amount_to_avg_30d",
+    "txn_risk.is_foreign",
+    "txn_risk.seconds_since_last_txn",
+    "txn_risk.account_age_days",
+    "txn_risk.amount_bucket",
+    "txn_risk.expected_loss_usd",
 ]
 
 
@@ -245,6 +252,7 @@ def offline_as_of(
 def serve(env: dict[str, str]) -> None:
     import pandas as pd
 
+    from skewless.feature_log import FeatureLogConfig
     from skewless.online import FeatureStore
 
     skewless_cli = (
@@ -267,7 +275,12 @@ def serve(env: dict[str, str]) -> None:
         print()
         run([skewless_cli, *common, "features"], cwd=REPO, env=cli_env, what="skewless features")
 
-        store = FeatureStore.from_dbt(HERE, redis_url=url)
+        # every lookup below is logged (served-feature log), for the replay in the last step
+        log_dir = Path(env["SKEWLESS_PAYMENTS_DATA_DIR"]) / "feature_log"
+        shutil.rmtree(log_dir, ignore_errors=True)
+        store = FeatureStore.from_dbt(
+            HERE, redis_url=url, feature_log=FeatureLogConfig(path=str(log_dir))
+        )
         now = datetime.now(timezone.utc)
         picks = pick_entities(env["SKEWLESS_DUCKDB_PATH"])
         resp = store.get_online_features(FEATURES, entities=[e for _, e in picks], now=now)
@@ -303,6 +316,67 @@ def serve(env: dict[str, str]) -> None:
                 "online and offline values differ (training-serving skew); see NO above"
             )
 
+        heading(5, "Request-time features: the SQL of txn_risk, evaluated in Python per request")
+        payments = [
+            (Decimal("12.40"), "DE"),
+            (Decimal("640.00"), "US"),
+            (Decimal("89.99"), "FR"),
+            (Decimal("2500.00"), "BR"),
+        ]
+        requests = [
+            {"amount_usd": amount, "txn_country": country, "txn_ts": now.replace(tzinfo=None)}
+            for (amount, country), _ in zip(payments * len(picks), picks, strict=False)
+        ]
+        resp = store.get_online_features(
+            REQUEST_FEATURES, entities=[e for _, e in picks], request=requests, now=now
+        )
+        for (label, entity), req, values in zip(picks, requests, resp.to_dicts(), strict=True):
+            print(
+                f"\n{label}: {entity}, request {{amount_usd: {req['amount_usd']}, txn_country: {req['txn_country']}}}"
+            )
+            print(
+                pd.DataFrame(
+                    [{"feature": ref, "value": values[ref]} for ref in REQUEST_FEATURES]
+                ).to_string(index=False)
+            )
+        # a stream of realistic traffic: the 500 latest payments replayed as requests, so the
+        # served-feature log below has enough rows for drift against the training set
+        import duckdb
+
+        with duckdb.connect(env["SKEWLESS_DUCKDB_PATH"], read_only=True) as con:
+            recent = con.execute(
+                "select user_id, merchant_id, amount_usd, txn_country from txn_requests "
+                "order by txn_ts desc limit 500"
+            ).fetchall()
+        traffic = [{"user_id": u, "merchant_id": m} for u, m, _, _ in recent]
+        payloads = [
+            {"amount_usd": a, "txn_country": c, "txn_ts": now.replace(tzinfo=None)}
+            for _, _, a, c in recent
+        ]
+        store.get_online_features(FEATURES + REQUEST_FEATURES, traffic, request=payloads, now=now)
+        print(f"\n(served {len(traffic)} more requests in one call, as live traffic, for the log)")
+        store.close()  # flushes the served-feature log
+
+        heading(6, "Skew guards: consistency (online vs offline, log replay) and freshness")
+        report = Path(env["SKEWLESS_PAYMENTS_DATA_DIR"]) / "consistency.html"
+        run(
+            [skewless_cli, *common, "consistency", "--sample", "300"],
+            cwd=REPO,
+            env=cli_env,
+            what="skewless consistency (online vs offline)",
+        )
+        print()
+        run(
+            [skewless_cli, *common, "consistency", "--log", str(log_dir),
+             "--training-relation", "training_set", "--html", str(report)],
+            cwd=REPO,
+            env=cli_env,
+            what="skewless consistency --log (replay of what was served)",
+        )  # fmt: skip
+        print(f"HTML report: {report}")
+        print()
+        run([skewless_cli, *common, "freshness"], cwd=REPO, env=cli_env, what="skewless freshness")
+
 
 def _same(a: Any, b: Any) -> bool:
     if a is None or b is None:
@@ -328,9 +402,8 @@ def main() -> int:
             "Training set: features as of each transaction (point-in-time join)",
             lambda: show_training_set(env["SKEWLESS_DUCKDB_PATH"]),
         ),
+        ("Online: materialize into Redis, serve feature vectors", lambda: serve(env)),
     ]
-    if online_available():
-        steps.append(("Online: materialize into Redis, serve feature vectors", lambda: serve(env)))
     for n, (title, step) in enumerate(steps, 1):
         heading(n, title)
         t0 = time.monotonic()
@@ -343,10 +416,6 @@ def main() -> int:
             print(f"\nDEMO FAILED in step {n} ({title}): {type(e).__name__}: {e}", file=sys.stderr)
             raise
         print(f"[step {n} took {time.monotonic() - t0:.1f}s]")
-    if not online_available():
-        print(
-            "\n(The online part runs once skewless.online and skewless.materialize are installed.)"
-        )
     print(f"\nDemo finished in {time.monotonic() - started:.1f}s.")
     return 0
 

@@ -31,6 +31,8 @@ __all__ = [
     "DefinitionError",
     "ExpressionError",
     "Feature",
+    "FeatureLogConfig",
+    "FeatureLogger",
     "FeatureStore",
     "FeatureView",
     "ManifestError",
@@ -44,6 +46,7 @@ __all__ = [
     "UnknownFeatureError",
     "UnsupportedExpression",
     "check_expression",
+    "check_training_record",
     "compile_expression",
     "compile_projections",
 ]
@@ -56,14 +59,19 @@ _LAZY = {
     "OnlineResponse": "skewless.online",
     "compile_expression": "skewless.expressions",
     "compile_projections": "skewless.expressions",
+    "FeatureLogConfig": "skewless.feature_log",
+    "FeatureLogger": "skewless.feature_log",
+    "check_training_record": "skewless.training",
     "check_expression": "skewless.expressions",
 }
 
 if TYPE_CHECKING:
     from skewless.definitions import Feature, FeatureView
     from skewless.expressions import check_expression, compile_expression, compile_projections
+    from skewless.feature_log import FeatureLogConfig, FeatureLogger
     from skewless.online import FeatureStore, OnlineResponse
     from skewless.registry import Registry
+    from skewless.training import check_training_record
 
 
 def __getattr__(name: str) -> Any:

@@ -631,27 +631,30 @@ def pit_rows(
     name = f"__skw_spine_{view.name}"
     duck.register(name, table)
     try:
-        # The ASOF key of point_in_time_join's duckdb__ version, so ties (rows of one entity
-        # sharing a timestamp) resolve the same way: (epoch_ns(ts) + available_after) * 2^64 +
-        # hash(feature values), matched by spine key epoch_ns(at) * 2^64 + (2^64 - 1).
-        shift = 18446744073709551616
+        # point_in_time_join's rule: the latest row with timestamp + available_after <= at (ASOF
+        # on epoch_ns), and among rows of one entity sharing a timestamp the one with the
+        # greatest feature values (declared order, NULL lowest) — the macro's and the loader's
+        # tie rule, so a tie resolves the same way on all three sides.
         after_ns = _ns(view.available_after)
         raw_ts = f"f.{_q(view.timestamp)}"
         feats = ", ".join(f"f.{_q(f.name)}" for f in view.features)
         keys = [(c, t) for c, t in zip(view.entity, view.entity_types, strict=True)]
         on = " AND ".join(f"s.{_q(c)} = f.{_q(c)}" for c, _ in keys)
         cast = ", ".join(f"TRY_CAST({_q(c)} AS {t or 'VARCHAR'}) AS {_q(c)}" for c, t in keys)
+        partition = ", ".join([*(f"f.{_q(c)}" for c, _ in keys), raw_ts])
+        order = ", ".join(f"f.{_q(f.name)} DESC NULLS LAST" for f in view.features)
         ttl = ""
         if view.ttl is not None:
             ttl_ns = _ns(view.ttl)
             ttl = f" AND epoch_ns(s.__at)::HUGEINT - epoch_ns(f.__skw_ts)::HUGEINT <= {ttl_ns}"
         sql = (
-            f"WITH s AS (SELECT __i, __at, epoch_ns(__at)::HUGEINT * {shift} + {shift - 1} AS __skw_key, "
+            f"WITH s AS (SELECT __i, __at, epoch_ns(__at)::HUGEINT AS __skw_key, "
             f"{cast} FROM {name}), "
             f"f AS (SELECT {', '.join('f.' + _q(c) for c, _ in keys)}, "
             f"CAST({raw_ts} AS TIMESTAMPTZ) AS __skw_ts, "
-            f"(epoch_ns({raw_ts})::HUGEINT + {after_ns}) * {shift} + hash({feats}) AS __skw_key, "
-            f"{feats} FROM {_relation(view)} AS f WHERE {raw_ts} IS NOT NULL) "
+            f"epoch_ns({raw_ts})::HUGEINT + {after_ns} AS __skw_key, "
+            f"{feats} FROM {_relation(view)} AS f WHERE {raw_ts} IS NOT NULL "
+            f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1) "
             f"SELECT s.__i, CASE WHEN f.__skw_ts IS NOT NULL{ttl} THEN f.__skw_ts END AS __skw_ts, "
             f"{', '.join('f.' + _q(ft.name) for ft in view.features)} "
             f"FROM s ASOF LEFT JOIN f ON {on} AND s.__skw_key >= f.__skw_key ORDER BY s.__i"

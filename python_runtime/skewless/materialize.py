@@ -557,6 +557,7 @@ def materialize_view(
         "version": view.version,
         "generation": gen.decode(),
         "materialized_at": str(time.time_ns() // 1000),
+        "as_of": str(now_us),  # the `now` rows were selected against (consistency's ttl bound)
         "watermark": "" if max_ts is None else str(max_ts),
         "rows": str(written if mode == "full" else int(meta.get("rows") or 0) + written),
         "mode": mode,

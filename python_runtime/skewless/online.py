@@ -54,6 +54,7 @@ from skewless.keys import KeyBuilder, data_key_tail, meta_key, pointer_key
 from skewless.registry import Registry
 
 if TYPE_CHECKING:
+    from skewless.feature_log import FeatureLogConfig, FeatureLogger
     from skewless.ondemand import OnDemandView
 
 __all__ = ["STATUSES", "FeatureStore", "OnlineResponse", "PostLookup"]
@@ -413,11 +414,18 @@ class FeatureStore:
             (on-demand) views plug in here.
     """
 
-    def __init__(self, registry: Registry, client: Any, redis_url: str = ""):
+    def __init__(
+        self,
+        registry: Registry,
+        client: Any,
+        redis_url: str = "",
+        feature_log: FeatureLogConfig | None = None,
+    ):
         self.registry = registry
         self.redis = client
         self.redis_url = redact(redis_url) if redis_url else ""
         self.post_lookup: list[PostLookup] = []
+        self.feature_log: FeatureLogger | None = None
         self._plans: dict[Any, _Plan] = {}
         # pointer key → (generation, data-key tail) last seen; one tuple, so threads never see
         # a generation with another generation's tail
@@ -433,6 +441,11 @@ class FeatureStore:
             if self._cluster or kwargs.get("decode_responses")
             else getattr(client, "connection_pool", None)
         )
+        if feature_log is not None:
+            from skewless.feature_log import FeatureLogger
+
+            # attached last: it logs what the caller receives, request-time features included
+            self.feature_log = FeatureLogger(feature_log).attach(self)
 
     @classmethod
     def from_dbt(
@@ -440,6 +453,7 @@ class FeatureStore:
         project_dir: str | Path,
         target_path: str = "target",
         redis_url: str | None = None,
+        feature_log: FeatureLogConfig | bool | None = True,
         **redis_options: Any,
     ) -> FeatureStore:
         """Read `<project_dir>/<target_path>/manifest.json` (no dbt import) and connect to Redis.
@@ -449,19 +463,42 @@ class FeatureStore:
             target_path: dbt's target folder, relative to `project_dir` (or absolute).
             redis_url: `redis://[user:password@]host:port/db` or `rediss://…` (TLS); a
                 `redis+cluster://` URL opens a Redis Cluster client. Default: local Redis.
+            feature_log: served-feature logging: a `FeatureLogConfig`, False for none, or True
+                (default) to read it from `SKEWLESS_FEATURE_LOG*` (off when unset).
             **redis_options: passed to redis-py's `from_url` (timeouts, TLS files…).
         """
         registry = Registry.from_dbt(project_dir, target_path)
         url = redis_url or DEFAULT_REDIS_URL
-        return cls(registry, connect(url, **redis_options), url)
+        return cls(registry, connect(url, **redis_options), url, _log_config(feature_log))
 
     @classmethod
     def from_manifest(
-        cls, manifest_path: str | Path, redis_url: str | None = None, **redis_options: Any
+        cls,
+        manifest_path: str | Path,
+        redis_url: str | None = None,
+        feature_log: FeatureLogConfig | bool | None = True,
+        **redis_options: Any,
     ) -> FeatureStore:
         """Like `from_dbt`, from the path of a `manifest.json`."""
         url = redis_url or DEFAULT_REDIS_URL
-        return cls(Registry.from_manifest(manifest_path), connect(url, **redis_options), url)
+        registry = Registry.from_manifest(manifest_path)
+        return cls(registry, connect(url, **redis_options), url, _log_config(feature_log))
+
+    def close(self) -> None:
+        """Flush and stop the served-feature log (if any) and close the Redis connections."""
+        if self.feature_log is not None:
+            self.feature_log.close()
+        close = getattr(self.redis, "close", None)
+        if close is not None:
+            close()
+
+    def check_training_record(self, path: str | Path) -> list[Any]:
+        """Every feature of a training record whose served version differs from the record's
+        (definition changed since, or the current version not materialized), see
+        `skewless.training.check_training_record`."""
+        from skewless.training import check_training_record
+
+        return check_training_record(path, self.registry, self.redis)
 
     def _plan(self, features: Sequence[str]) -> _Plan:
         try:
@@ -802,6 +839,18 @@ def _requests(
         f"request must be a list of {n} dict(s), one per entity, for the request-time view(s) "
         f"{names}; got {type(request).__name__} of length {len(request) if hasattr(request, '__len__') else '?'}"
     )
+
+
+def _log_config(feature_log: FeatureLogConfig | bool | None) -> FeatureLogConfig | None:
+    if feature_log is True:
+        import os
+
+        if not os.environ.get("SKEWLESS_FEATURE_LOG"):
+            return None
+        from skewless.feature_log import FeatureLogConfig
+
+        return FeatureLogConfig.from_env()
+    return feature_log or None
 
 
 def _array_header(n: int) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -644,8 +645,20 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     out = proc.stdout
     assert proc.returncode == 0, f"demo failed:\n{out[-5000:]}\n{proc.stderr[-3000:]}"
-    for heading in ("1. Generate", "2. Build", "3. Training set", "4. Online"):
+    for heading in (
+        "1. Generate",
+        "2. Build",
+        "3. Training set",
+        "4. Online",
+        "5. Request-time features",
+        "6. Skew guards",
+    ):
         assert heading in out, heading
+    # the demo ends with clean skew checks: Redis vs offline, the log replay, freshness
+    assert re.search(r"online: \d+ rows .* OK", out) and re.search(
+        r"replay: \d+ rows .* OK", out
+    ), out[-3000:]
+    assert out.count("— OK") >= 2 and "freshness at " in out
     assert "training_set: " in out
     served = [line for line in out.splitlines() if line.startswith("Online values equal")]
     assert len(served) == 1, out[-3000:]

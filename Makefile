@@ -12,10 +12,10 @@ export TZ := UTC
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
 .PHONY: venv
@@ -38,6 +38,12 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy on python_runtime/
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks and rewrite bench/RESULTS.md
 	$(PY) bench/run.py
+
+.PHONY: lock
+lock: $(STAMP) ## Rewrite constraints.txt from the versions installed in .venv (after an upgrade)
+	@{ echo "# Exact versions of every dependency, as tested (make lock regenerates it from .venv)."; \
+	   echo "# Installed with \`pip install -c constraints.txt -e .[dev]\`, so a fresh machine resolves the same set."; \
+	   $(PY) -m pip freeze --exclude-editable | grep -v '^skewless'; } > constraints.txt
 
 .PHONY: fixtures
 fixtures: $(STAMP) ## Regenerate the committed dbt manifest fixtures

@@ -317,6 +317,19 @@ class OnlineResponse:
         return out
 
     @property
+    def view_statuses(self) -> tuple[list[str], list[list[str]]] | None:
+        """(view names, per entity the raw status of each view's row): `present`, `missing`,
+        `expired` or `stale` — the cheap form of `statuses` for the served-feature log (which
+        derives `defaulted` from the definitions). None when request-time features were asked
+        for (they have no view row); use `statuses` then."""
+        plan = self._plan
+        if plan.on_demand is not None:
+            return None
+        n = len(self._rows)
+        columns = [[_PRESENT] * n if st is None else st for st in self._vstatus]
+        return [vp.name for vp in plan.views], [list(r) for r in zip(*columns, strict=True)]
+
+    @property
     def values(self) -> list[list[Any]]:
         """One list per entity: the values in `features` order."""
         perm = self._plan.permutation

@@ -208,3 +208,23 @@ def test_unsupported_construct_is_rejected_at_load_and_by_check(
     result = CliRunner().invoke(main, ["--project-dir", str(bad), "check"])
     assert result.exit_code == 1
     assert "country_hash" in result.output
+
+
+def test_view_statuses_are_the_raw_form_of_statuses(store: FeatureStore) -> None:
+    """The served-feature log reads `view_statuses` (one status per view row) instead of the
+    per-value `statuses`; both must tell the same story, `defaulted` derived from the column."""
+    resp = store.get_online_features(
+        ["account_stats.balance", "account_stats.transfers_7d"],
+        [{"account_id": 1}, {"account_id": 404}],
+        now=NOW,
+    )
+    assert resp.view_statuses == (["account_stats"], [["present"], ["missing"]])
+    assert resp.statuses[1] == {
+        "account_stats.balance": "missing",
+        "account_stats.transfers_7d": "defaulted",  # the column has a default
+    }
+    with_request_time = store.get_online_features(
+        ["transfer_features.country_upper"], [{}], request={"country": "de"}, now=NOW
+    )
+    assert with_request_time.view_statuses is None  # no view row: use `statuses`
+    assert with_request_time.statuses == [{"transfer_features.country_upper": "present"}]

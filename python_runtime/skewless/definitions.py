@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-__all__ = ["ON_STALE_POLICIES", "Feature", "FeatureView"]
+__all__ = ["ON_STALE_POLICIES", "Feature", "FeatureView", "HasFeatures"]
 
 #: What a read does with a value older than the view's `freshness` SLA.
 ON_STALE_POLICIES = ("serve", "default", "null", "reject")
@@ -28,8 +28,24 @@ class Feature:
         return f"{self.view}.{self.name}"
 
 
+class HasFeatures:
+    """Lookup of a definition's features by name (feature views and request-time views)."""
+
+    features: tuple[Feature, ...]
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+
 @dataclass(frozen=True)
-class FeatureView:
+class FeatureView(HasFeatures):
     """A dbt model carrying `config.meta.skewless` (DESIGN.md §3.1).
 
     Attributes:
@@ -61,13 +77,3 @@ class FeatureView:
     database: str = ""
     schema: str = ""
     alias: str = ""
-
-    def feature(self, name: str) -> Feature:
-        for f in self.features:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.features)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from skewless.definitions import Feature, FeatureView
+from skewless.definitions import Feature, FeatureView, HasFeatures
 from skewless.errors import DefinitionError, RequestError, UnsupportedExpression
 from skewless.manifest import Manifest, definition_version, skewless_meta
 
@@ -55,7 +55,7 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
-class OnDemandView:
+class OnDemandView(HasFeatures):
     """A request-time feature view.
 
     Attributes:
@@ -81,16 +81,6 @@ class OnDemandView:
     input_refs: tuple[tuple[str, str], ...]
     version: str
     compiled_sql: str = field(default="", repr=False, compare=False)
-
-    def feature(self, name: str) -> Feature:
-        for f in self.features:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.features)
 
     def reads(self, names: tuple[str, ...]) -> frozenset[str]:
         """The inputs (request fields and input columns) the features `names` read."""

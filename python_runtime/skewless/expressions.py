@@ -1384,7 +1384,8 @@ class _Compiler:
             # ICU time-zone data, which Python's zoneinfo cannot be guaranteed to equal.
             raise self.ctx.unsupported(
                 "CAST of a non-constant VARCHAR to TIMESTAMPTZ",
-                "pass the input typed as TIMESTAMPTZ in the request schema, or cast to TIMESTAMP",
+                "pass the input typed as TIMESTAMPTZ in the request schema (CAST to TIMESTAMP "
+                "is supported, but it ignores offsets and zone names, as DuckDB does)",
             )
         src_t = a.t
         template = self.cast_src("{}", src_t, dst)

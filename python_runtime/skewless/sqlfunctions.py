@@ -1082,6 +1082,11 @@ def _scan_rest(s: str, p: int) -> tuple[int, int, str, bool]:
     return time_us, offset, zone, False
 
 
+def _ts_in_range(y: int, m: int, d: int, time_us: int) -> bool:
+    """The date and time make a finite DuckDB TIMESTAMP (int64 µs, not ±(2^63-1))."""
+    return -_TS_LIMIT < _days_from_civil(y, m, d) * _DAY_US + time_us < _TS_LIMIT
+
+
 def _dangling(s: str) -> NotReproducible:
     return NotReproducible(
         f"{s!r} ends in an offset's ':', where DuckDB 2.0.1 reads past the end of the string "
@@ -1103,8 +1108,13 @@ def str_to_date(s: str) -> _dt.date:
     """VARCHAR -> DATE exactly as DuckDB 2.0.1 casts it (any time part is validated, dropped)."""
     try:
         kind, y, m, d, p = _scan_date(s)
-        if kind == "date" and _skip_blanks(s, p) < len(s) and _scan_rest(s, p)[3]:
-            raise _dangling(s)
+        if kind == "date" and _skip_blanks(s, p) < len(s):
+            time_us, _, _, dangling = _scan_rest(s, p)
+            # measured: DuckDB reads past the end only while the text is a valid TIMESTAMP
+            if dangling and _ts_in_range(y, m, d, time_us):
+                raise _dangling(s)
+            if dangling:
+                raise _Malformed
     except _Malformed:
         raise _bad(s, "date") from None
     if kind in ("inf", "-inf"):
@@ -1122,9 +1132,9 @@ def str_to_ts(s: str, aware: bool) -> _dt.datetime:
         kind, y, m, d, p = _scan_date(s)
         time_us, offset, zone, dangling = (0, 0, "", False) if p == len(s) else _scan_rest(s, p)
         if kind == "date":
-            us = _days_from_civil(y, m, d) * _DAY_US + time_us
-            if not -_TS_LIMIT < us < _TS_LIMIT:
+            if not _ts_in_range(y, m, d, time_us):
                 raise _Malformed
+            us = _days_from_civil(y, m, d) * _DAY_US + time_us
             if aware:
                 us -= offset * 1_000_000
                 if not -_TS_LIMIT < us < _TS_LIMIT:

@@ -6,8 +6,10 @@ time, 0-12 fraction digits, 24:00:00, offsets and zone names, specials, ' (BC)',
 1-9999 and beyond DuckDB's range - plus point mutations) through DuckDB's TRY_CAST in one query
 and through the Python parser, and requires the same value (as DuckDB's text), NULL exactly
 where DuckDB gives NULL, and a refusal only where DuckDB has a value Python cannot hold
-(±infinity, years outside 1-9999). The hypothesis tests run CAST/TRY_CAST expressions through
-the oracle like the other differential tests (>= 200 payloads per expression).
+(±infinity, years outside 1-9999) or where DuckDB's own answer changes with the bytes stored
+after the string (text ending in an offset's ':' - checked by casting it next to a row of
+spaces and next to a row of letters). The hypothesis tests run CAST/TRY_CAST expressions
+through the oracle like the other differential tests (>= 200 payloads per expression).
 """
 
 from __future__ import annotations

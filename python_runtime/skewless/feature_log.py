@@ -11,7 +11,7 @@ Each served call is stored as one record (one Parquet row, one stream entry) and
 one `LoggedRow` per logged entity: the serving timestamp, the entity key, the request payload of
 that row, the served value and status of every feature (and its age, when given), and the
 definition version of every view served. One record per call keeps the background work to a
-few C-level JSON encodings per call instead of several per entity. Sampling is by a stable hash of the entity key
+few C-level encodings per call instead of several per entity. Sampling is by a stable hash of the entity key
 (crc32, the same in every process), so every request of a sampled key is kept.
 
 The caller's thread only appends a tuple to a bounded queue (a length check and a
@@ -24,12 +24,13 @@ nothing, and sustained saturation shares the GIL with the writer. A full queue d
 it; a sink error is counted and logged, never raised to the request. `flush()` waits for what
 was queued to be written, `close()` flushes and stops the thread.
 
-Values are stored as typed JSON text, so replay gets back exactly what was served: JSON numbers
-for ints (any size) and finite floats (`repr` round-trips), and single-key objects for what JSON
-cannot say: `{"$f": "nan"|"inf"|"-inf"}`, `{"$d": "12.30"}` (Decimal), `{"$ts": iso}`
-(datetime), `{"$date": iso}`, `{"$time": iso}`, `{"$td": microseconds}`, `{"$b": base64}`,
-`{"$uuid": str}`, `{"$o": [[key, value], …]}` (a mapping value, or a mapping whose only key
-starts with `$`). The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uuid>.parquet`
+Each call's document (rows, entities, requests, values, statuses, ages) is stored as msgpack, so
+replay gets back exactly what was served: ints and floats (NaN, ±inf, -0.0 included) natively,
+and extension types holding text for Decimal, datetime, date, time, timedelta, UUID and ints
+beyond 64 bits; the feature list and the versions are JSON text. (Typed JSON, the format before,
+is still read: `encode_value`/`dumps_typed` remain its writers.) In the log, a feature's status is
+its view row's (`present`, `missing`, `expired`, `stale`); `defaulted` follows from the view's
+column defaults. The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uuid>.parquet`
 (written under a temporary name and renamed, so readers never see half a file); the Redis sink
 `XADD`s one entry per row with `MAXLEN ~`.
 """
@@ -55,6 +56,8 @@ from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import msgpack
 
 __all__ = [
     "FeatureLogConfig",
@@ -330,6 +333,72 @@ _call_dumps = json.JSONEncoder(
 ).encode
 
 
+# The per-call document is msgpack (about 6x cheaper to encode than JSON for value-heavy calls:
+# that encoding is the writer's main cost, which it shares with request threads through the
+# GIL). What msgpack does not carry natively is an extension type holding text.
+_EXT_DECIMAL, _EXT_DATETIME, _EXT_DATE, _EXT_TIME, _EXT_TIMEDELTA = 1, 2, 3, 4, 5
+_EXT_UUID, _EXT_BIGINT, _EXT_TEXT = 6, 7, 8
+
+
+def _msgpack_default(value: Any) -> Any:
+    """msgpack's hook for what it cannot pack natively (exact, see `_msgpack_ext`)."""
+    if isinstance(value, Decimal):
+        return msgpack.ExtType(_EXT_DECIMAL, str(value).encode())
+    if isinstance(value, datetime):
+        return msgpack.ExtType(_EXT_DATETIME, value.isoformat().encode())
+    if isinstance(value, date):
+        return msgpack.ExtType(_EXT_DATE, value.isoformat().encode())
+    if isinstance(value, dtime):
+        return msgpack.ExtType(_EXT_TIME, value.isoformat().encode())
+    if isinstance(value, timedelta):
+        micros = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+        return msgpack.ExtType(_EXT_TIMEDELTA, str(micros).encode())
+    if isinstance(value, uuid.UUID):
+        return msgpack.ExtType(_EXT_UUID, str(value).encode())
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        if type(value) is int:  # beyond 64 bits
+            return msgpack.ExtType(_EXT_BIGINT, str(value).encode())
+        return int(value)  # numpy ints, IntEnum…
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    item = getattr(value, "item", None)  # other numpy scalars
+    if callable(item):
+        return item()
+    return msgpack.ExtType(_EXT_TEXT, str(value).encode())
+
+
+_EXT_DECODERS: dict[int, Any] = {
+    _EXT_DECIMAL: lambda b: Decimal(b.decode()),
+    _EXT_DATETIME: lambda b: datetime.fromisoformat(b.decode()),
+    _EXT_DATE: lambda b: date.fromisoformat(b.decode()),
+    _EXT_TIME: lambda b: dtime.fromisoformat(b.decode()),
+    _EXT_TIMEDELTA: lambda b: timedelta(microseconds=int(b)),
+    _EXT_UUID: lambda b: uuid.UUID(b.decode()),
+    _EXT_BIGINT: lambda b: int(b),
+    _EXT_TEXT: lambda b: b.decode(),
+}
+
+
+def _msgpack_ext(code: int, data: bytes) -> Any:
+    dec = _EXT_DECODERS.get(code)
+    if dec is None:
+        raise ValueError(f"unknown extension type {code} in a served-feature log record")
+    return dec(data)
+
+
+_call_packb = msgpack.Packer(default=_msgpack_default, use_bin_type=True, datetime=False).pack
+
+
+def _call_unpackb(raw: bytes) -> Any:
+    return msgpack.unpackb(raw, ext_hook=_msgpack_ext, strict_map_key=False, raw=False)
+
+
 def _tag_like(items: Sequence[Any]) -> bool:
     return any(
         isinstance(x, dict) and len(x) == 1 and str(next(iter(x))).startswith("$") for x in items
@@ -401,7 +470,7 @@ _COLUMNS = (
     "served_at",
     "features",  # JSON list of feature references
     "versions",  # JSON {view: version}
-    "call",  # typed JSON [rows, entities, requests, values, statuses, ages], see _format
+    "call",  # msgpack [rows, entities, requests, values, statuses, ages], see _format
 )
 
 
@@ -433,7 +502,9 @@ class _ParquetSink:
             [
                 pa.array(cols[0], pa.string()),
                 pa.array(cols[1], pa.timestamp("us", tz="UTC")),
-                *(pa.array(cols[i], pa.string()) for i in range(2, len(_COLUMNS))),
+                pa.array(cols[2], pa.string()),
+                pa.array(cols[3], pa.string()),
+                pa.array(cols[4], pa.binary()),
             ],
             names=list(_COLUMNS),
         )
@@ -700,14 +771,7 @@ class FeatureLogger:
                 for a in ages
             ]
         doc = [keep, entities, request, values, status_doc, ages_rows]
-        text = None
-        if not _tag_like(entities) and not (request and _tag_like(request)):
-            try:
-                text = _call_dumps(doc)
-            except ValueError:  # NaN/inf somewhere: the slow, exact path
-                pass
-        if text is None:
-            text = _fast_dumps([encode_value(x) for x in doc])
+        text = _call_packb(doc)
         ftext = self._texts.get(features)
         if ftext is None:
             ftext = self._texts[features] = _fast_dumps(feats)
@@ -841,9 +905,13 @@ def _rows_from_record(get: Any) -> Iterator[LoggedRow]:
     rid = str(get("request_id"))
     features = json.loads(get("features") or "[]")
     versions = json.loads(get("versions") or "{}")
-    positions, entities, requests, values, sdoc, ages = json.loads(
-        get("call"), object_hook=_object_hook
-    )
+    call = get("call")
+    if isinstance(call, (bytes, bytearray)) and call[:1] != b"[":
+        positions, entities, requests, values, sdoc, ages = _call_unpackb(bytes(call))
+    else:  # a log written as typed JSON (before msgpack)
+        positions, entities, requests, values, sdoc, ages = json.loads(
+            call, object_hook=_object_hook
+        )
     views = sdoc.get("views")
     for k, pos in enumerate(positions):
         srow = sdoc["rows"][k]
@@ -912,7 +980,9 @@ def _read(source: str | Path, stream: str) -> Iterator[LoggedRow]:
             if not entries:
                 break
             for _entry_id, fields in entries:
-                yield from _rows_from_record(lambda k, f=fields: _text(f.get(k.encode())))
+                yield from _rows_from_record(
+                    lambda k, f=fields: f.get(b"call") if k == "call" else _text(f.get(k.encode()))
+                )
             last = entries[-1][0]
         client.close()
         return

@@ -236,17 +236,23 @@ def test_parquet_round_trip_is_exact(tmp_path: Path) -> None:
         assert list(row.values) == list(EXOTIC)
         for name, value in EXOTIC.items():
             _assert_same(value, row.values[name])
-    # The stored text is strict JSON (no NaN tokens): DuckDB's JSON reader accepts it.
+    # features and versions are strict JSON text (no NaN tokens), DuckDB reads them; the call
+    # document is msgpack (binary), the cheap encoding for the background writer.
     table = pq.read_table(next(tmp_path.rglob("part-*.parquet")))
     assert table.column_names == ["request_id", "served_at", "features", "versions", "call"]
-    for name in ("features", "versions", "call"):
+    for name in ("features", "versions"):
         text = table.column(name)[0].as_py()
         json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    import msgpack
+
+    assert str(table.schema.field("call").type) == "binary"
+    assert isinstance(msgpack.unpackb(table.column("call")[0].as_py(), strict_map_key=False), list)
     import duckdb
 
     con = duckdb.connect()
     (n,) = con.execute(
-        f"SELECT count(*) FROM read_parquet('{tmp_path}/**/*.parquet') WHERE json_valid(call)"
+        f"SELECT count(*) FROM read_parquet('{tmp_path}/**/*.parquet') "
+        "WHERE json_valid(features) AND json_valid(versions)"
     ).fetchone()
     assert n == 2
 
@@ -377,3 +383,33 @@ def test_a_backlog_wakes_the_writer_before_the_flush_interval(tmp_path: Path) ->
             time.sleep(0.0005)  # paced traffic, ~2000 calls/s
         assert logger.stats.dropped == 0
     assert logger.stats.rows_written == 1500
+
+
+def test_logs_written_as_typed_json_are_still_read(tmp_path: Path) -> None:
+    """Before msgpack, the call document was typed JSON text; such files still replay."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    served = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    call = json.dumps(
+        [[0], [{"user_id": 7}], None, [[{"$d": "1.50"}, {"$f": "nan"}]],
+         {"features": True, "rows": [["present", "missing"]]}, None]
+    )  # fmt: skip
+    folder = tmp_path / "date=2026-01-02" / "hour=03"
+    folder.mkdir(parents=True)
+    pq.write_table(
+        pa.table(
+            {
+                "request_id": ["r1"],
+                "served_at": pa.array([served], pa.timestamp("us", tz="UTC")),
+                "features": ['["v.a", "v.b"]'],
+                "versions": ['{"v": "abc"}'],
+                "call": [call],
+            }
+        ),
+        folder / "part-old.parquet",
+    )
+    (row,) = list(read_feature_log(tmp_path))
+    assert row.entity == {"user_id": 7}
+    assert row.values["v.a"] == Decimal("1.50") and math.isnan(row.values["v.b"])
+    assert row.statuses == {"v.a": "present", "v.b": "missing"}

@@ -241,10 +241,10 @@ def main() -> int:
         "the gaps between requests (none logged for 2 ms), and while requests run only once 1,024 "
         "calls wait: with paced traffic it stays out of the requests' way; saturated, it shares "
         "the one GIL with them "
-        "(per call it expands `OnlineResponse.statuses`, encodes one typed-JSON document — "
-        "≈0.4 µs per value here — and holds the response until then, which is work for Python's "
-        "cyclic GC too). Sampling by entity key scales that down. This machine's 2 cores were "
-        "shared with other jobs (load average ≈2–4): differences under ~10% are within noise.",
+        "(per call it reads the per-view row statuses, packs one msgpack document and holds the "
+        "response until then, which is work for Python's cyclic GC too). Sampling by entity key "
+        "scales that down. The machine's 2 cores are shared with the Redis server and other "
+        "jobs: differences under ~10% are within noise.",
         "",
         f"Replay (`skewless consistency --log`): {rows_n:,} logged rows (100 entities per call), "
         f"medians of 3 runs; {mismatches} mismatches (expected 0).",

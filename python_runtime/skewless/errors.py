@@ -10,6 +10,7 @@ __all__ = [
     "ExpressionError",
     "ManifestError",
     "NotMaterializedError",
+    "NotReproducible",
     "OnlineStoreError",
     "RequestError",
     "SkewlessError",
@@ -57,3 +58,9 @@ class UnsupportedExpression(SkewlessError):
 
 class ExpressionError(SkewlessError):
     """Evaluating a request-time expression failed where DuckDB fails too (overflow, bad cast…)."""
+
+
+class NotReproducible(ExpressionError):
+    """DuckDB has a result here that Python cannot reproduce exactly - a value outside Python's
+    datetime range, or a result DuckDB itself derives from memory past the string's end. A
+    refusal, not a cast error: TRY_CAST raises it too (DuckDB's TRY_CAST is not NULL there)."""

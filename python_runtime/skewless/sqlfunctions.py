@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from skewless.errors import ExpressionError
+from skewless.errors import ExpressionError, NotReproducible
 
 UTC = ZoneInfo("UTC")
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -879,11 +879,6 @@ def str_to_bool(s: str) -> bool:
         return False
     raise ExpressionError(f"Conversion Error: Could not convert string {s!r} to BOOL")
 
-
-class NotReproducible(ExpressionError):
-    """DuckDB has a result here that Python cannot reproduce exactly - a value outside Python's
-    datetime range, or a result DuckDB itself derives from memory past the string's end. A
-    refusal, not a cast error: TRY_CAST raises it too (DuckDB's TRY_CAST is not NULL there)."""
 
 
 # VARCHAR -> DATE / TIMESTAMP(TZ): a port of DuckDB 2.0.1's string parser (Date::TryConvertDate,

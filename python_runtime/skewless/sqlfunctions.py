@@ -880,7 +880,6 @@ def str_to_bool(s: str) -> bool:
     raise ExpressionError(f"Conversion Error: Could not convert string {s!r} to BOOL")
 
 
-
 # VARCHAR -> DATE / TIMESTAMP(TZ): a port of DuckDB 2.0.1's string parser (Date::TryConvertDate,
 # Timestamp::TryConvertTimestampTZ, Time::TryConvertInterval), measured against DuckDB by the
 # fuzz in tests/test_expressions_temporal_casts.py. Blanks are the six ASCII ones; digits ASCII.

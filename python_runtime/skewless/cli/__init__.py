@@ -24,7 +24,15 @@ import click
 
 from skewless.errors import SkewlessError
 
-__all__ = ["CliContext", "common_options", "main", "pass_context", "print_table", "to_json"]
+__all__ = [
+    "CliContext",
+    "common_options",
+    "main",
+    "pass_context",
+    "print_table",
+    "select_option",
+    "to_json",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,6 +132,17 @@ def common_options(f: F, *, from_env: bool = False) -> F:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def select_option(verb: str) -> Callable[[F], F]:
+    """`--select/-s VIEW`, repeatable or comma-separated, for commands that work per view."""
+    return click.option(
+        "--select",
+        "-s",
+        multiple=True,
+        metavar="VIEW",
+        help=f"Feature view(s) to {verb} (repeat or comma-separate); default: all.",
+    )
 
 
 class _Group(click.Group):

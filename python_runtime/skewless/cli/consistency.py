@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from skewless.cli import CliContext, common_options, pass_context, to_json
+from skewless.cli import CliContext, common_options, pass_context, select_option, to_json
 from skewless.errors import SkewlessError
 
 
@@ -87,13 +87,7 @@ def _relation_of(registry: Any, name: str) -> str:
 )
 @click.option("--since", metavar="TIMESTAMP", help="Replay rows served at or after this (ISO).")
 @click.option("--until", metavar="TIMESTAMP", help="Replay rows served before this (ISO).")
-@click.option(
-    "--select",
-    "-s",
-    multiple=True,
-    metavar="VIEW",
-    help="Feature view(s) to check (repeat or comma-separate); default: all.",
-)
+@select_option("check")
 @click.option(
     "--sample",
     type=click.IntRange(min=1),

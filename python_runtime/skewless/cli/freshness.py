@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import click
 
-from skewless.cli import CliContext, common_options, pass_context, to_json
+from skewless.cli import CliContext, common_options, pass_context, select_option, to_json
 
 
 @click.command()
-@click.option(
-    "--select",
-    "-s",
-    multiple=True,
-    metavar="VIEW",
-    help="Feature view(s) to check (repeat or comma-separate); default: all.",
-)
+@select_option("check")
 @click.option(
     "--now",
     "now_text",

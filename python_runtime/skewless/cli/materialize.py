@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from skewless.cli import CliContext, common_options, pass_context, print_table, to_json
+from skewless.cli import (
+    CliContext,
+    common_options,
+    pass_context,
+    print_table,
+    select_option,
+    to_json,
+)
 
 
 def parse_now(value: str | None) -> datetime | None:
@@ -31,13 +38,7 @@ def split_list(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command()
-@click.option(
-    "--select",
-    "-s",
-    multiple=True,
-    metavar="VIEW",
-    help="Feature view(s) to load (repeat or comma-separate); default: all.",
-)
+@select_option("load")
 @click.option(
     "--incremental",
     is_flag=True,

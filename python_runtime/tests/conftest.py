@@ -17,6 +17,15 @@ from skewless.local_redis import LocalRedis, free_port  # noqa: F401 (re-exporte
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# Property tests explore new random data on every local run; in CI they draw the same examples
+# each run (as many: every construct still gets >= 200), so a landing never hangs on a lucky draw.
+# A failure found locally is reproduced with the seed hypothesis prints.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True)
+if IN_CI:
+    _hypothesis_settings.load_profile("ci")
+
 
 # one implementation of "a throwaway redis-server" for tests, demo and benchmarks
 RedisServer = LocalRedis

@@ -462,7 +462,6 @@ def test_construct_matches_duckdb(construct: str, oracle: Oracle) -> None:
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
-        derandomize=False,
         database=None,
         phases=[Phase.generate],  # report every mismatch of the drawn rows; no shrinking
         suppress_health_check=list(HealthCheck),

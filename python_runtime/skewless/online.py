@@ -145,7 +145,7 @@ class _ViewPlan:
 class _OnDemandPlan:
     """The request-time part of a plan: which on-demand features to compute from which inputs."""
 
-    __slots__ = ("inputs", "names", "outputs", "views", "width")
+    __slots__ = ("inputs", "names", "offsets", "outputs", "views", "width")
 
     def __init__(self, views: list[OnDemandView], outputs: list[tuple[int, str]]):
         self.views = tuple(views)
@@ -159,6 +159,7 @@ class _OnDemandPlan:
         #: per on-demand view: (slot index, [(position in the slot's values, input column)])
         self.inputs: list[list[tuple[int, list[tuple[int, str]]]]] = [[] for _ in views]
         self.width = 0  # values of the visible slots (the rest feed the on-demand views)
+        self.offsets: tuple[int, ...] = ()  # where each slot's values start in a looked-up row
 
 
 class _Plan:
@@ -230,6 +231,10 @@ class _Plan:
                             (si, [(j, spec.column(n)) for j, n in enumerate(names)])
                         )
             plan_refs.extend(f"{od_views[i].name}.{n}" for i, n in outputs)
+            starts = [0]
+            for vp in views:
+                starts.append(starts[-1] + vp.n)
+            od.offsets = tuple(starts)
             self.on_demand = od
         self.views = tuple(views)
         self.builders = tuple(builders)
@@ -666,9 +671,7 @@ class FeatureStore:
         from the request payload and the input features read in the same round trip."""
         payloads = _requests(request, len(rows), od.views)
         now = codec.decode_timestamp(now_us)
-        offsets = [0]
-        for vp in plan.views:
-            offsets.append(offsets[-1] + vp.n)
+        offsets = od.offsets
         out = []
         for ei, row in enumerate(rows):
             computed = []

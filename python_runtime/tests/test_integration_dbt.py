@@ -170,6 +170,12 @@ BAD_MODELS = {
 }
 
 
+def _compiled_basic(project: Path) -> str:
+    """The SQL dbt compiled for test_pit_basic (lowercase), to see which implementation ran."""
+    model = project / "target" / "compiled" / "skewless_integration_tests" / "models"
+    return (model / "point_in_time_join" / "test_pit_basic.sql").read_text().lower()
+
+
 def test_integration_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import duckdb
 
@@ -178,19 +184,7 @@ def test_integration_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     env = {"SKEWLESS_IT_DUCKDB_PATH": str(db), "SKEWLESS_IT_TARGET": "duckdb"}
     results = _build(project, env)
     _assert_everything_ran(results)
-    compiled = (
-        (
-            project
-            / "target"
-            / "compiled"
-            / "skewless_integration_tests"
-            / "models"
-            / "point_in_time_join"
-            / "test_pit_basic.sql"
-        )
-        .read_text()
-        .lower()
-    )
+    compiled = _compiled_basic(project)
     assert "asof join" in compiled  # the duckdb__ implementation was the one tested
 
     con = duckdb.connect(str(db))
@@ -283,19 +277,7 @@ def test_integration_duckdb_default_impl(tmp_path: Path) -> None:
     env = {"SKEWLESS_IT_DUCKDB_PATH": str(tmp_path / "it.duckdb"), "SKEWLESS_IT_TARGET": "duckdb"}
     results = _build(project, env, "--vars", "{pit_impl: default}")
     _assert_everything_ran(results)
-    compiled = (
-        (
-            project
-            / "target"
-            / "compiled"
-            / "skewless_integration_tests"
-            / "models"
-            / "point_in_time_join"
-            / "test_pit_basic.sql"
-        )
-        .read_text()
-        .lower()
-    )
+    compiled = _compiled_basic(project)
     assert "asof join" not in compiled and "union all" in compiled
 
 

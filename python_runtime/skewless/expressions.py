@@ -24,7 +24,9 @@ compile time; runtime failures where DuckDB fails raise `ExpressionError`.
 
 from __future__ import annotations
 
+import ast
 import datetime as _dt
+import functools
 import itertools
 import math
 import re
@@ -201,6 +203,60 @@ class _Code:
     # so a parent can test the guards itself and use body directly (one NULL test per input).
     guards: tuple[str, ...] | None = None
     body: str | None = None
+
+    def __post_init__(self) -> None:
+        # Precedence is decided here, once: every fragment is an atom, so a parent may paste
+        # it into any operator position without re-checking it.
+        if not isinstance(self.src, _Src):
+            self.src = atom(self.src)
+        if self.body is not None:
+            self.body = atom(self.body)
+
+
+_ATOMS = (ast.Name, ast.Call, ast.Attribute, ast.Subscript)
+
+
+@functools.lru_cache(maxsize=4096)
+def atom(text: str) -> str:
+    """`text` as a Python expression that binds tighter than any operator around it.
+
+    A name, call, attribute, subscript or non-negative literal is returned unchanged; anything
+    else (an operator, a conditional, a negative number) is parenthesised. Parentheses cost
+    nothing at run time (Python compiles them away), so the rule errs on the side of adding them.
+    """
+    if _IDENT.fullmatch(text):
+        return text
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:  # a template with placeholders: cannot be judged, so wrap it
+        return f"({text})"
+    if isinstance(node, _ATOMS) or (
+        isinstance(node, ast.Constant) and not text.lstrip().startswith("-")
+    ):
+        return text
+    if text.startswith("(") and text.endswith(")") and _encloses(text):
+        return text
+    return f"({text})"
+
+
+def _encloses(text: str) -> bool:
+    """True when the opening parenthesis of `text` is closed by its last character."""
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i == len(text) - 1
+    return False
 
 
 class _Src(str):
@@ -592,7 +648,7 @@ class _Compiler:
                     checks.append(f"({t} := {c.body}) is None")
                     refs.append(t)
                 else:
-                    refs.append(c.body)
+                    refs.append(atom(c.body))
             elif c.nullable or (eval_all and c.raises):
                 b, r = self.bind(c)
                 check = f"{b} is None"
@@ -611,7 +667,7 @@ class _Compiler:
         if eval_all:
             return f"(None if {' | '.join(f'({g})' for g in checks)} else {out})"
         src = _Src(f"(None if {' or '.join(checks)} else {out})")
-        src.guards, src.body = tuple(checks), out
+        src.guards, src.body = tuple(checks), atom(out)
         return src
 
     def truth(self, c: _Code) -> str:
@@ -635,7 +691,7 @@ class _Compiler:
             nullable = any(c.nullable for c in codes)
         code = _Code(src, t, nullable, raises or any(c.raises for c in codes), cols)
         if isinstance(src, _Src):
-            code.guards, code.body = src.guards, src.body
+            code.guards, code.body = src.guards, atom(src.body) if src.body else None
         return code
 
     # -- implicit conversions ----------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "python_runtime"))
 
-from skewless.expressions import compile_projections  # noqa: E402
+from skewless.sql import compile_projections  # noqa: E402
 
 SCHEMA = {
     "amount": "DOUBLE",

@@ -36,13 +36,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_online import build_duckdb, make_view  # noqa: E402
 
-from skewless.connection import connect  # noqa: E402
-from skewless.consistency import pit_rows, replay  # noqa: E402
-from skewless.feature_log import FeatureLogConfig, FeatureLogger, read_feature_log  # noqa: E402
-from skewless.local_redis import LocalRedis  # noqa: E402
-from skewless.materialize import materialize, open_duckdb  # noqa: E402
-from skewless.online import FeatureStore  # noqa: E402
-from skewless.registry import Registry  # noqa: E402
+from skewless.definitions.registry import Registry  # noqa: E402
+from skewless.guards.consistency import pit_rows, replay  # noqa: E402
+from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger, read_feature_log  # noqa: E402
+from skewless.online.connection import connect  # noqa: E402
+from skewless.online.local_redis import LocalRedis  # noqa: E402
+from skewless.online.materialize import materialize, open_duckdb  # noqa: E402
+from skewless.online.store import FeatureStore  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "logging.md"
 #: (entities per call, sample rate, traffic): `saturated` = calls back to back (the writer must
@@ -88,7 +88,7 @@ def main() -> int:
         gen = client.get(f"skw:ptr:v10:{view.version}".encode())
         rnd = random.Random(7)
 
-        from skewless.keys import KeyBuilder
+        from skewless.online.keys import KeyBuilder
 
         kb = KeyBuilder(view)
         pointer = f"skw:ptr:v10:{view.version}".encode()

@@ -1,4 +1,4 @@
-"""Materialization: `skewless.materialize` rows/s vs raw pipelined SET ingestion, same run.
+"""Materialization: `skewless.online.materialize` rows/s vs raw pipelined SET ingestion, same run.
 
 Writes bench/results/materialize.md. Starts its own redis-server on a free port and builds a
 scratch DuckDB file; then, per case, runs full loads through the real loader (DuckDB latest-row
@@ -33,11 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_runtime"))
 
-from skewless.connection import connect  # noqa: E402
 from skewless.definitions import Feature, FeatureView  # noqa: E402
-from skewless.local_redis import LocalRedis  # noqa: E402
-from skewless.materialize import materialize  # noqa: E402
-from skewless.registry import Registry  # noqa: E402
+from skewless.definitions.registry import Registry  # noqa: E402
+from skewless.online.connection import connect  # noqa: E402
+from skewless.online.local_redis import LocalRedis  # noqa: E402
+from skewless.online.materialize import materialize  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "materialize.md"
 CHUNK = 5000
@@ -145,9 +145,9 @@ def loader_peak_rss(db: Path, view: FeatureView, url: str, now: datetime) -> flo
         "import sys, resource; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])\n"
         "from datetime import datetime\n"
         "import bench_materialize as bm\n"
-        "from skewless.connection import connect\n"
-        "from skewless.materialize import materialize\n"
-        "from skewless.registry import Registry\n"
+        "from skewless.online.connection import connect\n"
+        "from skewless.online.materialize import materialize\n"
+        "from skewless.definitions.registry import Registry\n"
         "v = bm.make_view(sys.argv[3])\n"
         "materialize(Registry({v.name: v}), connect(sys.argv[4]), sys.argv[5], "
         "now=datetime.fromisoformat(sys.argv[6]))\n"

@@ -1,7 +1,7 @@
 """Online reads: `get_online_features` latency vs the fastest raw redis-py read of the same data.
 
 Writes bench/results/online.md. Starts its own redis-server on a free port, builds feature views
-in a scratch DuckDB file, loads them with `skewless.materialize` (the real loader), then times,
+in a scratch DuckDB file, loads them with `skewless.online.materialize` (the real loader), then times,
 interleaved, for each case:
 
 - skewless: `store.get_online_features(features, entities)` — values decoded, status and age
@@ -34,12 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_runtime"))
 
-from skewless.connection import connect  # noqa: E402
 from skewless.definitions import Feature, FeatureView  # noqa: E402
-from skewless.local_redis import LocalRedis  # noqa: E402
-from skewless.materialize import materialize  # noqa: E402
-from skewless.online import FeatureStore  # noqa: E402
-from skewless.registry import Registry  # noqa: E402
+from skewless.definitions.registry import Registry  # noqa: E402
+from skewless.online.connection import connect  # noqa: E402
+from skewless.online.local_redis import LocalRedis  # noqa: E402
+from skewless.online.materialize import materialize  # noqa: E402
+from skewless.online.store import FeatureStore  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "online.md"
 

@@ -67,13 +67,13 @@ def dbt_executable() -> str:
 def redis_url() -> Iterator[str]:
     """REDIS_URL when set, else a throwaway redis-server on a free port, stopped on exit."""
     if os.environ.get("REDIS_URL"):
-        from skewless.connection import redact
+        from skewless.online.connection import redact
 
         print(f"Using REDIS_URL={redact(os.environ['REDIS_URL'])}")
         yield os.environ["REDIS_URL"]
         return
     from skewless.errors import OnlineStoreError
-    from skewless.local_redis import LocalRedis
+    from skewless.online.local_redis import LocalRedis
 
     try:
         server = LocalRedis()
@@ -252,8 +252,8 @@ def offline_as_of(
 def serve(env: dict[str, str]) -> None:
     import pandas as pd
 
-    from skewless.feature_log import FeatureLogConfig
-    from skewless.online import FeatureStore
+    from skewless.guards.feature_log import FeatureLogConfig
+    from skewless.online.store import FeatureStore
 
     skewless_cli = (
         str(BIN / "skewless") if (BIN / "skewless").exists() else shutil.which("skewless")

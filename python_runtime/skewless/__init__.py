@@ -56,24 +56,24 @@ __all__ = [
 _LAZY = {
     "Feature": "skewless.definitions",
     "FeatureView": "skewless.definitions",
-    "Registry": "skewless.registry",
-    "FeatureStore": "skewless.online",
-    "OnlineResponse": "skewless.online",
-    "compile_expression": "skewless.expressions",
-    "compile_projections": "skewless.expressions",
-    "FeatureLogConfig": "skewless.feature_log",
-    "FeatureLogger": "skewless.feature_log",
-    "check_training_record": "skewless.training",
-    "check_expression": "skewless.expressions",
+    "Registry": "skewless.definitions.registry",
+    "FeatureStore": "skewless.online.store",
+    "OnlineResponse": "skewless.online.store",
+    "compile_expression": "skewless.sql",
+    "compile_projections": "skewless.sql",
+    "FeatureLogConfig": "skewless.guards.feature_log",
+    "FeatureLogger": "skewless.guards.feature_log",
+    "check_training_record": "skewless.guards.training",
+    "check_expression": "skewless.sql",
 }
 
 if TYPE_CHECKING:
     from skewless.definitions import Feature, FeatureView
-    from skewless.expressions import check_expression, compile_expression, compile_projections
-    from skewless.feature_log import FeatureLogConfig, FeatureLogger
-    from skewless.online import FeatureStore, OnlineResponse
-    from skewless.registry import Registry
-    from skewless.training import check_training_record
+    from skewless.definitions.registry import Registry
+    from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger
+    from skewless.guards.training import check_training_record
+    from skewless.online.store import FeatureStore, OnlineResponse
+    from skewless.sql import check_expression, compile_expression, compile_projections
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from skewless.local_redis import LocalRedis, free_port  # noqa: F401 (re-exported to tests)
+from skewless.online.local_redis import LocalRedis, free_port  # noqa: F401 (re-exported to tests)
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

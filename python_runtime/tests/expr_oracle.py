@@ -21,7 +21,7 @@ import pyarrow as pa
 from hypothesis import strategies as st
 
 from skewless.errors import SkewlessError
-from skewless.expressions import compile_expression
+from skewless.sql import compile_expression
 
 SCHEMA: dict[str, str] = {
     "ti": "TINYINT",

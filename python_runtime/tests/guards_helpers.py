@@ -76,17 +76,17 @@ def built_once(base: Path) -> Guards:
 
 def duck(db: Path):  # type: ignore[no-untyped-def]
     """A read-only DuckDB session on a built copy, catalog named like dbt's (UTC)."""
-    from skewless.materialize import open_duckdb
-    from skewless.registry import Registry
+    from skewless.definitions.registry import Registry
+    from skewless.online.materialize import open_duckdb
 
     reg = Registry.from_manifest(db.parent / "target" / "manifest.json")
     return open_duckdb(db, reg.views.values())
 
 
 def materialize_all(project: Guards, redis_url: str, now: datetime = AS_OF) -> None:
-    from skewless.connection import connect
-    from skewless.materialize import materialize
-    from skewless.registry import Registry
+    from skewless.definitions.registry import Registry
+    from skewless.online.connection import connect
+    from skewless.online.materialize import materialize
 
     reg = Registry.from_manifest(project.manifest)
     client = connect(redis_url)

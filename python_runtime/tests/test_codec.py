@@ -9,8 +9,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from skewless import codec
 from skewless.errors import DefinitionError
+from skewless.online import codec
 
 UTC = timezone.utc
 

@@ -22,9 +22,8 @@ from guards_helpers import (
     materialize_all,
 )
 
-from skewless import codec, keys
-from skewless.connection import connect
-from skewless.consistency import (
+from skewless.definitions.registry import Registry
+from skewless.guards.consistency import (
     StatsAccumulator,
     feature_thresholds,
     online_vs_offline,
@@ -32,9 +31,10 @@ from skewless.consistency import (
     smape_term,
     values_equal,
 )
-from skewless.feature_log import FeatureLogConfig, FeatureLogger, read_feature_log
-from skewless.online import FeatureStore
-from skewless.registry import Registry
+from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger, read_feature_log
+from skewless.online import codec, keys
+from skewless.online.connection import connect
+from skewless.online.store import FeatureStore
 
 UTC = timezone.utc
 NAN = float("nan")
@@ -258,7 +258,7 @@ def test_replay_notes_rows_served_at_an_older_version(tmp_path: Path, redis_url:
 
 
 def test_replay_point_in_time_semantics(built: Any) -> None:
-    from skewless.consistency import pit_rows
+    from skewless.guards.consistency import pit_rows
 
     view = Registry.from_manifest(built.manifest).view("user_stats")
     # user 1 rows: 2026-01-01 01:00, 01-02 01:00, 01-03 01:00
@@ -363,7 +363,7 @@ def _serve_request_time(
 ) -> None:
     """Serve txn_risk the way the runtime does (inputs looked up in Redis, then the compiled
     projections), and log what was served."""
-    from skewless.ondemand import read_on_demand_views
+    from skewless.definitions.ondemand import read_on_demand_views
 
     odv = read_on_demand_views(store.registry.manifest, store.registry.views)["txn_risk"]
     input_refs = [ref for _col, ref in odv.input_refs]
@@ -444,7 +444,7 @@ def test_thresholds_precedence_column_meta_then_overrides(built: Any) -> None:
 def test_replay_join_equals_the_point_in_time_macro(built: Any) -> None:
     """The replay's DuckDB join returns, for every spine row, what skewless.point_in_time_join
     returned for the same (entity, timestamp) in dbt (model pit_training)."""
-    from skewless.consistency import pit_rows
+    from skewless.guards.consistency import pit_rows
 
     con = duck(built.duckdb)
     view = Registry.from_manifest(built.manifest).view("user_stats")

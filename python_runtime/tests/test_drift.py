@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skewless.drift import (
+from skewless.guards.drift import (
     EPS,
     category_drift,
     feature_drift,

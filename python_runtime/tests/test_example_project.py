@@ -452,7 +452,7 @@ def test_no_feature_is_newer_than_its_transaction(
 
 def test_feature_views_follow_the_contract(built: Built) -> None:
     """The skewless runtime reads the example's views from the manifest dbt wrote."""
-    from skewless.manifest import load_manifest, read_feature_views
+    from skewless.definitions.manifest import load_manifest, read_feature_views
 
     views = read_feature_views(load_manifest(built.target / "manifest.json"))
     assert {"user_txn_stats", "merchant_risk", "user_profile"} <= set(views)
@@ -483,8 +483,8 @@ def test_request_time_features_equal_offline_for_every_training_row(built: Built
     import sqlglot
     from sqlglot import exp
 
-    from skewless.manifest import load_manifest, read_feature_views
-    from skewless.ondemand import read_on_demand_views
+    from skewless.definitions.manifest import load_manifest, read_feature_views
+    from skewless.definitions.ondemand import read_on_demand_views
 
     manifest = load_manifest(built.target / "manifest.json")
     odv = read_on_demand_views(manifest, read_feature_views(manifest))["txn_risk"]
@@ -538,9 +538,9 @@ def test_request_time_features_served_equal_the_dbt_sql_at_the_same_instant(
 
     import duckdb
 
-    from skewless.materialize import materialize
-    from skewless.online import FeatureStore
-    from skewless.registry import Registry
+    from skewless.definitions.registry import Registry
+    from skewless.online.materialize import materialize
+    from skewless.online.store import FeatureStore
 
     registry = Registry.from_manifest(built.target / "manifest.json")
     store = FeatureStore.from_manifest(built.target / "manifest.json", redis_url=redis_url)

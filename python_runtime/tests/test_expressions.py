@@ -16,7 +16,7 @@ from expr_oracle import SCHEMA, Oracle, connect, edge_rows, same
 
 from skewless import compile_expression as lazy_compile_expression
 from skewless.errors import ExpressionError, RequestError, UnsupportedExpression
-from skewless.expressions import (
+from skewless.sql import (
     CompiledExpression,
     CompiledProjections,
     check_expression,

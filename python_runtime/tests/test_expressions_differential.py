@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from skewless.errors import UnsupportedExpression
-from skewless.expressions import compile_expression
+from skewless.sql import compile_expression
 
 # construct -> expressions exercising it (over the oracle's SCHEMA columns)
 CONSTRUCTS: dict[str, list[str]] = {

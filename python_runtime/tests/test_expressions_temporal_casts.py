@@ -24,9 +24,9 @@ from expr_oracle import SCHEMA, TEMPORAL_EDGES, Oracle, connect, temporal_string
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from skewless import sqlfunctions as F
 from skewless.errors import ExpressionError, UnsupportedExpression
-from skewless.expressions import compile_expression
+from skewless.sql import compile_expression
+from skewless.sql import runtime as F
 
 CORPUS = 20_000
 

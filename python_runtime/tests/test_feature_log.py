@@ -20,7 +20,7 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skewless.feature_log import (
+from skewless.guards.feature_log import (
     FeatureLogConfig,
     FeatureLogger,
     dumps_typed,
@@ -58,7 +58,7 @@ def test_sampling_keeps_every_request_of_a_sampled_key(tmp_path: Path) -> None:
     assert logger.stats.sampled_out == 5 * (400 - len(counts))
     # The hash is stable across processes: another interpreter picks the same keys.
     code = (
-        "from skewless.feature_log import entity_sampled;"
+        "from skewless.guards.feature_log import entity_sampled;"
         "print([u for u in range(400) if entity_sampled({'user_id': u}, 0.3)])"
     )
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -364,7 +364,7 @@ def test_log_response_with_per_view_statuses(tmp_path: Path) -> None:
 
 def test_queued_rows_are_written_at_interpreter_exit(tmp_path: Path) -> None:
     code = (
-        "from skewless.feature_log import FeatureLogConfig, FeatureLogger\n"
+        "from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger\n"
         f"lg = FeatureLogger(FeatureLogConfig(path={str(tmp_path)!r}, flush_interval=3600))\n"
         "for u in range(50):\n"
         "    lg.log(['v.x'], [{'user_id': u}], [[u]], [['present']], {'v': '1'})\n"

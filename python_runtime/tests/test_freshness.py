@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from guards_helpers import AS_OF, build_guards, built_once, dbt, materialize_all
 
 from skewless.cli.freshness import freshness
-from skewless.connection import connect
-from skewless.freshness import check_freshness
-from skewless.registry import Registry
+from skewless.definitions.registry import Registry
+from skewless.guards.freshness import check_freshness
+from skewless.online.connection import connect
 
 UTC = timezone.utc
 # user_stats: newest row 2026-01-03 04:00, SLA 2h; user_flags: newest row 2026-01-02 00:00, SLA 30d;

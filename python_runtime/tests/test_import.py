@@ -11,7 +11,7 @@ import json, sys
 import skewless
 after_import = sorted(sys.modules)
 from skewless import FeatureStore, OnlineResponse
-import skewless.online, skewless.keys, skewless.codec, skewless.connection, skewless.cli
+import skewless.online.store, skewless.online.keys, skewless.online.codec, skewless.online.connection, skewless.cli
 print(json.dumps({"import": after_import, "serving": sorted(sys.modules)}))
 """
 
@@ -27,4 +27,4 @@ def test_import_pulls_no_dbt_duckdb_or_pandas() -> None:
             if m.split(".")[0] in {"dbt", "duckdb", "pandas", "pyarrow", "agate"}
         ]
         assert heavy == [], f"{phase}: {heavy[:10]}"
-    assert "skewless.online" in mods["serving"] and "msgpack" in mods["serving"]
+    assert "skewless.online.store" in mods["serving"] and "msgpack" in mods["serving"]

@@ -12,7 +12,7 @@ from redis.crc import key_slot
 
 from skewless.definitions import Feature, FeatureView
 from skewless.errors import DefinitionError, RequestError
-from skewless.keys import (
+from skewless.online.keys import (
     KeyBuilder,
     data_key,
     encode_entity,

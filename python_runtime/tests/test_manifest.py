@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from skewless.durations import format_duration, parse_duration
+from skewless.definitions.durations import format_duration, parse_duration
+from skewless.definitions.manifest import Manifest, load_manifest, read_feature_views
+from skewless.definitions.registry import Registry
 from skewless.errors import DefinitionError, ManifestError, UnknownFeatureError
-from skewless.manifest import Manifest, load_manifest, read_feature_views
-from skewless.registry import Registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFESTS = sorted(FIXTURES.glob("manifest_dbt*.json"))

@@ -14,12 +14,12 @@ import duckdb
 import pytest
 from serving_fixtures import NOON, BuiltProject, build_serving_project, copy_db
 
-from skewless import keys
-from skewless.connection import connect
+from skewless.definitions.registry import Registry
 from skewless.errors import ManifestError
-from skewless.materialize import duckdb_path_from_profile, materialize
-from skewless.online import FeatureStore
-from skewless.registry import Registry
+from skewless.online import keys
+from skewless.online.connection import connect
+from skewless.online.materialize import duckdb_path_from_profile, materialize
+from skewless.online.store import FeatureStore
 
 NOON_US = int((NOON.timestamp()) * 1_000_000)
 

@@ -20,10 +20,10 @@ import redis
 from click.testing import CliRunner
 
 from skewless.cli import main
+from skewless.definitions.registry import Registry
 from skewless.errors import RequestError, UnsupportedExpression
-from skewless.materialize import materialize
-from skewless.online import FeatureStore
-from skewless.registry import Registry
+from skewless.online.materialize import materialize
+from skewless.online.store import FeatureStore
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = Path(__file__).parent / "projects" / "ondemand"

@@ -14,7 +14,7 @@ import redis
 from conftest import RedisServer
 from serving_fixtures import NOON, BuiltProject, build_serving_project
 
-from skewless.connection import connect
+from skewless.definitions.registry import Registry
 from skewless.errors import (
     NotMaterializedError,
     OnlineStoreError,
@@ -22,9 +22,9 @@ from skewless.errors import (
     StaleFeatureError,
     UnknownFeatureError,
 )
-from skewless.materialize import materialize
-from skewless.online import FeatureStore
-from skewless.registry import Registry
+from skewless.online.connection import connect
+from skewless.online.materialize import materialize
+from skewless.online.store import FeatureStore
 
 UTC = timezone.utc
 ALL_TYPES = [

@@ -528,7 +528,7 @@ def test_pit_matches_oracle_postgres(project: Compiled, pg: tuple[Any, Any]) -> 
 
 def test_durations_parse_like_python(project: Compiled) -> None:
     """The macro's duration grammar is the runtime's (python_runtime/skewless/durations.py)."""
-    from skewless.durations import parse_duration
+    from skewless.definitions.durations import parse_duration
 
     cases = [
         "90s",

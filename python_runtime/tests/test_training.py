@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from guards_helpers import build_guards, built_once, dbt, duck, materialize_all
 
 from skewless.cli.training import training_record as training_record_cmd
-from skewless.connection import connect
-from skewless.registry import Registry
-from skewless.training import check_training_record, training_record, write_training_record
+from skewless.definitions.registry import Registry
+from skewless.guards.training import check_training_record, training_record, write_training_record
+from skewless.online.connection import connect
 
 RECORDED = {
     "user_stats.txn_count",

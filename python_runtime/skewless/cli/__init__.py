@@ -49,14 +49,14 @@ class CliContext:
 
     @property
     def url(self) -> str:
-        from skewless.connection import DEFAULT_REDIS_URL
+        from skewless.online.connection import DEFAULT_REDIS_URL
 
         return self.redis_url or DEFAULT_REDIS_URL
 
     def registry(self) -> Any:
         """The feature views of the project's manifest (read once)."""
         if self._registry is None:
-            from skewless.registry import Registry
+            from skewless.definitions.registry import Registry
 
             target = Path(self.target_path)
             path = target if target.is_absolute() else self.project_dir / target
@@ -66,14 +66,14 @@ class CliContext:
     def redis(self) -> Any:
         """A connected redis-py client (one per invocation)."""
         if self._redis is None:
-            from skewless.connection import connect
+            from skewless.online.connection import connect
 
             self._redis = connect(self.url)
         return self._redis
 
     def store(self) -> Any:
         """A `FeatureStore` over the registry and the client (the URL is redacted inside)."""
-        from skewless.online import FeatureStore
+        from skewless.online.store import FeatureStore
 
         return FeatureStore(self.registry(), self.redis(), self.url)
 

@@ -37,8 +37,8 @@ def _duckdb_option(f: Any) -> Any:
 def open_offline(
     obj: CliContext, duckdb_path: Path | None, profiles_dir: Path | None, dbt_target: str | None
 ) -> Any:
-    """A read-only DuckDB session on the project's database (see `materialize.open_duckdb`)."""
-    from skewless.materialize import duckdb_path_from_profile, open_duckdb
+    """A read-only DuckDB session on the project's database (see `offline.duckdb.open_duckdb`)."""
+    from skewless.online.materialize import duckdb_path_from_profile, open_duckdb
 
     path = duckdb_path or duckdb_path_from_profile(obj.project_dir, profiles_dir, dbt_target)
     return open_duckdb(path, obj.registry().views.values())
@@ -171,7 +171,7 @@ def consistency(
       skewless consistency --log logs/features --training-relation main.training_set --json
     """
     from skewless.cli.materialize import parse_now, split_list
-    from skewless.consistency import feature_thresholds, online_vs_offline, replay
+    from skewless.guards.consistency import feature_thresholds, online_vs_offline, replay
 
     views = split_list(select) or None
     registry = obj.registry()
@@ -195,7 +195,7 @@ def consistency(
                 float_tolerance=float_tolerance,
             )
         else:
-            from skewless.feature_log import read_feature_log
+            from skewless.guards.feature_log import read_feature_log
 
             rows = list(
                 read_feature_log(
@@ -216,7 +216,7 @@ def consistency(
                 seed=seed,
             )
             if training_relation:
-                from skewless.drift import training_vs_served
+                from skewless.guards.drift import training_vs_served
 
                 training_relation = _relation_of(registry, training_relation)
                 report.drift = training_vs_served(
@@ -227,7 +227,7 @@ def consistency(
         duck.close()
     data = report.to_dict()
     if html_path is not None:
-        from skewless.report import write_html
+        from skewless.guards.report import write_html
 
         write_html(data, html_path)
     if as_json:

@@ -13,7 +13,7 @@ from skewless.errors import OnlineStoreError
 
 
 def _online_state(client: Any, names: list[str]) -> dict[str, dict[str, str]]:
-    from skewless.keys import meta_key
+    from skewless.online.keys import meta_key
 
     pipe = client.pipeline(transaction=False)
     for n in names:
@@ -41,7 +41,7 @@ def features(obj: CliContext, as_json: bool) -> None:
       skewless --project-dir examples/payments features
       skewless features --json | jq '.[] | select(.online_status != "current")'
     """
-    from skewless.durations import format_duration
+    from skewless.definitions.durations import format_duration
 
     registry = obj.registry()
     names = sorted(registry.views)

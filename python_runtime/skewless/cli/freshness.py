@@ -30,7 +30,7 @@ def freshness(
       skewless freshness --select user_txn_stats --json
     """
     from skewless.cli.materialize import parse_now, split_list
-    from skewless.freshness import check_freshness
+    from skewless.guards.freshness import check_freshness
 
     report = check_freshness(
         obj.registry(), obj.redis(), views=split_list(select) or None, now=parse_now(now_text)

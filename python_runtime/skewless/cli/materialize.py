@@ -101,9 +101,9 @@ def materialize(
       skewless --project-dir examples/payments materialize --select user_txn_stats
       SKEWLESS_REDIS_URL=redis://localhost:6379/0 skewless materialize --incremental
     """
-    from skewless.durations import parse_duration
-    from skewless.materialize import duckdb_path_from_profile
-    from skewless.materialize import materialize as run
+    from skewless.definitions.durations import parse_duration
+    from skewless.online.materialize import duckdb_path_from_profile
+    from skewless.online.materialize import materialize as run
 
     registry = obj.registry()
     names = split_list(select) or None
@@ -113,7 +113,7 @@ def materialize(
         raise click.BadParameter(str(e), param_hint="--lookback") from None
     path = duckdb_path or duckdb_path_from_profile(obj.project_dir, profiles_dir, dbt_target)
     client = obj.redis()
-    from skewless.connection import redact
+    from skewless.online.connection import redact
 
     bars: dict[str, Any] = {}
 

@@ -60,7 +60,11 @@ def training_record(
       skewless training-record --model training_set --out records/2026-01-31.json
       skewless training-record --check records/2026-01-31.json
     """
-    from skewless.training import check_training_record, training_record, write_training_record
+    from skewless.guards.training import (
+        check_training_record,
+        training_record,
+        write_training_record,
+    )
 
     if check_path is not None:
         diffs = check_training_record(check_path, obj.registry(), None if no_redis else obj.redis())

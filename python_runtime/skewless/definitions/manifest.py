@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from skewless.definitions import ON_STALE_POLICIES, Feature, FeatureView
-from skewless.durations import parse_duration
+from skewless.definitions.durations import parse_duration
 from skewless.errors import DefinitionError, ManifestError
 
 __all__ = ["Manifest", "load_manifest", "read_feature_views"]

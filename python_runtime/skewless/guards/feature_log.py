@@ -72,7 +72,7 @@ __all__ = [
     "read_feature_log",
 ]
 
-_log = logging.getLogger("skewless.feature_log")
+_log = logging.getLogger("skewless.guards.feature_log")
 _RESPONSE = object()  # marks a queued OnlineResponse (formatted in the background thread)
 _SAMPLE_LATER = object()  # a multi-entity call whose entities are sampled in the background
 _IDLE_GAP = 0.002  # the writer works when no call was logged for this long (or on backlog)

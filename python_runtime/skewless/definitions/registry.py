@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from skewless.definitions import Feature, FeatureView
+from skewless.definitions.manifest import Manifest, is_on_demand, load_manifest, read_feature_views
 from skewless.errors import UnknownFeatureError
-from skewless.manifest import Manifest, is_on_demand, load_manifest, read_feature_views
 
 if TYPE_CHECKING:
-    from skewless.ondemand import OnDemandView
+    from skewless.definitions.ondemand import OnDemandView
 
 __all__ = ["Registry"]
 
@@ -43,7 +43,7 @@ class Registry:
         views = read_feature_views(manifest)
         on_demand = None
         if any(is_on_demand(n) for n in manifest.models()):
-            from skewless.ondemand import read_on_demand_views
+            from skewless.definitions.ondemand import read_on_demand_views
 
             on_demand = read_on_demand_views(manifest, views)
         return cls(views, manifest, on_demand)

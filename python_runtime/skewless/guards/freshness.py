@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from skewless.durations import format_duration
+from skewless.definitions.durations import format_duration
 
 __all__ = ["FreshnessReport", "ViewFreshness", "check_freshness"]
 
@@ -161,7 +161,7 @@ def check_freshness(
         views: view names (default: all).
         now: the time ages are measured at (default: now; naive means UTC).
     """
-    from skewless import keys
+    from skewless.online import keys
 
     if now is None:
         now = datetime.now(UTC)

@@ -237,7 +237,7 @@ def check_training_record(
     Raises:
         SkewlessError: the file is not a training record.
     """
-    from skewless import keys
+    from skewless.online import keys
 
     if isinstance(path, Mapping):
         record = path

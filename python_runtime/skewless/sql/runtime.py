@@ -1,6 +1,6 @@
 """Runtime helpers for request-time expressions: DuckDB 2.0.1 semantics as plain Python.
 
-Pure functions and tables only; `skewless.expressions` is the one module that turns SQL into
+Pure functions and tables only; `skewless.sql` is the one package that turns SQL into
 Python and decides, per static type, which of these helpers a compiled expression calls.
 Every helper raises `ExpressionError` exactly where DuckDB raises (overflow, bad cast, division
 by zero); NULL handling is done by the caller unless a helper's docstring says otherwise.

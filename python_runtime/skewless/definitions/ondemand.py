@@ -4,7 +4,7 @@ An on-demand view is a dbt model with `meta.skewless.kind: on_demand` whose SQL 
 over `{{ skewless.request_inputs(request=…, timestamp=…, inputs=[…]) }}`. Offline, dbt runs it in
 the warehouse over the historical requests joined point-in-time to the input views: that is the
 training data. Online, the runtime takes the same projections, compiles each once with
-`skewless.expressions` (DuckDB's exact semantics, or `UnsupportedExpression` at load time) and
+`skewless.sql` (DuckDB's exact semantics, or `UnsupportedExpression` at load time) and
 evaluates them on the request payload plus the looked-up input features.
 
 The compiled SQL carries the macro's `/* skewless:request_inputs {json} */` marker, which names
@@ -25,11 +25,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from skewless.definitions import Feature, FeatureView, HasFeatures
+from skewless.definitions.manifest import Manifest, definition_version, skewless_meta
 from skewless.errors import DefinitionError, RequestError, UnsupportedExpression
-from skewless.manifest import Manifest, definition_version, skewless_meta
 
 if TYPE_CHECKING:
-    from skewless.expressions import CompiledProjections
+    from skewless.sql import CompiledProjections
 
 __all__ = ["InputSpec", "OnDemandView", "read_on_demand_views"]
 
@@ -205,7 +205,7 @@ def _on_demand_view(
 ) -> OnDemandView:
     from sqlglot import exp
 
-    from skewless.expressions import compile_projections
+    from skewless.sql import compile_projections
 
     name = str(node.get("name"))
     compiled = node.get("compiled_code") or ""

@@ -40,9 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from skewless import codec
-from skewless.connection import DEFAULT_REDIS_URL, connect, redact
 from skewless.definitions import FeatureView
+from skewless.definitions.registry import Registry
 from skewless.errors import (
     NotMaterializedError,
     OnlineStoreError,
@@ -50,12 +49,13 @@ from skewless.errors import (
     StaleFeatureError,
     UnknownFeatureError,
 )
-from skewless.keys import KeyBuilder, data_key_tail, meta_key, pointer_key
-from skewless.registry import Registry
+from skewless.online import codec
+from skewless.online.connection import DEFAULT_REDIS_URL, connect, redact
+from skewless.online.keys import KeyBuilder, data_key_tail, meta_key, pointer_key
 
 if TYPE_CHECKING:
-    from skewless.feature_log import FeatureLogConfig, FeatureLogger
-    from skewless.ondemand import OnDemandView
+    from skewless.definitions.ondemand import OnDemandView
+    from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger
 
 __all__ = ["STATUSES", "FeatureStore", "OnlineResponse", "PostLookup"]
 
@@ -460,7 +460,7 @@ class FeatureStore:
             else getattr(client, "connection_pool", None)
         )
         if feature_log is not None:
-            from skewless.feature_log import FeatureLogger
+            from skewless.guards.feature_log import FeatureLogger
 
             # attached last: it logs what the caller receives, request-time features included
             self.feature_log = FeatureLogger(feature_log).attach(self)
@@ -514,7 +514,7 @@ class FeatureStore:
         """Every feature of a training record whose served version differs from the record's
         (definition changed since, or the current version not materialized), see
         `skewless.training.check_training_record`."""
-        from skewless.training import check_training_record
+        from skewless.guards.training import check_training_record
 
         return check_training_record(path, self.registry, self.redis)
 
@@ -863,7 +863,7 @@ def _log_config(feature_log: FeatureLogConfig | bool | None) -> FeatureLogConfig
 
         if not os.environ.get("SKEWLESS_FEATURE_LOG"):
             return None
-        from skewless.feature_log import FeatureLogConfig
+        from skewless.guards.feature_log import FeatureLogConfig
 
         return FeatureLogConfig.from_env()
     return feature_log or None

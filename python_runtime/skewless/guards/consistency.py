@@ -314,7 +314,7 @@ def feature_thresholds(
     Precedence: `overrides[ref]`, then the column's `meta.skewless.max_mismatch_rate` in the
     manifest, then `default`.
     """
-    from skewless.manifest import column_meta
+    from skewless.definitions.manifest import column_meta
 
     out: dict[str, float] = {}
     nodes = getattr(getattr(registry, "manifest", None), "nodes", {}) or {}
@@ -489,7 +489,7 @@ def _serving_rule(
 
 
 def _defaults(view: FeatureView, features: Sequence[Feature]) -> list[Any]:
-    from skewless import codec
+    from skewless.online import codec
 
     return [
         codec.coerce_default(
@@ -519,14 +519,14 @@ def online_vs_offline(
     Args:
         store: a `FeatureStore` (its registry and Redis client are used).
         duck: a DuckDB connection where the views' relations resolve (see
-            `materialize.open_duckdb`).
+            `offline.duckdb.open_duckdb`).
         views: view names (default: every feature view).
         sample: entities per view (reservoir sample of the offline latest rows).
         seed: the sample's seed (same seed, same entities).
         thresholds: maximum mismatch rate per feature reference (default 0.0 for all).
         float_tolerance: relative tolerance for floats (default 0: exact).
     """
-    from skewless import keys
+    from skewless.online import keys
 
     t0 = time.perf_counter()
     registry = store.registry
@@ -788,7 +788,7 @@ def _load_on_demand(registry: Any, report: ConsistencyReport) -> dict[str, Any]:
     if manifest is None:
         return {}
     try:
-        from skewless.ondemand import read_on_demand_views
+        from skewless.definitions.ondemand import read_on_demand_views
     except ImportError:
         return {}
     try:

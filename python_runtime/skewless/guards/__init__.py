@@ -1,0 +1,1 @@
+"""Skew guards: the served-feature log, consistency, drift, freshness and training records."""

@@ -1,0 +1,1 @@
+"""Reading what dbt built, per engine."""

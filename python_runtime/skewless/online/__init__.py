@@ -1,0 +1,1 @@
+"""The online store: keys, value codec, connections, the loader (materialize) and the store that serves."""

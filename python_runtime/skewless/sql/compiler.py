@@ -110,7 +110,14 @@ def _function_source(ctx: _Ctx, body: str) -> str:
 def _build(ctx: _Ctx, body: str) -> tuple[Callable[[Mapping[str, Any]], Any], str]:
     source = _function_source(ctx, body)
     ns = ctx.ns
-    exec(compile(source, "<skewless-expression>", "exec"), ns)
+    try:
+        code = compile(source, "<skewless-expression>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):  # Python's own nesting limits
+        raise UnsupportedExpression(
+            f"{ctx.where()}: the expression is too deeply nested for the runtime; "
+            "split it into several columns of the on-demand view"
+        ) from None
+    exec(code, ns)
     return ns["_skewless_fn"], source
 
 
@@ -142,13 +149,51 @@ class CompiledExpression:
         return self._fn(row)
 
 
+#: Limits on what is compiled (documented in docs/functions.md): the SQL text of one SELECT, and
+#: the nesting depth of one expression. Deeper trees would exceed Python's own parser limits
+#: (200 nested parentheses) in the generated code; real features are far shallower.
+MAX_SQL_CHARS = 200_000
+MAX_DEPTH = 64
+
+
+def _depth(node: exp.Expression) -> int:
+    """Nesting depth of a sqlglot tree (iterative: a deep tree must not overflow the stack)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        for v in n.args.values():
+            for child in v if isinstance(v, list) else [v]:
+                if isinstance(child, exp.Expression):
+                    stack.append((child, d if isinstance(child, exp.Paren) else d + 1))
+    return deepest
+
+
+def _check_depth(node: exp.Expression, where: str) -> None:
+    if _depth(node) > MAX_DEPTH:
+        raise UnsupportedExpression(
+            f"{where}: the expression nests deeper than {MAX_DEPTH} levels; "
+            "split it into several columns of the on-demand view"
+        )
+
+
 def _parse_duckdb(sql: str, where: str) -> Any:
     """sqlglot's parse, refusing what sqlglot accepts but DuckDB's parser rejects."""
+    if len(sql) > MAX_SQL_CHARS:
+        raise UnsupportedExpression(
+            f"{where}: the SQL is {len(sql):,} characters; request-time SQL is limited to "
+            f"{MAX_SQL_CHARS:,}"
+        )
     try:
         tokens = sqlglot.tokenize(sql, read="duckdb")
         tree = sqlglot.parse_one(sql, dialect="duckdb")
     except sqlglot.errors.SqlglotError as e:
-        raise UnsupportedExpression(f"{where}: cannot parse {sql!r}: {e}") from None
+        raise UnsupportedExpression(f"{where}: cannot parse {sql[:200]!r}: {e}") from None
+    except RecursionError:
+        raise UnsupportedExpression(
+            f"{where}: the expression nests too deeply to parse; split it into several columns"
+        ) from None
     for tok, nxt in itertools.pairwise(tokens):
         if tok.token_type == TokenType.INTERVAL and nxt.token_type == TokenType.DASH:
             raise UnsupportedExpression(
@@ -166,6 +211,7 @@ def _parse(sql: str, ctx: _Ctx) -> exp.Expression:
     node = tree.expressions[0]
     if isinstance(node, exp.Alias):
         node = node.this
+    _check_depth(node, ctx.where())
     return node
 
 
@@ -285,6 +331,7 @@ def _projections(
             raise UnsupportedExpression(
                 f"model {where!r}: projection {_construct(node)} needs an alias (`<expr> AS name`)"
             )
+        _check_depth(inner, f"model {where!r}, column {name!r}")
         out.append((name, inner.sql(dialect="duckdb"), inner))
     return out
 

@@ -163,6 +163,11 @@ class LogicCompiler(CastCompiler):
     def _logic(self, node: exp.Binary, kind: str) -> _Code:
         a = self._bool(self.c(node.this), kind.upper())
         b = self._bool(self.c(node.expression), kind.upper())
+        decisive = kind == "or"  # FALSE decides AND, TRUE decides OR
+        if a.const is decisive or b.const is decisive:
+            # DuckDB's optimizer folds `x AND FALSE` / `x OR TRUE` before x is ever evaluated,
+            # so an error x would raise never happens (measured).
+            return self._const(decisive, BOOLEAN)
         if not a.nullable and not b.nullable:
             op = "&" if kind == "and" else "|"
             return self.code(f"({a.src} {op} {b.src})", BOOLEAN, [a, b], nullable=False)
@@ -192,6 +197,7 @@ class LogicCompiler(CastCompiler):
         results = [self.conv(r, t) for r in results]
         other = self.conv(other, t)
         conds: list[_Code] = []
+        truths: list[str] = []
         prefix = ""
         if subject is not None:
             s = self.c(subject)
@@ -204,14 +210,48 @@ class LogicCompiler(CastCompiler):
             if b != r:
                 prefix = prefix_code
         else:
-            conds = [self._bool(self.c(i.this), "CASE WHEN") for i in ifs]
+            for i in ifs:
+                truth, codes = self.condition(i.this)
+                truths.append(truth)
+                conds.extend(codes)
+        if not truths:
+            truths = [self.truth(c) for c in conds]
         src = other.src
-        for cond, res in reversed(list(zip(conds, results, strict=True))):
-            src = f"({res.src} if {self.truth(cond)} else {src})"
+        for truth, res in reversed(list(zip(truths, results, strict=True))):
+            src = f"({res.src} if {truth} else {src})"
         if prefix:
             src = f"({prefix}, {src})[1]"
         allc = [*conds, *results, other]
         return self.code(src, t, allc, nullable=any(c.nullable for c in [*results, other]))
+
+    def condition(self, node: exp.Expression) -> tuple[str, list[_Code]]:
+        """Python text truthy exactly when a CASE WHEN / IF condition is TRUE, and its codes.
+
+        DuckDB evaluates a condition as a filter: the operands of AND/OR (nested, in the order
+        written) run only on the rows still undecided, so `n <> '' AND CAST(n AS INT) > 0`
+        never casts an empty n. Python's `and`/`or` on the operands' truth reproduce that row
+        by row: the right operand of AND runs only when the left is TRUE, of OR only when the
+        left is not TRUE (FALSE or NULL). Anything else (NOT, IS NULL, COALESCE of a
+        conjunction) is evaluated whole, as DuckDB does. A constant FALSE (AND) / TRUE (OR)
+        operand decides the condition without evaluating the other, as DuckDB's optimizer does.
+        """
+        inner = node
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, (exp.And, exp.Or)):
+            kind = "and" if isinstance(inner, exp.And) else "or"
+            left, lcodes = self.condition(inner.this)
+            right, rcodes = self.condition(inner.expression)
+            decisive = "False" if kind == "and" else "True"
+            if decisive in (left, right):
+                return decisive, [*lcodes, *rcodes]
+            return f"({left} {kind} {right})", [*lcodes, *rcodes]
+        code = self._bool(self.c(inner), "CASE WHEN")
+        if code.const is True or code.const is False:
+            return repr(code.const), [code]
+        if code.const is None and code.src == "None":
+            return "False", [code]
+        return self.truth(code), [code]
 
     def _c_If(self, node: exp.If) -> _Code:
         case = exp.Case(ifs=[exp.If(this=node.this, true=node.args["true"])])

@@ -1,0 +1,170 @@
+"""Regressions from the issue tracker: each (expression, schema, row) is checked against DuckDB.
+
+No expected value is written here: DuckDB 2.0.1 (TimeZone='UTC') computes it, with the row bound
+as typed parameters. The rule is the runtime's contract: where DuckDB gives a value, the compiled
+expression gives the same value and Python type (`expr_oracle.same`) and its `output_type` is
+DuckDB's `typeof`; where DuckDB raises, Python raises a SkewlessError (an `UnsupportedExpression`
+at compile time or an `ExpressionError` when evaluating). LENIENT cases (crashes and input
+limits) may also be refused with any SkewlessError, but never give a wrong value, and no other
+exception may escape (no ValueError, TypeError, RecursionError, NameError…).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import duckdb
+import pytest
+from expr_oracle import connect, same
+
+from skewless import compile_expression
+from skewless.errors import SkewlessError
+
+
+class Case(NamedTuple):
+    id: str
+    sql: str
+    schema: dict[str, str]
+    row: dict[str, Any]
+    lenient: bool = False  # a SkewlessError is acceptable too (crash / limit cases)
+
+
+D = "DOUBLE"
+DATE_ROW = {
+    "s": "year",
+    "d": dt.date(2024, 3, 5),
+    "a": dt.date(2024, 3, 5),
+    "b": dt.date(2025, 1, 1),
+}
+DATE_SCHEMA = {"s": "VARCHAR", "d": "DATE", "a": "DATE", "b": "DATE"}
+ISSUE1 = (
+    "greatest(round(0, 3), case when true then a else 0 end, y) "
+    "between try_cast(lower(s) as double) and ln(d)"
+)
+ISSUE1_SCHEMA = {"a": "INTEGER", "y": D, "s": "VARCHAR", "d": D}
+ISSUE9 = "case when n <> '' and cast(substr(n,1,1) as int) <= 0 then '0' else '2' end"
+ISSUE12 = "(1.5 = (2 % 0)) and (x % 0.1 >= sqrt(1.5))"
+TS = dt.datetime(2024, 1, 1, 10, 0, 0, 123456)
+
+CASES: list[Case] = [
+    # the precedence bug (fixed): parenthesised sub-expressions keep their grouping
+    Case("prec_mul", "(y - x) * 2", {"y": D, "x": D}, {"y": 1.0, "x": 0.5}),
+    Case("prec_div", "(y + x) / 2", {"y": D, "x": D}, {"y": 1.0, "x": 0.5}),
+    Case("prec_sub", "0 - (x - 7)", {"x": D}, {"x": 0.125}),
+    # 1. nested BETWEEN / CASE / greatest with try_cast, ln and round inside
+    Case("issue1", ISSUE1, ISSUE1_SCHEMA, {"a": 1, "y": 2.0, "s": "1", "d": 10.0}, True),
+    Case("issue1_null_cast", ISSUE1, ISSUE1_SCHEMA, {"a": 1, "y": 2.0, "s": "x", "d": 10.0}, True),
+    Case("issue1_nulls", ISSUE1, ISSUE1_SCHEMA, {"a": None, "y": None, "s": None, "d": None}, True),
+    Case(
+        "issue1_least",
+        ISSUE1.replace("greatest", "least"),
+        ISSUE1_SCHEMA,
+        {"a": 3, "y": -1.5, "s": "-5", "d": 0.5},
+        True,
+    ),
+    # 2. the date part as a column
+    Case("date_part_column", "date_part(s, d)", DATE_SCHEMA, DATE_ROW),
+    Case("date_part_column_month", "date_part(s, d)", DATE_SCHEMA, {**DATE_ROW, "s": "month"}),
+    Case("date_part_column_bad", "date_part(s, d)", DATE_SCHEMA, {**DATE_ROW, "s": "bogus"}),
+    Case("date_trunc_column", "date_trunc(s, d)", DATE_SCHEMA, {**DATE_ROW, "s": "month"}),
+    Case("date_diff_column", "date_diff(s, a, b)", DATE_SCHEMA, DATE_ROW),
+    Case("date_diff_column_day", "date_diff(s, a, b)", DATE_SCHEMA, {**DATE_ROW, "s": "day"}),
+    # 3. temporal literals cast
+    Case("ts_literal_to_varchar", "TIMESTAMP '2008-01-01 00:00:01.5'::VARCHAR", {}, {}),
+    Case("date_literal_to_tstz", "DATE '2020-01-01'::TIMESTAMPTZ", {}, {}),
+    # 4. 'ago' intervals
+    Case("interval_ago", "extract(day from interval '157 days ago')", {}, {}),
+    # 5. no negative zero out of DECIMAL rounding and casts
+    Case("ceil_neg_decimal", "ceil('-0.1'::DECIMAL)", {}, {}),
+    Case("round_neg_decimal", "round('-0.1'::DECIMAL)", {}, {}),
+    Case("cast_small_neg_decimal", "cast(-0.001 as decimal(10,2))", {}, {}),
+    # 6. VARCHAR text of DECIMAL(p,p) and of a negative NaN
+    Case("decimal_scale_eq_width_text", "'0.1'::DECIMAL(3,3)::VARCHAR", {}, {}),
+    Case("negative_nan_text_literal", "CAST(-('nan'::DOUBLE) AS VARCHAR)", {}, {}),
+    Case("negative_nan_text_column", "CAST(x AS VARCHAR)", {"x": D}, {"x": -math.nan}),
+    # 7. TIMESTAMP(p) casts keep their precision
+    Case("timestamp_1", "ts::TIMESTAMP(1)", {"ts": "TIMESTAMP"}, {"ts": TS}),
+    Case("timestamp_2", "CAST(ts AS TIMESTAMP(2))", {"ts": "TIMESTAMP"}, {"ts": TS}),
+    Case("timestamp_7", "ts::TIMESTAMP(7)", {"ts": "TIMESTAMP"}, {"ts": TS}),
+    Case("timestamp_9", "ts::TIMESTAMP(9)", {"ts": "TIMESTAMP"}, {"ts": TS}),
+    # 8. round(DECIMAL(p,0), n < 0) widens; overflow at 38 digits
+    Case("round_decimal_p0_widens", "round(d, -1)", {"d": "DECIMAL(5,0)"}, {"d": Decimal(12345)}),
+    Case("round_decimal_p0_literal", "round(12345::DECIMAL(5,0), -1)", {}, {}),
+    Case(
+        "round_decimal_38_overflow",
+        "round(d, -1)",
+        {"d": "DECIMAL(38,0)"},
+        {"d": Decimal("9" * 38)},
+    ),
+    Case("round_decimal_38_ok", "round(d, -1)", {"d": "DECIMAL(38,0)"}, {"d": Decimal("1" * 37)}),
+    # 9. CASE conditions short-circuit (AND inside a WHEN)
+    Case("case_and_short_circuit", ISSUE9, {"n": "VARCHAR"}, {"n": ""}),
+    Case("case_and_short_circuit_0", ISSUE9, {"n": "VARCHAR"}, {"n": "0"}),
+    Case("case_and_short_circuit_x", ISSUE9, {"n": "VARCHAR"}, {"n": "x"}),
+    # 10. casts and offsets at the limits
+    Case("int_tiny_exponent", "'1e-100000'::int", {}, {}),
+    Case("int_tiny_exponent_column", "CAST(s AS INTEGER)", {"s": "VARCHAR"}, {"s": "1e-100000"}),
+    Case(
+        "substring_huge_offset", "substring(s, 9223372036854775807)", {"s": "VARCHAR"}, {"s": "abc"}
+    ),
+    Case("empty_interval", "INTERVAL ''", {}, {}),
+    Case("float_overflow_text", "'1e308'::float", {}, {}),
+    Case("float_overflow_text_column", "CAST(s AS FLOAT)", {"s": "VARCHAR"}, {"s": "1e308"}),
+    Case("binary_int_text", "'0b11'::int", {}, {}),
+    Case("binary_int_text_column", "CAST(s AS INTEGER)", {"s": "VARCHAR"}, {"s": "0b11"}),
+    # 11. malformed or huge input: a skewless error, never ValueError/TypeError/RecursionError
+    Case("decimal_float_params", "1::DECIMAL(3.2)", {}, {}, True),
+    Case("decimal_text_param", "'0.1'::DECIMAL('hello')", {}, {}, True),
+    Case("literal_5001_digits", "1" * 5001, {}, {}, True),
+    Case("parentheses_5000", "(" * 5000 + "1" + ")" * 5000, {}, {}, True),
+    # 12. AND where DuckDB does not evaluate the erroring side
+    Case("and_error_side", ISSUE12, {"x": D}, {"x": 0.5}),
+    Case("and_error_side_null", ISSUE12, {"x": D}, {"x": None}),
+]
+
+
+class Raised(NamedTuple):
+    error: BaseException
+
+
+def duckdb_eval(con: duckdb.DuckDBPyConnection, case: Case) -> tuple[Any, str | None]:
+    """DuckDB's value (or Raised) and typeof (None when DuckDB cannot type it)."""
+    names = list(case.schema)
+    src = ", ".join(f"${n + 1}::{case.schema[c]} AS {c}" for n, c in enumerate(names))
+    frm = f" FROM (SELECT {src})" if names else ""
+    params = [case.row[c] for c in names]
+    try:
+        typ = str(con.execute(f"SELECT typeof({case.sql}){frm}", params).fetchall()[0][0])
+    except duckdb.Error:
+        typ = None
+    try:
+        value = con.execute(f"SELECT ({case.sql}){frm}", params).fetchall()[0][0]
+    except duckdb.Error as e:
+        return Raised(e), typ
+    return value, typ
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    return connect()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_regression_matches_duckdb(case: Case, con: duckdb.DuckDBPyConnection) -> None:
+    duck, duck_type = duckdb_eval(con, case)
+    where = f"{case.sql[:200]} on {case.row!r}: DuckDB gives {duck!r} ({duck_type})"
+    try:
+        fn = compile_expression(case.sql, case.schema)
+        value = fn(dict(case.row))
+    except SkewlessError as e:
+        if isinstance(duck, Raised) or case.lenient:
+            return
+        pytest.fail(f"{where}, Python raised {type(e).__name__}: {e}")
+    except Exception as e:  # anything but a SkewlessError escaping is a bug
+        pytest.fail(f"{where}, Python raised {type(e).__name__} (not a SkewlessError): {e}")
+    assert not isinstance(duck, Raised), f"{where}, Python gave {value!r}"
+    assert same(value, duck), f"{where}, Python gave {value!r} ({type(value).__name__})"
+    assert fn.output_type == duck_type, f"{where}, Python's output_type is {fn.output_type!r}"

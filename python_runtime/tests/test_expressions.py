@@ -114,7 +114,7 @@ def test_payload_problems_are_request_errors_naming_the_field() -> None:
 
 
 REJECTED = [
-    ("md5(s)", "md5"),
+    ("hash(s)", "hash"),
     ("random()", "random"),
     ("now()", "now"),
     ("current_date", "CURRENT_DATE"),
@@ -125,16 +125,15 @@ REJECTED = [
     ("i = s", "mixing INTEGER and VARCHAR"),
     ("bo + 1", "`+` on BOOLEAN"),
     ("bo and i", "AND on INTEGER"),
-    ("log(2, x)", "base other than 10"),
     ("round(x, i)", "non-constant"),
     ("interval (i) day", "non-constant interval"),
     ("cast(s as timestamptz)", "non-constant VARCHAR to TIMESTAMPTZ"),
     ("cast(x as blob)", "CAST to BLOB"),
     ("regexp_matches(s, '(a)\\1')", "regular expression"),
-    ("regexp_matches(s, u)", "non-constant pattern"),
+    ("regexp_matches(s, 'a', u)", "constant string"),
     ("regexp_matches(s, 'a', 'g')", "options"),
-    ("date_diff('century', dt, dt2)", "part 'century'"),
-    ("extract(timezone from tz)", "part"),
+    ("date_diff('qtr', dt, dt2)", "part 'qtr'"),
+    ("extract(timezone from dt)", "part"),
     ("no_such_column + 1", "unknown input 'no_such_column'"),
     ("lower(i)", "lower on INTEGER"),
     ("date '2024-13-01'", "DATE literal"),
@@ -238,7 +237,7 @@ def test_compile_projections_other_forms() -> None:
     [
         ("select amount + 1 from t", "needs an alias"),
         ("select amount as a, amount as a from t", "two projections are named 'a'"),
-        ("select md5(country) as h from t", "column 'h'"),
+        ("select hash(country) as h from t", "column 'h'"),
         ("select * from t", "needs an alias"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_CEILING, ROUND_FLOOR
 
 from sqlglot import expressions as exp
@@ -19,6 +20,7 @@ from skewless.sql.types import (
     _NUMERIC,
     _T,
     _TEMPORAL,
+    BOOLEAN,
     DOUBLE,
     INTERVAL,
     TINYINT,
@@ -178,15 +180,21 @@ class ArithmeticCompiler(TemporalCompiler):
                 p, check = 38, True
             t = SqlType("DECIMAL", p, s)
             if not check:
-                return self.code(self.strict([a, b], lambda x, y: f"_dmul({x}, {y})"), t, [a, b])
+                src = self.strict([a, b], lambda x, y: self._nz(f"_dmul({x}, {y})"))
+                return self.code(src, t, [a, b])
             ks = (self.ctx.const(p), self.ctx.const(s), self.ctx.const("multiplication"))
-            body = lambda x, y: f"_dchk(_dmul({x}, {y}), {ks[0]}, {ks[1]}, {ks[2]})"  # noqa: E731
+            body = lambda x, y: f"_dchk({self._nz(f'_dmul({x}, {y})')}, {ks[0]}, {ks[1]}, {ks[2]})"  # noqa: E731
             return self.code(self.strict([a, b], body), t, [a, b], raises=True)
         # % : the common decimal type
         a, b = self.conv(a, common), self.conv(b, common)
         kscale = self.ctx.const(common.s)
         src = self.strict([a, b], lambda x, y: f"_F.dec_mod({x}, {y}, {kscale})")
         return self.code(src, common, [a, b], raises=True)
+
+    def _nz(self, expr: str) -> str:
+        """A DECIMAL expression whose zero is never -0 (DuckDB's DECIMAL has no negative zero)."""
+        tmp = self.ctx.temp()
+        return f"(({tmp} := {expr}) or {tmp}.copy_abs())"
 
     def _num(self, node: exp.Expression, what: str) -> _Code:
         a = self._typed(self.c(node), what)
@@ -251,13 +259,22 @@ class ArithmeticCompiler(TemporalCompiler):
             )
         # DECIMAL
         n = 0 if n is None else n
-        if n >= t.s:
+        if n >= 0 and n >= t.s:
             return a
-        rt = SqlType("DECIMAL", t.p, max(n, 0))
         k = self.ctx.const(n)
         if n >= 0:
+            rt = SqlType("DECIMAL", t.p, n)
             return self.code(self.strict([a], lambda x: f"_dq({x}, {k})"), rt, [a])
-        return self.code(self.strict([a], lambda x: f"_dq(_dq({x}, {k}), 0)"), rt, [a])
+        if t.s > 0:  # measured: DECIMAL(p,s>0) -> DECIMAL(p,0), which always holds the result
+            rt = SqlType("DECIMAL", t.p, 0)
+            return self.code(self.strict([a], lambda x: f"_dq(_dq({x}, {k}), 0)"), rt, [a])
+        # DECIMAL(p,0), n < 0: DuckDB widens to DECIMAL(p+1,0); at 38 digits it checks overflow
+        if t.p < 38:
+            rt = SqlType("DECIMAL", t.p + 1, 0)
+            return self.code(self.strict([a], lambda x: f"_dq(_dq({x}, {k}), 0)"), rt, [a])
+        rt = SqlType("DECIMAL", 38, 0)
+        src = self.strict([a], lambda x: f"_F.dec_round_neg38({x}, {k})")
+        return self.code(src, rt, [a], raises=True)
 
     def _floorceil(self, node: exp.Expression, kind: str) -> _Code:
         a = self._num(node.this, kind)
@@ -272,8 +289,75 @@ class ArithmeticCompiler(TemporalCompiler):
             return self.code(self.strict([a], lambda x: f"_d{kind}({x})"), t, [a])
         rnd = self.ctx.const(ROUND_FLOOR if kind == "floor" else ROUND_CEILING)
         rt = SqlType("DECIMAL", t.p, 0)
-        src = self.strict([a], lambda x: f"{x}.to_integral_value({rnd}, _DEC)")
+        src = self.strict([a], lambda x: self._nz(f"{x}.to_integral_value({rnd}, _DEC)"))
         return self.code(src, rt, [a])
+
+    def _c_Trunc(self, node: exp.Trunc) -> _Code:
+        a = self._num(node.this, "trunc")
+        t = a.t
+        dec = node.args.get("decimals")
+        n: int | None = None
+        if dec is not None:
+            d = self.c(dec)
+            if not _is_int(d.t) or d.const is _NOCONST or d.const is None:
+                raise self.ctx.unsupported(
+                    "trunc(x, n) with a non-constant or non-integer n", "use an integer literal"
+                )
+            n = int(d.const)
+        if t.name == "NULL":
+            return a
+        if _is_int(t):
+            if n is None or n >= 0:
+                return a
+            if t.name.startswith("U"):
+                # measured: DuckDB 2.0.1 truncates an unsigned column, but leaves a constant
+                # (trunc(200::UTINYINT, -1) = 200) - not reproduced
+                raise self.ctx.unsupported(
+                    f"trunc({t}, n < 0)", "cast the argument to a signed integer type first"
+                )
+            k = self.ctx.const(n)
+            return self.code(self.strict([a], lambda x: f"_F.int_trunc_n({x}, {k})"), t, [a])
+        if t.name in ("DOUBLE", "FLOAT"):
+            if n is not None:
+                raise self.ctx.unsupported(
+                    f"trunc({t}, n)",
+                    "DuckDB scales by 10^n in floating point, which is not reproduced; "
+                    "use trunc(x) or a DECIMAL argument",
+                )
+            return self.code(self.strict([a], lambda x: f"_F.dbl_trunc({x})"), t, [a])
+        n = 0 if n is None else n
+        if n >= t.s:
+            return a
+        rt = SqlType("DECIMAL", t.p, max(n, 0))
+        k = self.ctx.const(n)
+        src = self.strict([a], lambda x: f"_F.dec_trunc_n({x}, {k})")
+        return self.code(src, rt, [a])
+
+    def _c_Cbrt(self, node: exp.Cbrt) -> _Code:
+        return self._math(node.this, "cbrt")
+
+    def _isfloat(self, node: exp.Expression, fn: str, int_value: bool) -> _Code:
+        a = self._typed(self._num(node, fn), fn)
+        if a.t.name not in ("DOUBLE", "FLOAT"):  # integers and DECIMAL are always finite
+            return self.code(self.strict([a], lambda x: repr(int_value)), BOOLEAN, [a])
+        inf = self.ctx.const(math.inf)
+        test = {
+            "isnan": "({0} != {0})",
+            "isinf": "(abs({0}) == {1})",
+            "isfinite": "(abs({0}) < {1})",
+        }
+        return self.code(self.strict([a], lambda x: test[fn].format(x, inf)), BOOLEAN, [a])
+
+    def _c_IsNan(self, node: exp.IsNan) -> _Code:
+        return self._isfloat(node.this, "isnan", False)
+
+    def _c_IsInf(self, node: exp.IsInf) -> _Code:
+        return self._isfloat(node.this, "isinf", False)
+
+    def _f_isfinite(self, args: list[exp.Expression]) -> _Code:
+        if len(args) != 1:
+            raise self.ctx.unsupported("isfinite() with other than one argument")
+        return self._isfloat(args[0], "isfinite", True)
 
     def _c_Floor(self, node: exp.Floor) -> _Code:
         return self._floorceil(node, "floor")
@@ -303,9 +387,25 @@ class ArithmeticCompiler(TemporalCompiler):
         base, arg = node.this, node.expression
         if arg is None:
             return self._math(base, "log10")
+        if isinstance(base, exp.Literal) and not base.is_string and str(base.this) == "2":
+            # sqlglot parses log2(x) as log(2, x); DuckDB's log2 is C log2, while its
+            # log(2, x) is log10(x) / log10(2) (they differ in the last bit). Only the parser's
+            # position metadata tells them apart: log2's base literal is synthesized.
+            if "line" in node.meta and "line" not in base.meta:
+                return self._math(arg, "log2")
+            if "line" not in base.meta:
+                raise self.ctx.unsupported(
+                    "log(2, x) / log2(x) in a generated expression tree",
+                    "write the expression as SQL text",
+                )
         if isinstance(base, exp.Literal) and str(base.this) == "10":
             return self._math(arg, "log10")
-        raise self.ctx.unsupported("log(b, x) with a base other than 10", "use ln(x) / ln(b)")
+        # DuckDB: log(b, x) = log10(x) / log10(b), IEEE division (log(1, 8) = inf)
+        # built here, not by self.c: fold a constant operand now (strict() treats an unfolded
+        # constant as one that raises)
+        b, x = (self._math(n, "log10") for n in (base, arg))
+        b, x = (v if v.cols else self._fold(v) for v in (b, x))
+        return self.code(self.strict([x, b], lambda u, v: f"_ieee({u}, {v})"), DOUBLE, [x, b])
 
     def _c_Pow(self, node: exp.Pow) -> _Code:
         a = self._to_double(self._num(node.this, "pow"))

@@ -83,7 +83,7 @@ class CastCompiler(CoreCompiler):
             if s == "DOUBLE":
                 return f"_F.dbl_to_f32({v})"
             if s == "VARCHAR":
-                return f"_F.dbl_to_f32(_F.str_to_double({v}))"
+                return f"_F.str_to_f32({v})"
         elif d == "DECIMAL":
             p, sc = k(dst.p), k(dst.s)
             if s in _INT:
@@ -104,6 +104,8 @@ class CastCompiler(CoreCompiler):
             if s == "FLOAT":
                 return f"_F.f32_to_str({v})"
             if s == "DECIMAL":
+                if src.p == src.s:  # DECIMAL(p,p) prints without the leading 0: '.100'
+                    return f"_F.dec_to_str({v}, {k(src.s)}, {k(src.p)})"
                 return f"_F.dec_to_str({v}, {k(src.s)})"
             if s == "BOOLEAN":
                 return f"_F.bool_to_str({v})"
@@ -148,11 +150,41 @@ class CastCompiler(CoreCompiler):
         if duck is None:
             raise self.ctx.unsupported(f"CAST to {dt.sql(dialect='duckdb')}")
         if duck == "DECIMAL":
-            params = [int(p.this.this) for p in dt.expressions]
+            params = self._decimal_params(dt)
             p = params[0] if params else 18
             s = params[1] if len(params) > 1 else (3 if not params else 0)
             return parse_type(f"DECIMAL({p},{s})")
+        if dt.expressions and duck in _TEMPORAL:
+            # DuckDB: TIMESTAMP(0) is TIMESTAMP_S, (1-3) TIMESTAMP_MS, (7-…) TIMESTAMP_NS
+            prec = [str(getattr(p.this, "this", p.this)) for p in dt.expressions]
+            if duck != "TIMESTAMP" or prec != ["6"]:
+                raise self.ctx.unsupported(
+                    f"CAST to {dt.sql(dialect='duckdb')}",
+                    "DuckDB makes it TIMESTAMP_S/_MS/_NS, which skewless does not support; "
+                    "cast to TIMESTAMP (microseconds) and truncate with date_trunc",
+                )
+        if dt.expressions and (duck in _INT or duck in ("DOUBLE", "FLOAT")):
+            # DuckDB: INT(5) is a syntax error, DOUBLE(5) a binder error, FLOAT(n) is FLOAT or
+            # DOUBLE depending on n
+            raise self.ctx.unsupported(
+                f"CAST to {dt.sql(dialect='duckdb')} (a numeric type with parameters)",
+                f"write {duck} without parameters",
+            )
         return _T[duck]
+
+    def _decimal_params(self, dt: exp.DataType) -> list[int]:
+        """DECIMAL's width and scale: at most two integer literals; anything else is refused."""
+        out: list[int] = []
+        for param in dt.expressions:
+            value = param.this if isinstance(param, exp.DataTypeParam) else param
+            text = str(value.this) if isinstance(value, exp.Literal) else ""
+            if not text.isdigit() or value.is_string or len(out) == 2:
+                raise self.ctx.unsupported(
+                    f"the type {dt.sql(dialect='duckdb')}",
+                    "write DECIMAL(p,s) with integer literals, 1 <= p <= 38 and 0 <= s <= p",
+                )
+            out.append(int(text))
+        return out
 
     def _c_Cast(self, node: exp.Cast) -> _Code:
         return self._cast(node, safe=False)
@@ -195,3 +227,4 @@ class CastCompiler(CoreCompiler):
             code.nullable = True
             return code
         return self.wrap(a, dst, template, raises=raises)
+

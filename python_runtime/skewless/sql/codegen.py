@@ -59,6 +59,8 @@ class _Code:
     # so a parent can test the guards itself and use body directly (one NULL test per input).
     guards: tuple[str, ...] | None = None
     body: str | None = None
+    # a constant sub-expression whose compile-time evaluation raised: it raises on every row
+    doomed: bool = False
 
     def __post_init__(self) -> None:
         # Precedence is decided here, once: every fragment is an atom, so a parent may paste
@@ -188,7 +190,7 @@ class CoreCompiler:
         if handler is None:
             raise self.ctx.unsupported(_construct(node))
         code: _Code = handler(node)
-        if not code.cols and not code.raises and code.const is _NOCONST:
+        if not code.cols and code.const is _NOCONST:
             code = self._fold(code)
         return code
 
@@ -196,7 +198,8 @@ class CoreCompiler:
         """Evaluate a constant sub-expression once, at compile time."""
         try:
             value = _run(code.src, self.ctx.ns)
-        except Exception:  # left to fail (or not) at run time, as in DuckDB
+        except Exception:  # left to fail at run time, on every row, as in DuckDB
+            code.doomed = True
             return code
         return self._const(value, code.t, lit=code.lit)
 
@@ -224,10 +227,14 @@ class CoreCompiler:
         lower(trim(s)) tests `s is None` once.
         """
         if any(c.t.name == "NULL" or c.src == "None" for c in codes):
-            if any(c.raises for c in codes):
-                binds = ", ".join(self.bind(c)[0] for c in codes)
-                return f"({binds}, None)[-1]"
+            # DuckDB folds a function of a constant NULL to NULL before running the other
+            # operands, so an error they would raise never happens (measured).
             return "None"
+        doomed = [c for c in codes if c.doomed]
+        if doomed:
+            # A constant operand that could not be folded raises on every row: DuckDB runs it
+            # (a constant vector) whatever the other operands hold, so it runs first here too.
+            return f"({doomed[0].src}, None)[1]"
         eval_all = any(c.raises for c in codes[1:]) and len(codes) > 1
         marks = [f"\x00{i}\x00" for i in range(len(codes))]
         probe = body(*marks)
@@ -375,20 +382,27 @@ class CoreCompiler:
         return self._number(text, negate=False)
 
     def _number(self, text: str, negate: bool) -> _Code:
-        if re.fullmatch(r"\d+", text):
+        if re.fullmatch(r"[0-9]+", text):
+            if len(text.lstrip("0")) > 39:  # DuckDB: BIGNUM (and int() refuses 4,300+ digits)
+                raise self.ctx.unsupported(
+                    f"the integer literal {text[:20]}… ({len(text)} digits, DuckDB's BIGNUM)",
+                    "integers beyond HUGEINT are not supported",
+                )
             v = int(text)
             t = next((_T[n] for n in ("INTEGER", "BIGINT", "HUGEINT") if _fits(v, _T[n])), None)
-            if t is None:
+            if t is None and negate and v == 2**127:  # measured: -2^127 is a HUGEINT literal
+                t = _T["HUGEINT"]
+            if t is None:  # DuckDB: UHUGEINT or BIGNUM
                 raise self.ctx.unsupported(f"the integer literal {text}")
             v = -v if negate else v
             return self._const(v, t, lit=v)
-        if re.fullmatch(r"\d*\.\d*", text):
+        if re.fullmatch(r"[0-9]*\.[0-9]*", text):
             digits = len(text.replace(".", "")) or 1
             scale = len(text.split(".")[1])
             p = max(digits, scale, 1)
             if p <= 38:
-                d = Decimal(text)
-                return self._const(-d if negate else d, SqlType("DECIMAL", p, scale))
+                d = Decimal(("-" if negate else "") + text)  # exact: no context rounding
+                return self._const(d if d else d.copy_abs(), SqlType("DECIMAL", p, scale))
             f = float(text)
             return self._const(-f if negate else f, DOUBLE)
         try:

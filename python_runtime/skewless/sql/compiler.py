@@ -24,14 +24,11 @@ compile time; runtime failures where DuckDB fails raise `ExpressionError`.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlglot
 from sqlglot import expressions as exp
-from sqlglot.tokens import TokenType
 
 from skewless.errors import UnsupportedExpression
 from skewless.sql import runtime as F
@@ -40,6 +37,7 @@ from skewless.sql.codegen import (
     _construct,
     _Ctx,
 )
+from skewless.sql.frontend import _check_depth, _parse, _parse_duckdb
 from skewless.sql.text import (
     TextCompiler,
 )
@@ -149,72 +147,6 @@ class CompiledExpression:
         return self._fn(row)
 
 
-#: Limits on what is compiled (documented in docs/functions.md): the SQL text of one SELECT, and
-#: the nesting depth of one expression. Deeper trees would exceed Python's own parser limits
-#: (200 nested parentheses) in the generated code; real features are far shallower.
-MAX_SQL_CHARS = 200_000
-MAX_DEPTH = 64
-
-
-def _depth(node: exp.Expression) -> int:
-    """Nesting depth of a sqlglot tree (iterative: a deep tree must not overflow the stack)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(node, 1)]
-    while stack:
-        n, d = stack.pop()
-        deepest = max(deepest, d)
-        for v in n.args.values():
-            for child in v if isinstance(v, list) else [v]:
-                if isinstance(child, exp.Expression):
-                    stack.append((child, d if isinstance(child, exp.Paren) else d + 1))
-    return deepest
-
-
-def _check_depth(node: exp.Expression, where: str) -> None:
-    if _depth(node) > MAX_DEPTH:
-        raise UnsupportedExpression(
-            f"{where}: the expression nests deeper than {MAX_DEPTH} levels; "
-            "split it into several columns of the on-demand view"
-        )
-
-
-def _parse_duckdb(sql: str, where: str) -> Any:
-    """sqlglot's parse, refusing what sqlglot accepts but DuckDB's parser rejects."""
-    if len(sql) > MAX_SQL_CHARS:
-        raise UnsupportedExpression(
-            f"{where}: the SQL is {len(sql):,} characters; request-time SQL is limited to "
-            f"{MAX_SQL_CHARS:,}"
-        )
-    try:
-        tokens = sqlglot.tokenize(sql, read="duckdb")
-        tree = sqlglot.parse_one(sql, dialect="duckdb")
-    except sqlglot.errors.SqlglotError as e:
-        raise UnsupportedExpression(f"{where}: cannot parse {sql[:200]!r}: {e}") from None
-    except RecursionError:
-        raise UnsupportedExpression(
-            f"{where}: the expression nests too deeply to parse; split it into several columns"
-        ) from None
-    for tok, nxt in itertools.pairwise(tokens):
-        if tok.token_type == TokenType.INTERVAL and nxt.token_type == TokenType.DASH:
-            raise UnsupportedExpression(
-                f"{where}: DuckDB rejects `INTERVAL -n unit`; write `INTERVAL '-n' unit` "
-                "or `- INTERVAL n unit`"
-            )
-    return tree
-
-
-def _parse(sql: str, ctx: _Ctx) -> exp.Expression:
-    tree = _parse_duckdb(f"SELECT {sql}", ctx.where())
-    extra = [k for k, v in tree.args.items() if v and k != "expressions"]
-    if not isinstance(tree, exp.Select) or len(tree.expressions) != 1 or extra:
-        raise UnsupportedExpression(f"{ctx.where()}: {sql!r} is not one SQL expression")
-    node = tree.expressions[0]
-    if isinstance(node, exp.Alias):
-        node = node.this
-    _check_depth(node, ctx.where())
-    return node
-
-
 def _schema(schema: Mapping[str, str | SqlType], ctx_name: str) -> dict[str, SqlType]:
     out = {}
     for k, v in schema.items():
@@ -251,7 +183,7 @@ def compile_expression(
     ctx = _Ctx({}, model, column)
     ctx.schema = _schema(schema, ctx.where())
     ctx.lower_schema = {k.lower(): k for k in ctx.schema}
-    node = _parse(sql, ctx)
+    node = _parse(sql, ctx.where())
     code = _Compiler(ctx).c(node)
     fn, source = _build(ctx, _out(code))
     return CompiledExpression(sql, str(code.t), code.cols, source, fn)
@@ -308,7 +240,7 @@ def _projections(
     out: list[tuple[str, str, exp.Expression]] = []
     if isinstance(select, Mapping):
         for name, sql in select.items():
-            out.append((name, sql, _parse(sql, _Ctx({}, where, name))))
+            out.append((name, sql, _parse(sql, _Ctx({}, where, name).where())))
         return out
     if isinstance(select, str):
         tree = _parse_duckdb(select, f"model {where!r}")

@@ -13,7 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from skewless.errors import ExpressionError, RequestError
+from skewless.sql import calendar as _calendar
 from skewless.sql import runtime as F
+from skewless.sql import strings as _strings
 
 
 def _in_int(v: Any, key: str, tname: str) -> int | None:
@@ -189,6 +191,8 @@ _HELPERS: dict[str, Any] = {
     "_msqrt": math.sqrt,
     "_mexp": math.exp,
     "_F": F,
+    "_CAL": _calendar,
+    "_S": _strings,
     "_D": Decimal,
     "_DEC": F.DEC,
     "_dadd": F.DEC.add,

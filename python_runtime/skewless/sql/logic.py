@@ -137,17 +137,29 @@ class LogicCompiler(CastCompiler):
         if node.args.get("symmetric"):
             raise self.ctx.unsupported(_construct(node))
         x, lo, hi = self.c(node.this), self.c(node.args["low"]), self.c(node.args["high"])
+        if not x.cols:
+            # A constant x: DuckDB folds a constant half (`300 <= 1e-45`) and so decides the
+            # AND without evaluating the other half; compiling the two comparisons does too.
+            halves = exp.And(
+                this=exp.GTE(this=node.this.copy(), expression=node.args["low"].copy()),
+                expression=exp.LTE(this=node.this.copy(), expression=node.args["high"].copy()),
+            )
+            return self.c(halves)
         t = self.common([x, lo, hi], "BETWEEN")
         x, lo, hi = self.conv(x, t), self.conv(lo, t), self.conv(hi, t)
         ge, le = self._cmp_body(">=", t), self._cmp_body("<=", t)
         if not lo.nullable and not hi.nullable and not (lo.raises or hi.raises):
             src = self.strict([x], lambda v: f"({ge(v, lo.src)} and {le(v, hi.src)})")
             return self.code(src, BOOLEAN, [x, lo, hi])
+        # x is evaluated (and bound) first, unconditionally: both halves read the bound name.
         bx, rx = self.bind(x)
         xr = _Code(rx, t, x.nullable, False, x.cols)
-        first = self.strict([_Code(bx, t, x.nullable, x.raises, x.cols), lo], ge)
+        first = self.strict([xr, lo], ge)
         second = self.strict([xr, hi], le)
-        return self.code(f"_and3({first}, {second})", BOOLEAN, [x, lo, hi])
+        src = f"_and3({first}, {second})"
+        if bx != rx:
+            src = f"({bx}, {src})[1]"
+        return self.code(src, BOOLEAN, [x, lo, hi])
 
     def _bool(self, code: _Code, what: str) -> _Code:
         if code.t.name not in ("BOOLEAN", "NULL"):
@@ -263,6 +275,13 @@ class LogicCompiler(CastCompiler):
         args = [self.c(node.this), *(self.c(e) for e in node.expressions)]
         t = self.common(args, "COALESCE")
         args = [self.conv(a, t) for a in args]
+        # Arguments after one that is never NULL are never evaluated (DuckDB simplifies them
+        # away too, so an error they would raise never happens).
+        first_set = next((i for i, a in enumerate(args) if not a.nullable), None)
+        if first_set is not None:
+            args = args[: first_set + 1]
+        if args[0].const is not _NOCONST and args[0].const is not None:
+            return args[0]
         src = "None"
         for a in reversed(args):
             if not a.nullable:
@@ -277,6 +296,8 @@ class LogicCompiler(CastCompiler):
         t = self.common([a, b], "NULLIF")
         if a.t.name == "NULL":
             return self._const(None, NULLT)
+        if a.src == "None":  # a typed constant NULL: DuckDB folds NULLIF to NULL
+            return self._const(None, a.t)
         ca, cb = self.conv(a, t), self.conv(b, t)
         ba, ra = self.bind(ca)
         bb, rb = self.bind(cb)

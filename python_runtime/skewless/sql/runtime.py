@@ -14,7 +14,7 @@ import math
 import re
 import struct
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -117,13 +117,18 @@ def int_mod(a: int, b: int, type_name: str) -> int:
     return -r if a < 0 else r
 
 
+NEG_NAN = -math.nan  # the NaN x86 hardware produces for an invalid operation (sign bit set)
+
+
 def ieee_div(a: float, b: float) -> float:
-    """DuckDB 2.0 `/`: IEEE division (x/0 = ±inf, 0/0 = nan)."""
+    """DuckDB 2.0 `/`: IEEE division (x/0 = ±inf, 0/0 = -nan, nan/0 keeps nan's sign)."""
     try:
         return a / b
     except ZeroDivisionError:
-        if a != a or a == 0:
-            return math.nan
+        if a != a:
+            return a
+        if a == 0:
+            return NEG_NAN
         return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
@@ -138,12 +143,14 @@ def dbl_mod(a: float, b: float) -> float:
     """DuckDB `%` on DOUBLE: C fmod (nan for a zero divisor or an infinite dividend)."""
     try:
         return math.fmod(a, b)
-    except ValueError:
-        return math.nan
+    except ValueError:  # x % 0, inf % y: the hardware's invalid-operation NaN
+        return NEG_NAN
 
 
 def dbl_pow(a: float, b: float) -> float:
-    """C pow(): IEEE results instead of Python's exceptions."""
+    """C pow(): IEEE results instead of Python's exceptions (NaN signs as DuckDB's pow)."""
+    if b == 1.0 and a != a:
+        return abs(a)
     try:
         r = a**b
     except ZeroDivisionError:
@@ -152,12 +159,12 @@ def dbl_pow(a: float, b: float) -> float:
         return math.inf
     except OverflowError:
         if a < 0 and b != int(b):
-            return math.nan
+            return NEG_NAN
         if a < 0 and int(b) % 2 == 1:
             return -math.inf
         return math.inf
     if isinstance(r, complex):
-        return math.nan
+        return NEG_NAN
     return r
 
 
@@ -167,7 +174,7 @@ def dbl_ln(a: float) -> float:
         return math.log(a)
     if a == 0:
         return -math.inf
-    return math.nan
+    return a if a != a else math.nan
 
 
 def dbl_log10(a: float) -> float:
@@ -176,7 +183,7 @@ def dbl_log10(a: float) -> float:
         return math.log10(a)
     if a == 0:
         return -math.inf
-    return math.nan
+    return a if a != a else math.nan
 
 
 def dbl_exp(a: float) -> float:
@@ -191,7 +198,7 @@ def dbl_sqrt(a: float) -> float:
     """C sqrt(): nan below zero, -0.0 stays -0.0."""
     if a >= 0 or a != a:
         return math.sqrt(a) if a == a else a
-    return math.nan
+    return NEG_NAN
 
 
 def dbl_to_f32(x: float) -> float:
@@ -298,8 +305,58 @@ def int_round_n(a: int, n: int, type_name: str) -> int:
 
 
 def dec_quant(v: Decimal, s: int) -> Decimal:
-    """Round a Decimal half away from zero to s places."""
-    return v.quantize(Decimal(1).scaleb(-s), rounding=ROUND_HALF_UP, context=DEC)
+    """Round a Decimal half away from zero to s places (a zero result is never -0)."""
+    q = _QUANT[s] if 0 <= s < 80 else Decimal(1).scaleb(-s)
+    r = v.quantize(q, rounding=ROUND_HALF_UP, context=DEC)
+    return r if r else r.copy_abs()
+
+
+_QUANT = [Decimal(1).scaleb(-s) for s in range(80)]
+
+
+def dec_round_neg38(v: Decimal, n: int) -> Decimal:
+    """round(DECIMAL(38,0), n < 0): half away; a 39-digit result is DuckDB's overflow error."""
+    r = dec_quant(dec_quant(v, n), 0)
+    if r.copy_abs() >= _POW10[38]:
+        raise ExpressionError("Out of Range Error: Overflow in ROUND of DECIMAL(38)")
+    return r
+
+
+def dec_trunc_n(v: Decimal, n: int) -> Decimal:
+    """trunc(DECIMAL, n): toward zero to n places (n < 0: to a multiple of 10^-n), scale max(n,0)."""
+    q = _QUANT[n] if n >= 0 else Decimal(1).scaleb(-n)
+    r = v.quantize(q, rounding=ROUND_DOWN, context=DEC)
+    if n < 0:
+        r = r.quantize(_QUANT[0], context=DEC)
+    return r if r else r.copy_abs()
+
+
+def int_trunc_n(v: int, n: int) -> int:
+    """trunc(signed integer, n < 0): toward zero to a multiple of 10^-n (never overflows)."""
+    m = 10 ** (-n)
+    r = abs(v) // m * m
+    return -r if v < 0 else r
+
+
+def dbl_trunc(a: float) -> float:
+    """C trunc(): toward zero, ±0, ±inf and NaN kept (trunc(-0.5) = -0.0)."""
+    if a != a or a in (math.inf, -math.inf):
+        return a
+    return math.copysign(float(math.trunc(a)), a)
+
+
+def dbl_log2(a: float) -> float:
+    """C log2(): -inf at 0, nan below 0."""
+    if a > 0:
+        return math.log2(a)
+    if a == 0:
+        return -math.inf
+    return a if a != a else math.nan
+
+
+def dbl_cbrt(a: float) -> float:
+    """C cbrt() (the same libm as DuckDB's; measured bit-identical)."""
+    return math.cbrt(a)
 
 
 def dec_check(v: Decimal, p: int, s: int, op: str) -> Decimal:
@@ -518,7 +575,7 @@ def extract(part: str, v: _dt.date) -> int | float:
         us = _us(x)
         if isinstance(v, _dt.datetime) and v.tzinfo is not None:  # ICU: milliseconds first
             return (us // 1000) / 1000.0 + (us % 1000) / 1_000_000
-        return us / 1_000_000
+        return float(us) / 1_000_000.0  # DuckDB: double(micros) / 1e6 (rounds past 2^53)
     if part == "year":
         return x.year
     if part == "month":
@@ -665,7 +722,7 @@ def ilike(s: str, pattern: str, escape: str | None = None) -> bool:
 
 
 # --- casts -----------------------------------------------------------------------------------
-_DIGITS = r"\d+(?:_\d+)*"
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"  # ASCII digits only (\d would take '١' and '１')
 # DuckDB's integer/decimal text: digits may be grouped by single underscores (not before the
 # exponent), the exponent may be grouped too and may be followed by one stray '.'.
 _NUM_RE = re.compile(
@@ -689,18 +746,31 @@ def _clean_number(s: str, pattern: re.Pattern[str] = _NUM_RE) -> str | None:
     return t
 
 
+_HEX_RE = re.compile(r"[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*")
+_BIN_RE = re.compile(r"[01]+(?:_[01]+)*")
+
+
+def _exponent_ok(c: str) -> bool:
+    """DuckDB reads a number's exponent as an int16: beyond -32768..32767 the text is invalid."""
+    _, e, exp_text = c.lower().partition("e")
+    return not e or -32768 <= int(exp_text) <= 32767
+
+
 def str_to_int(s: str, type_name: str) -> int:
-    """VARCHAR -> integer: whitespace, +/-, underscores, hex, exponents; rounds half away."""
+    """VARCHAR -> integer: whitespace, +/-, underscores, hex/binary, exponents; rounds half away."""
     t = s.lstrip(" \t\n\r\v\f")
     lo, hi = INT_RANGES[type_name]
     v: int | None = None
-    if len(t) > 1 and t[0] == "0" and t[1] in "xX":  # hex: leading blanks only, no sign
+    if len(t) > 1 and t[0] == "0" and t[1] in "xXbB":  # hex/binary: leading blanks only, no sign
         digits = t[2:]
-        if re.fullmatch(r"[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*", digits):
-            v = int(digits.replace("_", ""), 16)
+        hexa = t[1] in "xX"
+        if (_HEX_RE if hexa else _BIN_RE).fullmatch(digits):
+            v = int(digits.replace("_", ""), 16 if hexa else 2)
+    elif lo == 0 and t[:1] == "-" and t[1:].strip("0"):
+        v = None  # unsigned: only '-', '-0', '-00'… may carry a minus sign
     else:
         c = _clean_number(s)
-        if c is not None:
+        if c is not None and _exponent_ok(c):
             try:
                 d = Decimal(c, context=DEC)
                 v = int(d.to_integral_value(rounding=ROUND_HALF_UP, context=DEC))
@@ -722,12 +792,12 @@ _FLOAT_WORDS = {
     "-infinity": -math.inf,
     "nan": math.nan,
     "+nan": math.nan,
-    "-nan": math.nan,
+    "-nan": -math.nan,
 }
 
 
 def str_to_double(s: str) -> float:
-    """VARCHAR -> DOUBLE: whitespace, underscores, inf/nan words; no hex."""
+    """VARCHAR -> DOUBLE: whitespace, underscores, inf/nan words ('-nan' has the sign bit)."""
     t = s.strip(" \t\n\r\v\f")
     w = _FLOAT_WORDS.get(t.lower())
     if w is not None:
@@ -738,13 +808,61 @@ def str_to_double(s: str) -> float:
     return float(c)
 
 
+def str_to_f32(s: str) -> float:
+    """VARCHAR -> FLOAT: the text rounded once, correctly, to binary32 (beyond range: ±inf)."""
+    t = s.strip(" \t\n\r\v\f")
+    w = _FLOAT_WORDS.get(t.lower())
+    if w is not None:
+        return w
+    c = _clean_number(s, _DBL_RE)
+    if c is None:
+        raise ExpressionError(f"Conversion Error: Could not convert string {s!r} to FLOAT")
+    d = float(c)
+    f = f32(d)
+    if f == d or d != d or d in (math.inf, -math.inf):
+        return f
+    # float(c) rounds once; f32 rounds again. Only when d is exactly halfway between two
+    # binary32 values can that differ from rounding the text once: decide those exactly.
+    if f in (math.inf, -math.inf):
+        if abs(d) != _F32_OVERFLOW:
+            return f
+        other = math.copysign(_F32_MAX, d)
+    else:
+        other = 2 * d - f
+        if f32(other) != other or abs(other - d) != abs(f - d):
+            return f
+    exact = Decimal(c, context=DEC)
+    if exact == Decimal(d):
+        return f
+    toward_zero = abs(exact) < abs(Decimal(d))
+    return other if (abs(other) < abs(f)) == toward_zero else f
+
+
+_F32_MAX = struct.unpack("f", struct.pack("I", 0x7F7FFFFF))[0]
+_F32_OVERFLOW = 2.0**128 - 2.0**103  # halfway between FLOAT's largest value and 2^128
+
+
 def str_to_decimal(s: str, p: int, sc: int) -> Decimal:
     """VARCHAR -> DECIMAL(p,s): exact text, rounded half away."""
     c = _clean_number(s)
-    if c is None:
+    if c is None or not _exponent_ok(c):
         raise ExpressionError(
             f"Conversion Error: Could not convert string {s!r} to DECIMAL({p},{sc})"
         )
+    mantissa, e, exp_text = c.lower().partition("e")
+    if e:
+        ev = int(exp_text)
+        m = Decimal(mantissa, context=DEC)
+        if ev < 0 and int(m.copy_abs()) >= _POW10[p - sc]:
+            # measured: DuckDB first fits the digits before the exponent into DECIMAL(p,s)
+            raise ExpressionError(
+                f"Conversion Error: Could not cast value {s!r} to DECIMAL({p},{sc})"
+            )
+        if ev > 0 and "." in mantissa and mantissa.rstrip("0")[-1:] != ".":
+            raise NotReproducible(
+                f"{s!r} (a fraction with a positive exponent) as DECIMAL({p},{sc}): DuckDB 2.0.1 "
+                "drops some of its digits, so it cannot be evaluated identically"
+            )
     try:
         d = dec_quant(Decimal(c, context=DEC), sc)
     except InvalidOperation:
@@ -833,9 +951,13 @@ def f32_to_str(v: float) -> str:
     return repr(v)
 
 
-def dec_to_str(v: Decimal, s: int) -> str:
-    """DECIMAL -> VARCHAR: fixed-point with the type's scale."""
-    return f"{v:.{s}f}"
+def dec_to_str(v: Decimal, s: int, p: int = 0) -> str:
+    """DECIMAL -> VARCHAR: fixed-point with the type's scale; DECIMAL(p,p) has no leading 0
+    ('.100', '-.100'), as DuckDB prints it."""
+    out = f"{v:.{s}f}"
+    if p == s:
+        return out.replace("0.", ".", 1)
+    return out
 
 
 def bool_to_str(v: bool) -> str:

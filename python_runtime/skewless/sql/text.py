@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from sqlglot import expressions as exp
 
 from skewless.errors import ExpressionError
 from skewless.sql import runtime as F
+from skewless.sql import strings as S
 from skewless.sql.arithmetic import (
     ArithmeticCompiler,
 )
@@ -24,42 +25,11 @@ from skewless.sql.types import (
     _is_int,
 )
 
-_RE2_SAFE = re.compile(r"(?:\\[dwsDWS.\\^$|?*+()\[\]{}/-]|[^\\(]|\((?!\?))*")
-
-
-def _re2_compatible(pattern: str, ignore_case: bool) -> re.Pattern[str] | None:
-    """Compile a pattern with Python's re only when RE2 reads it the same way."""
-    if "[:" in pattern or "(?" in pattern or not _RE2_SAFE.fullmatch(pattern):
-        return None
-    if not pattern.isascii():
-        return None
-    # RE2's `$` matches only at the very end; Python's also before a final newline: use \Z.
-    out, i, in_class = [], 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]" or bool(out and out[-1] in ("[", "[^"))
-            out.append(ch)
-        elif ch == "[":
-            in_class = True
-            if pattern[i + 1 : i + 2] == "^":
-                out.append("[^")
-                i += 2
-                continue
-            out.append(ch)
-        elif ch == "$":
-            out.append("\\Z")
-        else:
-            out.append(ch)
-        i += 1
-    try:
-        return re.compile("".join(out), re.ASCII | (re.IGNORECASE if ignore_case else 0))
-    except re.error:
-        return None
+# integer types DuckDB casts implicitly to BIGINT / INTEGER (a function's count argument)
+_TO_BIGINT = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+)
+_TO_INTEGER = frozenset({"TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT"})
 
 
 class TextCompiler(ArithmeticCompiler):
@@ -107,23 +77,32 @@ class TextCompiler(ArithmeticCompiler):
         length = node.args.get("length")
         if length is None:
             return self.code(
-                self.strict([a, start], lambda x, y: f"_F.substr({x}, {y}, None)"),
+                self.strict([a, start], lambda x, y: f"_S.substr({x}, {y}, None)"),
                 VARCHAR,
                 [a, start],
+                raises=True,
             )
         ln = self._int_arg(length, "substr length")
         return self.code(
-            self.strict([a, start, ln], lambda x, y, z: f"_F.substr({x}, {y}, {z})"),
+            self.strict([a, start, ln], lambda x, y, z: f"_S.substr({x}, {y}, {z})"),
             VARCHAR,
             [a, start, ln],
+            raises=True,
         )
 
-    def _int_arg(self, node: exp.Expression | None, what: str) -> _Code:
+    def _int_arg(self, node: exp.Expression | None, what: str, int32: bool = False) -> _Code:
         if node is None:
             raise self.ctx.unsupported(f"{what} missing")
         a = self._typed(self.c(node), what)
         if not _is_int(a.t):
             raise self.ctx.unsupported(f"{what} of type {a.t}", "use an integer")
+        big_lit = not int32 and a.lit is not None and -(2**63) <= a.lit < 2**63
+        if a.t.name not in (_TO_INTEGER if int32 else _TO_BIGINT) and not big_lit:
+            raise self.ctx.unsupported(
+                f"{what} of type {a.t} (DuckDB has no implicit cast to "
+                f"{'INTEGER' if int32 else 'BIGINT'})",
+                f"CAST it to {'INTEGER' if int32 else 'BIGINT'}",
+            )
         return a
 
     def _varchar(self, code: _Code) -> _Code:
@@ -212,31 +191,6 @@ class TextCompiler(ArithmeticCompiler):
             self.strict([a, p], lambda x, y: f"{fn}({x}, {y}, {ke})"), BOOLEAN, [a, p], raises=True
         )
 
-    def _c_RegexpLike(self, node: exp.RegexpLike) -> _Code:
-        a = self._str(node.this, "regexp_matches")
-        p = self.c(node.expression)
-        flag = node.args.get("flag")
-        if p.const is _NOCONST or not isinstance(p.const, str):
-            raise self.ctx.unsupported(
-                "regexp_matches with a non-constant pattern", "use a string literal pattern"
-            )
-        opts = ""
-        if flag is not None:
-            f = self.c(flag)
-            if not isinstance(f.const, str) or not set(f.const) <= {"i", "c"}:
-                raise self.ctx.unsupported("regexp_matches options other than 'i' and 'c'")
-            opts = f.const
-        rx = _re2_compatible(
-            p.const, "i" in opts.replace("c", "") and opts.rfind("i") > opts.rfind("c")
-        )
-        if rx is None:
-            raise self.ctx.unsupported(
-                f"the regular expression {p.const!r}",
-                "use literals, ., [] classes without [: :], \\d \\w \\s, anchors, | and quantifiers",
-            )
-        k = self.ctx.const(rx.search)
-        return self.code(self.strict([a], lambda x: f"({k}({x}) is not None)"), BOOLEAN, [a])
-
     def _c_EndsWith(self, node: exp.EndsWith) -> _Code:
         a, b = self._str(node.this, "ends_with"), self._str(node.expression, "ends_with")
         return self.code(self.strict([a, b], lambda x, y: f"{x}.endswith({y})"), BOOLEAN, [a, b])
@@ -247,3 +201,208 @@ class TextCompiler(ArithmeticCompiler):
         a = self._str(args[0], "strlen")
         body = lambda x: f"len({x}.encode())"  # noqa: E731 - UTF-8 bytes
         return self.code(self.strict([a], body), BIGINT, [a])
+
+    # --- regular expressions (RE2, as DuckDB) ------------------------------------------------
+    def _rx_opts(self, flag: exp.Expression | None, fn: str, allow_global: bool) -> S.RxOpts:
+        if flag is None:
+            return S.RxOpts()
+        f = self.c(flag)
+        if f.const is None:
+            raise self.ctx.unsupported(
+                f"{fn} with NULL options (DuckDB: Regex options field must not be NULL)"
+            )
+        if not isinstance(f.const, str) or f.t != VARCHAR:
+            raise self.ctx.unsupported(
+                f"{fn} options that are not a constant string", "write the options as a literal"
+            )
+        try:
+            return S.parse_options(f.const, allow_global)
+        except ExpressionError as e:
+            raise self.ctx.unsupported(f"the {fn} options {f.const!r}", str(e)) from None
+
+    def _rx(
+        self,
+        fn: str,
+        subject: exp.Expression,
+        pattern: exp.Expression | None,
+        opts: S.RxOpts,
+        t: Any,
+        method: str,
+        extra: list[_Code],
+        const_args: str = "",
+    ) -> _Code:
+        """Apply Regex.<method>(s, *extra[, const_args]) for a constant or per-row pattern."""
+        a = self._str(subject, fn)
+        p = self._str(pattern, fn)
+        if p.const is not _NOCONST:
+            if p.const is None:
+                return self._const(None, t)
+            try:
+                rx = S.regex(p.const, opts)
+            except ExpressionError as e:
+                raise self.ctx.unsupported(
+                    f"the regular expression {p.const!r}", f"DuckDB rejects it too: {e}"
+                ) from None
+            k = self.ctx.const(getattr(rx, method))
+
+            def body(*xs: str) -> str:
+                return f"{k}({', '.join(xs)}{const_args})"
+
+            return self.code(self.strict([a, *extra], body), t, [a, *extra], raises=bool(extra))
+        ko = self.ctx.const(opts)
+        fname = {"search": "rx_search", "fullmatch": "rx_fullmatch"}.get(method, "")
+
+        def dyn(x: str, y: str, *zs: str) -> str:
+            if method == "replace":
+                return f"_S.rx_replace({x}, {y}, {zs[0]}, {ko})"
+            if method == "extract":
+                return f"_S.rx_extract({x}, {y}{const_args}, {ko})"
+            return f"_S.{fname}({x}, {y}, {ko})"
+
+        codes = [a, p, *extra]
+        return self.code(self.strict(codes, dyn), t, codes, raises=True)
+
+    def _c_RegexpLike(self, node: exp.RegexpLike) -> _Code:
+        opts = self._rx_opts(node.args.get("flag"), "regexp_matches", False)
+        return self._rx("regexp_matches", node.this, node.expression, opts, BOOLEAN, "search", [])
+
+    def _c_RegexpILike(self, node: exp.RegexpILike) -> _Code:
+        if node.args.get("flag") is not None:
+            raise self.ctx.unsupported(_construct(node))
+        opts = S.RxOpts(case_sensitive=False)
+        return self._rx("`~*`", node.this, node.expression, opts, BOOLEAN, "search", [])
+
+    def _c_RegexpFullMatch(self, node: exp.RegexpFullMatch) -> _Code:
+        opts = self._rx_opts(node.args.get("options"), "regexp_full_match", False)
+        return self._rx(
+            "regexp_full_match", node.this, node.expression, opts, BOOLEAN, "fullmatch", []
+        )
+
+    def _c_RegexpReplace(self, node: exp.RegexpReplace) -> _Code:
+        extra = set(k for k, v in node.args.items() if v is not None) - {
+            "this",
+            "expression",
+            "replacement",
+            "modifiers",
+            "single_replace",
+        }
+        if extra:
+            raise self.ctx.unsupported(_construct(node))
+        opts = self._rx_opts(node.args.get("modifiers"), "regexp_replace", True)
+        rep = self._str(node.args.get("replacement"), "regexp_replace")
+        k = self.ctx.const(opts.global_replace)
+        return self._rx(
+            "regexp_replace",
+            node.this,
+            node.expression,
+            opts,
+            VARCHAR,
+            "replace",
+            [rep],
+            const_args=f", {k}",
+        )
+
+    def _c_RegexpExtract(self, node: exp.RegexpExtract) -> _Code:
+        group = node.args.get("group")
+        n = 0
+        if group is not None:
+            if isinstance(group, exp.Array):
+                raise self.ctx.unsupported(
+                    "regexp_extract with a list of group names (its STRUCT result)",
+                    "extract each group with regexp_extract(s, pattern, <index>)",
+                )
+            g = self.c(group)
+            if g.lit is None or g.t.name != "INTEGER":
+                raise self.ctx.unsupported(
+                    "regexp_extract with a group that is not an integer literal",
+                    "write the group index (0-9) as a literal",
+                )
+            if not 0 <= g.lit <= 9:
+                raise self.ctx.unsupported(
+                    f"regexp_extract group {g.lit}", "DuckDB: Group index must be between 0 and 9"
+                )
+            n = g.lit
+        opts = self._rx_opts(node.args.get("parameters"), "regexp_extract", False)
+        return self._rx(
+            "regexp_extract",
+            node.this,
+            node.expression,
+            opts,
+            VARCHAR,
+            "extract",
+            [],
+            const_args=f", {n}",
+        )
+
+    # --- other string functions --------------------------------------------------------------
+    def _call(self, name: str, codes: list[_Code], t: Any, raises: bool, *consts: Any) -> _Code:
+        ks = "".join(f", {self.ctx.const(c)}" for c in consts)
+        return self.code(
+            self.strict(codes, lambda *xs: f"_S.{name}({', '.join(xs)}{ks})"),
+            t,
+            codes,
+            raises=raises,
+        )
+
+    def _c_Left(self, node: exp.Left) -> _Code:
+        a = self._str(node.this, "left")
+        return self._call("left", [a, self._int_arg(node.expression, "left count")], VARCHAR, True)
+
+    def _c_Right(self, node: exp.Right) -> _Code:
+        a = self._str(node.this, "right")
+        n = self._int_arg(node.expression, "right count")
+        return self._call("right", [a, n], VARCHAR, True)
+
+    def _c_Pad(self, node: exp.Pad) -> _Code:
+        left = bool(node.args.get("is_left"))
+        fn = "lpad" if left else "rpad"
+        a = self._str(node.this, fn)
+        n = self._int_arg(node.expression, f"{fn} count", int32=True)
+        if node.args.get("fill_pattern") is None:
+            raise self.ctx.unsupported(f"{fn} without a fill string", "pass the fill string")
+        fill = self._str(node.args.get("fill_pattern"), fn)
+        return self._call("pad", [a, n, fill], VARCHAR, True, left)
+
+    def _c_SplitPart(self, node: exp.SplitPart) -> _Code:
+        a = self._str(node.this, "split_part")
+        d = self._str(node.args.get("delimiter"), "split_part")
+        i = self._int_arg(node.args.get("part_index"), "split_part index")
+        return self._call("split_part", [a, d, i], VARCHAR, False)
+
+    def _c_StrPosition(self, node: exp.StrPosition) -> _Code:
+        if set(k for k, v in node.args.items() if v is not None) != {"this", "substr"}:
+            raise self.ctx.unsupported(_construct(node), "use strpos(s, search)")
+        a = self._str(node.this, "strpos")
+        b = self._str(node.args.get("substr"), "strpos")
+        return self._call("strpos", [a, b], BIGINT, False)
+
+    def _c_ConcatWs(self, node: exp.ConcatWs) -> _Code:
+        if len(node.expressions) < 2:
+            raise self.ctx.unsupported("concat_ws with fewer than 2 arguments")
+        sep = self._str(node.expressions[0], "concat_ws")
+        args = [self._varchar(self.c(e)) for e in node.expressions[1:]]
+        parts = [a for a in args if a.t.name != "NULL"]
+        ks = "".join(f", {a.src}" for a in parts)
+        if sep.nullable:
+            b, r = self.bind(sep)
+            src = f"(None if {b} is None else _S.concat_ws({r}{ks}))"
+        else:
+            src = f"_S.concat_ws({sep.src}{ks})"
+        return self.code(src, VARCHAR, [sep, *args], nullable=sep.nullable)
+
+    def _c_Reverse(self, node: exp.Reverse) -> _Code:
+        return self._call("reverse", [self._str(node.this, "reverse")], VARCHAR, True)
+
+    def _c_Repeat(self, node: exp.Repeat) -> _Code:
+        a = self._str(node.this, "repeat")
+        n = self._int_arg(node.args.get("times"), "repeat count")
+        return self._call("repeat", [a, n], VARCHAR, True)
+
+    def _c_Levenshtein(self, node: exp.Levenshtein) -> _Code:
+        if set(k for k, v in node.args.items() if v is not None) != {"this", "expression"}:
+            raise self.ctx.unsupported(_construct(node), "use levenshtein(a, b)")
+        a, b = self._str(node.this, "levenshtein"), self._str(node.expression, "levenshtein")
+        return self._call("levenshtein", [a, b], BIGINT, False)
+
+    def _c_MD5(self, node: exp.MD5) -> _Code:
+        return self._call("md5", [self._str(node.this, "md5")], VARCHAR, False)

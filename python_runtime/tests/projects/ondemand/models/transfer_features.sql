@@ -8,7 +8,7 @@ select
     coalesce(payer_country, '??') <> country as payer_abroad,
     payer_transfers_7d + payee_transfers_7d as transfers_7d_both,
     upper(country) as country_upper
-    {% if var('bad') %}, md5(country) as country_hash{% endif %}
+    {% if var('bad') %}, hash(country) as country_hash{% endif %}
 from {{ skewless.request_inputs(
     request=ref('transfers'),
     timestamp='transfer_ts',

@@ -71,3 +71,20 @@ def postgres() -> Iterator[object]:
     conn.autocommit = True
     yield conn
     conn.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the summaries tests recorded (the compositional fuzz's case counts), also under
+    pytest-xdist, so every CI log shows them."""
+    lines = [
+        str(value)
+        for key in ("passed", "failed")
+        for report in terminalreporter.stats.get(key, [])
+        if getattr(report, "when", "call") == "call"
+        for name, value in getattr(report, "user_properties", [])
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "recorded summaries")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -415,7 +415,7 @@ CONSTRUCTS: dict[str, list[str]] = {
         "extract(epoch from iv)",
         "extract(day from iv)",
         "coalesce(iv, interval 2 hour)",
-        "greatest(iv, interval 1 day)",
+        "epoch(iv) > 86400",
         "iv in (interval 1 day, interval 24 hour)",
         "iv is distinct from interval 1 day",
         "ts - ts2 = iv",

@@ -204,7 +204,9 @@ def test_unsupported_construct_is_rejected_at_load_and_by_check(
     with pytest.raises(UnsupportedExpression) as err:
         Registry.from_dbt(bad)
     message = str(err.value)
-    assert "transfer_features" in message and "country_hash" in message and "HASH" in message.upper()
+    assert (
+        "transfer_features" in message and "country_hash" in message and "HASH" in message.upper()
+    )
     result = CliRunner().invoke(main, ["--project-dir", str(bad), "check"])
     assert result.exit_code == 1
     assert "country_hash" in result.output

@@ -281,7 +281,7 @@ def last_day(v: _dt.date) -> _dt.date:
 def make_date(y: int, m: int, d: int) -> _dt.date:
     """make_date(y, m, d); DuckDB's error for an invalid date."""
     if not 1 <= y <= 9999:
-        if -290000 < y < 300000 and 1 <= m <= 12 and 1 <= d <= 31:
+        if -5877641 <= y <= 5881580 and 1 <= m <= 12 and 1 <= d <= 31:  # DuckDB DATE range
             raise F.NotReproducible(
                 f"make_date({y}, {m}, {d}) is out of the range Python supports (years 1-9999)"
             )

@@ -41,10 +41,19 @@ class CastCompiler(CoreCompiler):
             except ExpressionError as e:
                 raise self.ctx.unsupported(f"the literal {code.const!r} as {t}", str(e)) from None
             return self._const(value, t)
+        template = self.cast_src("{}", code.t, t)
+        raises = template != "{}" and not template.startswith(("float(", "str("))
         if code.const is not _NOCONST and code.const is not None:
-            value = _run(self.cast_src(code.src, code.t, t), self.ctx.ns)
+            try:
+                value = _run(self.cast_src(code.src, code.t, t), self.ctx.ns)
+            except ExpressionError:
+                # DuckDB converts the constant when the expression runs: an error on every row
+                # that evaluates it (none where a CASE branch or COALESCE skips it)
+                doomed = self.wrap(code, t, template, raises=True)
+                doomed.doomed = True
+                return doomed
             return self._const(value, t)
-        return self.wrap(code, t, self.cast_src("{}", code.t, t), raises=False)
+        return self.wrap(code, t, template, raises=raises)
 
     def cast_src(self, v: str, src: SqlType, dst: SqlType) -> str:
         """Python text converting non-NULL value text v from src to dst (explicit CAST rules)."""
@@ -195,7 +204,7 @@ class CastCompiler(CoreCompiler):
     def _cast(self, node: exp.Cast, safe: bool) -> _Code:
         dst = self._target(node.args["to"])
         a = self.c(node.this)
-        if a.t.name == "NULL":
+        if a.t.name == "NULL" or a.src == "None":  # NULL, typed or not, casts to NULL
             return self._const(None, dst)
         if a.t == VARCHAR and dst.name in _TEMPORAL and a.const is not _NOCONST:
             try:
@@ -227,4 +236,3 @@ class CastCompiler(CoreCompiler):
             code.nullable = True
             return code
         return self.wrap(a, dst, template, raises=raises)
-

@@ -235,7 +235,8 @@ class CoreCompiler:
             # A constant operand that could not be folded raises on every row: DuckDB runs it
             # (a constant vector) whatever the other operands hold, so it runs first here too.
             return f"({doomed[0].src}, None)[1]"
-        eval_all = any(c.raises for c in codes[1:]) and len(codes) > 1
+        # an operand that can raise is evaluated even when another is NULL (DuckDB runs all)
+        eval_all = any(c.raises for c in codes) and len(codes) > 1
         marks = [f"\x00{i}\x00" for i in range(len(codes))]
         probe = body(*marks)
         refs: list[str] = []
@@ -294,8 +295,15 @@ class CoreCompiler:
             code.guards, code.body = src.guards, atom(src.body) if src.body else None
         return code
 
-    def common(self, codes: list[_Code], what: str, arith: bool = False) -> SqlType:
-        """DuckDB's common type of several operands (CASE, COALESCE, comparisons, IN…)."""
+    def common(
+        self, codes: list[_Code], what: str, arith: bool = False, compare: bool = False
+    ) -> SqlType:
+        """DuckDB's common type of several operands (CASE, COALESCE, comparisons, IN…).
+
+        `compare`: for comparing (not returning) the operands: past 38 digits DuckDB keeps the
+        scale and caps the width (a value that does not fit raises), where a result type keeps
+        the integer digits and drops scale (measured, both).
+        """
         typed = [c for c in codes if c.t.name != "NULL"]
         non_lit = [c for c in typed if not c.strlit]
         if not typed:
@@ -305,11 +313,18 @@ class CoreCompiler:
         t = non_lit[0].t
         lit = non_lit[0].lit
         for c in non_lit[1:]:
-            t, lit = self._common2(t, lit, c.t, c.lit, what, arith), None
+            t, lit = self._common2(t, lit, c.t, c.lit, what, arith, compare), None
         return t
 
     def _common2(
-        self, a: SqlType, alit: int | None, b: SqlType, blit: int | None, what: str, arith: bool
+        self,
+        a: SqlType,
+        alit: int | None,
+        b: SqlType,
+        blit: int | None,
+        what: str,
+        arith: bool,
+        compare: bool = False,
     ) -> SqlType:
         if a == b and a.name != "DECIMAL":
             return a
@@ -329,8 +344,12 @@ class CoreCompiler:
             da = _dec_of_int(a) if _is_int(a) else a
             db = _dec_of_int(b) if _is_int(b) else b
             s = max(da.s, db.s)
-            p = min(38, max(da.p - da.s, db.p - db.s) + s)
-            return SqlType("DECIMAL", p, s)
+            ints = max(da.p - da.s, db.p - db.s)
+            if ints + s > 38 and not (arith or compare):
+                # measured: past 38 digits DuckDB keeps the integer digits and drops scale
+                # (coalesce(DECIMAL(30,0), DECIMAL(20,15)) is DECIMAL(38,8))
+                s = 38 - ints
+            return SqlType("DECIMAL", min(38, ints + s), s)
         if names <= _TEMPORAL:
             return TIMESTAMPTZ if "TIMESTAMPTZ" in names else TIMESTAMP
         raise self.ctx.unsupported(
@@ -392,6 +411,8 @@ class CoreCompiler:
             t = next((_T[n] for n in ("INTEGER", "BIGINT", "HUGEINT") if _fits(v, _T[n])), None)
             if t is None and negate and v == 2**127:  # measured: -2^127 is a HUGEINT literal
                 t = _T["HUGEINT"]
+            elif negate and v == 2**63:  # measured: -2^63 is a BIGINT literal
+                t = _T["BIGINT"]
             if t is None:  # DuckDB: UHUGEINT or BIGNUM
                 raise self.ctx.unsupported(f"the integer literal {text}")
             v = -v if negate else v

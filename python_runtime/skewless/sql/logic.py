@@ -40,7 +40,7 @@ class LogicCompiler(CastCompiler):
         return lambda x, y: f"({x} {op} {y})"
 
     def compare(self, op: str, a: _Code, b: _Code, what: str) -> _Code:
-        t = self.common([a, b], what)
+        t = self.common([a, b], what, compare=True)
         a, b = self.conv(a, t), self.conv(b, t)
         body = self._cmp_body(op, t)
         if t.name in ("DOUBLE", "FLOAT"):
@@ -93,7 +93,7 @@ class LogicCompiler(CastCompiler):
     def _distinct(self, node: exp.Binary, negate: bool) -> _Code:
         """IS [NOT] DISTINCT FROM: NULL equals NULL, never NULL itself."""
         a, b = self.c(node.this), self.c(node.expression)
-        t = self.common([a, b], "IS DISTINCT FROM")
+        t = self.common([a, b], "IS DISTINCT FROM", compare=True)
         a, b = self.conv(a, t), self.conv(b, t)
         ba, ra = self.bind(a)
         bb, rb = self.bind(b)
@@ -115,7 +115,7 @@ class LogicCompiler(CastCompiler):
             raise self.ctx.unsupported(_construct(node))
         x = self.c(node.this)
         items = [self.c(e) for e in node.expressions]
-        t = self.common([x, *items], "IN")
+        t = self.common([x, *items], "IN", compare=True)
         x = self.conv(x, t)
         items = [self.conv(i, t) for i in items]
         consts = [i.const for i in items]
@@ -145,7 +145,7 @@ class LogicCompiler(CastCompiler):
                 expression=exp.LTE(this=node.this.copy(), expression=node.args["high"].copy()),
             )
             return self.c(halves)
-        t = self.common([x, lo, hi], "BETWEEN")
+        t = self.common([x, lo, hi], "BETWEEN", compare=True)
         x, lo, hi = self.conv(x, t), self.conv(lo, t), self.conv(hi, t)
         ge, le = self._cmp_body(">=", t), self._cmp_body("<=", t)
         if not lo.nullable and not hi.nullable and not (lo.raises or hi.raises):
@@ -208,33 +208,48 @@ class LogicCompiler(CastCompiler):
         t = self.common([*results, other], "CASE")
         results = [self.conv(r, t) for r in results]
         other = self.conv(other, t)
-        conds: list[_Code] = []
-        truths: list[str] = []
+        branches: list[tuple[str, _Code, list[_Code]]] = []  # (truth, result, condition codes)
         prefix = ""
+        subject_codes: list[_Code] = []
         if subject is not None:
             s = self.c(subject)
             b, r = self.bind(s)
-            prefix_code = b
-            for i in ifs:
+            for i, res in zip(ifs, results, strict=True):
                 ref = _Code(r, s.t, s.nullable, False, s.cols)
                 cond = self.compare("==", ref, self.c(i.this), "CASE")
-                conds.append(cond)
+                if cond.src == "None":
+                    truth = "False"
+                elif cond.const is not _NOCONST:
+                    truth = repr(bool(cond.const))
+                else:
+                    truth = self.truth(cond)
+                branches.append((truth, res, [cond]))
             if b != r:
-                prefix = prefix_code
+                prefix, subject_codes = b, [s]
         else:
-            for i in ifs:
+            for i, res in zip(ifs, results, strict=True):
                 truth, codes = self.condition(i.this)
-                truths.append(truth)
-                conds.extend(codes)
-        if not truths:
-            truths = [self.truth(c) for c in conds]
+                branches.append((truth, res, codes))
+        # DuckDB's optimizer drops branches whose condition is a constant FALSE or NULL and
+        # stops at a constant TRUE, so what they would raise never runs (measured)
+        kept: list[tuple[str, _Code, list[_Code]]] = []
+        for truth, res, codes in branches:
+            if truth == "False":
+                continue
+            if truth == "True":
+                other = res
+                break
+            kept.append((truth, res, codes))
+        if not kept and not prefix:
+            return other
         src = other.src
-        for truth, res in reversed(list(zip(truths, results, strict=True))):
+        for truth, res, _ in reversed(kept):
             src = f"({res.src} if {truth} else {src})"
         if prefix:
             src = f"({prefix}, {src})[1]"
-        allc = [*conds, *results, other]
-        return self.code(src, t, allc, nullable=any(c.nullable for c in [*results, other]))
+        outs = [*(res for _, res, _ in kept), other]
+        allc = [*subject_codes, *(c for _, _, codes in kept for c in codes), *outs]
+        return self.code(src, t, allc, nullable=any(c.nullable for c in outs))
 
     def condition(self, node: exp.Expression) -> tuple[str, list[_Code]]:
         """Python text truthy exactly when a CASE WHEN / IF condition is TRUE, and its codes.
@@ -293,7 +308,7 @@ class LogicCompiler(CastCompiler):
 
     def _c_Nullif(self, node: exp.Nullif) -> _Code:
         a, b = self.c(node.this), self.c(node.expression)
-        t = self.common([a, b], "NULLIF")
+        t = self.common([a, b], "NULLIF", compare=True)
         if a.t.name == "NULL":
             return self._const(None, NULLT)
         if a.src == "None":  # a typed constant NULL: DuckDB folds NULLIF to NULL
@@ -326,6 +341,12 @@ class LogicCompiler(CastCompiler):
     def _minmax(self, node: exp.Func, kind: str) -> _Code:
         args = [self.c(node.this), *(self.c(e) for e in node.expressions)]
         t = self.common(args, kind.upper())
+        if t == INTERVAL:
+            raise self.ctx.unsupported(
+                f"{kind}() of INTERVALs",
+                "DuckDB orders them by their stored months, days and microseconds, which a "
+                "request's timedelta does not carry; compare a number such as epoch(x) instead",
+            )
         args = [self.conv(a, t) for a in args]
         fl = t.name in ("DOUBLE", "FLOAT")
         if len(args) == 2 and t != INTERVAL:

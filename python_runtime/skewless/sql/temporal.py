@@ -146,11 +146,12 @@ class TemporalCompiler(LogicCompiler):
             raise self.ctx.unsupported(f"{what} part {text!r}", f"use one of {sorted(allowed)}")
         return unit
 
-    def _dyn_part(self, node: exp.Expression | None, bare: bool = True) -> _Code | None:
+    def _dyn_part(self, node: exp.Expression | None) -> _Code | None:
         """A part given as an expression (a column…): its VARCHAR code, read at run time.
 
         The front end keeps a part written as an expression (a column) in parentheses, so a
-        Var is always a constant part (`bare` is kept for extract's keyword form).
+        Var is always a constant part. A NULL value gives NULL without reading the part, as
+        DuckDB does for a column (measured).
         """
         if node is None or isinstance(node, (exp.Var, exp.Identifier)):
             return None
@@ -249,9 +250,9 @@ class TemporalCompiler(LogicCompiler):
         return self._extract(node.this, node.expression)
 
     def _extract(
-        self, part_node: exp.Expression, value: exp.Expression, bare: bool = False
+        self, part_node: exp.Expression, value: exp.Expression, shorthand: bool = False
     ) -> _Code:
-        dyn = self._dyn_part(part_node, bare)
+        dyn = self._dyn_part(part_node)
         if dyn is None and not isinstance(part_node, (exp.Var, exp.Identifier)):
             part_node = self._const_part_node(part_node)
         a = self.c(value)
@@ -270,6 +271,8 @@ class TemporalCompiler(LogicCompiler):
         unit = self._unit(part_node, allowed, f"extract from {a.t}")
         k = self.ctx.const(unit)
         t = DOUBLE if unit in CAL.DOUBLE_PARTS else BIGINT
+        if a.src == "None" and not shorthand:  # measured: extract(day FROM NULL::DATE) is DOUBLE
+            t = DOUBLE
         if a.t.name == "DATE" and unit in _TIME_PARTS:
             return self.code(self.strict([a], lambda x: "0"), t, [a])
         if (
@@ -284,7 +287,7 @@ class TemporalCompiler(LogicCompiler):
         extra = [k for k, v in node.args.items() if v is not None and k != "this"]
         if extra:
             raise self.ctx.unsupported(f"{_construct(node)} with more than one argument")
-        return self._extract(exp.Var(this=part), node.this)
+        return self._extract(exp.Var(this=part), node.this, shorthand=True)
 
     def _c_Year(self, node: exp.Year) -> _Code:
         return self._part(node, "year")
@@ -331,17 +334,17 @@ class TemporalCompiler(LogicCompiler):
     def _f_millisecond(self, args: list[exp.Expression]) -> _Code:
         if len(args) != 1:
             raise self.ctx.unsupported("millisecond() with other than 1 argument")
-        return self._extract(exp.Var(this="millisecond"), args[0])
+        return self._extract(exp.Var(this="millisecond"), args[0], shorthand=True)
 
     def _f_microsecond(self, args: list[exp.Expression]) -> _Code:
         if len(args) != 1:
             raise self.ctx.unsupported("microsecond() with other than 1 argument")
-        return self._extract(exp.Var(this="microsecond"), args[0])
+        return self._extract(exp.Var(this="microsecond"), args[0], shorthand=True)
 
     def _f_isoyear(self, args: list[exp.Expression]) -> _Code:
         if len(args) != 1:
             raise self.ctx.unsupported("isoyear() with other than 1 argument")
-        return self._extract(exp.Var(this="isoyear"), args[0])
+        return self._extract(exp.Var(this="isoyear"), args[0], shorthand=True)
 
     def _f_date_part(self, args: list[exp.Expression]) -> _Code:
         if len(args) != 2:
@@ -357,25 +360,27 @@ class TemporalCompiler(LogicCompiler):
         return args[0]
 
     def _f_yearweek(self, args: list[exp.Expression]) -> _Code:
-        return self._extract(exp.Var(this="yearweek"), self._one("yearweek", args))
+        return self._extract(exp.Var(this="yearweek"), self._one("yearweek", args), shorthand=True)
 
     def _f_decade(self, args: list[exp.Expression]) -> _Code:
-        return self._extract(exp.Var(this="decade"), self._one("decade", args))
+        return self._extract(exp.Var(this="decade"), self._one("decade", args), shorthand=True)
 
     def _f_century(self, args: list[exp.Expression]) -> _Code:
-        return self._extract(exp.Var(this="century"), self._one("century", args))
+        return self._extract(exp.Var(this="century"), self._one("century", args), shorthand=True)
 
     def _f_millennium(self, args: list[exp.Expression]) -> _Code:
-        return self._extract(exp.Var(this="millennium"), self._one("millennium", args))
+        return self._extract(
+            exp.Var(this="millennium"), self._one("millennium", args), shorthand=True
+        )
 
     def _f_era(self, args: list[exp.Expression]) -> _Code:
-        return self._extract(exp.Var(this="era"), self._one("era", args))
+        return self._extract(exp.Var(this="era"), self._one("era", args), shorthand=True)
 
     def _f_julian(self, args: list[exp.Expression]) -> _Code:
-        return self._extract(exp.Var(this="julian"), self._one("julian", args))
+        return self._extract(exp.Var(this="julian"), self._one("julian", args), shorthand=True)
 
     def _f_weekday(self, args: list[exp.Expression]) -> _Code:
-        return self._extract(exp.Var(this="dow"), self._one("weekday", args))
+        return self._extract(exp.Var(this="dow"), self._one("weekday", args), shorthand=True)
 
     def _c_DateAdd(self, node: exp.DateAdd) -> _Code:
         """date_add(date, integer) and date_add(date/timestamp, interval): DuckDB's `+`."""

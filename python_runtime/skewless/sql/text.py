@@ -290,6 +290,13 @@ class TextCompiler(ArithmeticCompiler):
             raise self.ctx.unsupported(_construct(node))
         opts = self._rx_opts(node.args.get("modifiers"), "regexp_replace", True)
         rep = self._str(node.args.get("replacement"), "regexp_replace")
+        if rep.const is _NOCONST:
+            # measured: DuckDB checks a per-row replacement string even on rows a COALESCE or
+            # CASE never selects, so whether it raises depends on its evaluation order
+            raise self.ctx.unsupported(
+                "regexp_replace with a non-constant replacement string",
+                "write the replacement as a string literal",
+            )
         k = self.ctx.const(opts.global_replace)
         return self._rx(
             "regexp_replace",

@@ -660,27 +660,6 @@ def upper(s: str) -> str:
     return s.translate(UPPER_TABLE)
 
 
-def substr(s: str, offset: int, length: int | None) -> str:
-    """DuckDB substring(s, offset[, length]) on code points.
-
-    The window starts at offset-1 (offset > 0 or 0) or len+offset (offset < 0) and spans
-    `length` code points forward (or backward when negative); only its overlap with s is kept.
-    """
-    size = len(s)
-    start = offset - 1 if offset >= 0 else size + offset
-    if length is None:
-        end = size
-    elif length >= 0:
-        end = start + length
-    else:
-        start, end = start + length, start
-    start = max(start, 0)
-    end = min(end, size)
-    if start >= end:
-        return ""
-    return s[start:end]
-
-
 def replace(s: str, old: str, new: str) -> str:
     """DuckDB replace(): an empty search string leaves s unchanged."""
     if not old:

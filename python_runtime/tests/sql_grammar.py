@@ -281,6 +281,10 @@ CONSTRUCTS: tuple[Construct, ...] = (
     _c("not", L, BOOL, "BOOL", "NOT {0}"),
     _c("case", L, ANY, "BOOL = BOOL = =", "CASE WHEN {0} THEN {1} WHEN {2} THEN {3} ELSE {4} END"),
     _c("case_noelse", L, ANY, "BOOL =", "CASE WHEN {0} THEN {1} END"),
+    # AND/OR inside a condition: DuckDB runs the right side only on rows still undecided
+    _c("case_and", L, ANY, "BOOL BOOL = =", "CASE WHEN {0} AND {1} THEN {2} ELSE {3} END"),
+    _c("case_or", L, ANY, "BOOL BOOL = =", "CASE WHEN {0} OR {1} THEN {2} ELSE {3} END"),
+    _c("if_and_or", L, ANY, "BOOL BOOL BOOL = =", "if({0} AND ({1} OR {2}), {3}, {4})"),
     _c(
         "case_simple",
         L,
@@ -395,34 +399,17 @@ CONSTRUCTS: tuple[Construct, ...] = (
     _c("date_minus_date", T, INT, "DATE DATE", "{0} - {1}"),
     _c("ts_minus_ts", T, IV, "TS|TSTZ|DATE TS|TSTZ", "{0} - {1}"),
     # --- pending: functions being added to the compiler now (enabled once they compile) ---
-    _c("strftime", T, STR, "DATE|TS|TSTZ", "strftime({0}, {fmt})", True, fmt=FORMATS),
-    _c(
-        "strptime",
-        T,
-        TS,
-        "STR",
-        "{f}({0}, {fmt})",
-        True,
-        f=("strptime", "try_strptime"),
-        fmt=FORMATS,
-    ),
+    _c("strftime", T, STR, "DATE|TS|TSTZ", "strftime({0}, {fmt})", fmt=FORMATS),
+    _c("strptime", T, TS, "STR", "{f}({0}, {fmt})", f=("strptime", "try_strptime"), fmt=FORMATS),
     _c("date_add", T, TS, "DATE|TS IV", "date_add({0}, {1})", True),
-    _c(
-        "date_sub",
-        T,
-        INT,
-        "T T",
-        "date_sub('{part}', {0}, {1})",
-        True,
-        part=DIFF_PARTS,
-        groups=(TEMPORAL,),
-    ),
+    # (date_sub on TIMESTAMPTZ is refused: DuckDB's ICU path)
+    _c("date_sub", T, INT, "DATE|TS DATE|TS", "date_sub('{part}', {0}, {1})", part=DIFF_PARTS),
     _c("time_bucket", T, TS, "IV TS", "time_bucket({0}, {1})", True),
     _c("date_bin", T, TS, "IV TS TS", "date_bin({0}, {1}, {2})", True),
     _c("make_date", T, DATE, "INT INT INT", "make_date({0}, {1}, {2})", True),
     _c("last_day", T, DATE, "DATE|TS", "last_day({0})", True),
     _c("dayname", T, STR, "DATE|TS|TSTZ", "{f}({0})", True, f=("dayname", "monthname")),
-    _c("epoch_ms", T, INT, "TS|TSTZ", "epoch_ms({0})", True),
+    _c("epoch_ms", T, INT, "DATE|TS|TSTZ", "{f}({0})", f=("epoch_ms", "epoch_us", "epoch_ns")),
     _c("epoch_ms_int", T, TS, "INT", "epoch_ms({0})", True),
     _c("to_timestamp", T, TSTZ, "N", "to_timestamp({0})", True),
     _c(
@@ -467,6 +454,12 @@ CONSTRUCTS: tuple[Construct, ...] = (
     _c("repeat", X, STR, "STR INT", "repeat({0}, ({1}) % 8)", True),
     _c("levenshtein", X, INT, "STR STR", "levenshtein({0}, {1})", True),
     _c("jaro_winkler", X, DBL, "STR STR", "jaro_winkler_similarity({0}, {1})", True),
+    _c("jaro", X, DBL, "STR STR", "jaro_similarity({0}, {1})", True),
+    _c("jaro_cutoff", X, DBL, "STR STR N", "jaro_similarity({0}, {1}, {2})", True),
+    _c("ascii", X, INT, "STR", "{f}({0})", True, f=("ascii", "unicode", "ord")),
+    _c("chr", X, STR, "INT", "chr({0})", True),
+    _c("translate", X, STR, "STR STR STR", "translate({0}, {1}, {2})", True),
+    _c("prefix", X, BOOL, "STR STR", "{f}({0}, {1})", True, f=("prefix", "suffix")),
     _c("md5", X, STR, "STR", "md5({0})", True),
 )
 BY_NAME: dict[str, Construct] = {c.name: c for c in CONSTRUCTS}

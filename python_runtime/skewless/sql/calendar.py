@@ -1,5 +1,5 @@
 """Calendar helpers of the temporal family: DuckDB 2.0.1's date parts, truncation, differences,
-interval text, strftime/strptime, time_bucket and friends (TimeZone='UTC').
+interval text, time_bucket, epoch_ms and friends (TimeZone='UTC').
 
 Generated code reaches this module as `_CAL.<name>`; the compiler (temporal.py) decides at compile
 time what is supported and refuses the rest, so these helpers only see inputs they reproduce.
@@ -349,3 +349,62 @@ def time_bucket(width: F.Interval, v: _dt.datetime, origin: _dt.datetime | None 
         ou = _us(o)
         out = _from_us((_us(x) - ou) // w * w + ou)
     return out.replace(tzinfo=UTC) if v.tzinfo is not None else out
+
+
+# --- epoch_ms / epoch_us / epoch_ns of a timestamp -------------------------------------------
+def epoch_ms_rounded(v: _dt.date) -> int:
+    """epoch_ms(TIMESTAMP[TZ]): DuckDB's Timestamp::GetEpochRounded - µs/1000 rounded half away
+    from the epoch, computed as DuckDB does (truncating divisions by 500, then by 2)."""
+    us = _us(_naive(v))
+    q = abs(us) // 500
+    return -((q + 1) // 2) if us < 0 else (q + 1) // 2
+
+
+def epoch_us(v: _dt.date) -> int:
+    """epoch_us(DATE/TIMESTAMP[TZ]): microseconds since the epoch."""
+    return _us(_naive(v))
+
+
+def epoch_ns(v: _dt.date) -> int:
+    """epoch_ns(DATE/TIMESTAMP[TZ]): nanoseconds since the epoch; beyond int64 DuckDB raises."""
+    ns = _us(_naive(v)) * 1000
+    if not -(2**63) <= ns < 2**63:
+        raise ExpressionError("Conversion Error: Could not convert Timestamp(US) to Timestamp(NS)")
+    return ns
+
+
+# --- date_sub: whole units between (DuckDB's DateSub operators) ------------------------------
+_SUB_MONTHS = {"year": 12, "isoyear": 12, "quarter": 3, "month": 1, "decade": 120,
+               "century": 1200, "millennium": 12000}  # fmt: skip
+_SUB_MICROS = {"day": _DAY_US, "dow": _DAY_US, "isodow": _DAY_US, "doy": _DAY_US,
+               "julian": _DAY_US, "week": 7 * _DAY_US, "yearweek": 7 * _DAY_US,
+               "microsecond": 1, "millisecond": 1000, "second": 1_000_000,
+               "epoch": 1_000_000, "minute": 60_000_000, "hour": 3_600_000_000}  # fmt: skip
+SUB_PARTS = frozenset(_SUB_MONTHS) | frozenset(_SUB_MICROS)
+
+
+def _tdiv(a: int, b: int) -> int:
+    """C's integer division (toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _sub_months(start: _dt.datetime, end: _dt.datetime) -> int:
+    """DateSub::MonthOperator: complete months from start to end (Interval::GetAge's months,
+    after moving start back to the end month's last day when end is on its month's last day)."""
+    if start > end:
+        return -_sub_months(end, start)
+    end_days = (last_day(end) - _dt.date(end.year, end.month, 1)).days + 1
+    st, et = start.time(), end.time()
+    if end.day == end_days and (start.day > end_days or (start.day == end_days and st < et)):
+        start = _dt.datetime.combine(_dt.date(start.year, start.month, end_days), st)
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months - ((end.day, et) < (start.day, st))
+
+
+def date_sub(p: str, a: _dt.date, b: _dt.date) -> int:
+    """date_sub(p, a, b) on DATE/TIMESTAMP (a DATE is its midnight)."""
+    x, y = _naive(a), _naive(b)
+    if p in _SUB_MONTHS:
+        return _tdiv(_sub_months(x, y), _SUB_MONTHS[p])
+    return _tdiv(_us(y) - _us(x), _SUB_MICROS[p])

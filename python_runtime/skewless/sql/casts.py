@@ -34,7 +34,9 @@ class CastCompiler(CoreCompiler):
         if code.t == t or t.name == "NULL":
             return code
         if code.t.name == "NULL":
-            return _Code(code.src, t, True, code.raises, code.cols, const=code.const)
+            null = _Code(code.src, t, True, code.raises, code.cols, const=code.const)
+            null.bound_null = True
+            return null
         if code.strlit:
             try:
                 value = self.cast_value(code.const, VARCHAR, t)
@@ -205,7 +207,9 @@ class CastCompiler(CoreCompiler):
         dst = self._target(node.args["to"])
         a = self.c(node.this)
         if a.t.name == "NULL" or a.src == "None":  # NULL, typed or not, casts to NULL
-            return self._const(None, dst)
+            null = self._const(None, dst)
+            null.bound_null = a.bound_null or a.t.name == "NULL"
+            return null
         if a.t == VARCHAR and dst.name in _TEMPORAL and a.const is not _NOCONST:
             try:
                 value = self.cast_value(a.const, VARCHAR, dst)

@@ -61,6 +61,10 @@ class _Code:
     body: str | None = None
     # a constant sub-expression whose compile-time evaluation raised: it raises on every row
     doomed: bool = False
+    # a NULL DuckDB knows when it binds the expression (a NULL literal, a CAST of one, a
+    # function of one): DuckDB then folds the function to NULL without running its other
+    # operands. A NULL found later by its optimizer (a CASE whose branches all drop) is not.
+    bound_null: bool = False
 
     def __post_init__(self) -> None:
         # Precedence is decided here, once: every fragment is an atom, so a parent may paste
@@ -201,7 +205,9 @@ class CoreCompiler:
         except Exception:  # left to fail at run time, on every row, as in DuckDB
             code.doomed = True
             return code
-        return self._const(value, code.t, lit=code.lit)
+        folded = self._const(value, code.t, lit=code.lit)
+        folded.bound_null = code.bound_null
+        return folded
 
     def _const(self, value: Any, t: SqlType, lit: int | None = None, strlit: bool = False) -> _Code:
         if value is None:
@@ -226,9 +232,14 @@ class CoreCompiler:
         guards join this node's and their guarded body is used directly, so a chain like
         lower(trim(s)) tests `s is None` once.
         """
-        if any(c.t.name == "NULL" or c.src == "None" for c in codes):
-            # DuckDB folds a function of a constant NULL to NULL before running the other
-            # operands, so an error they would raise never happens (measured).
+        if any(c.t.name == "NULL" or c.bound_null for c in codes):
+            # DuckDB folds a function of a NULL it knows at bind time to NULL before running
+            # the other operands, so an error they would raise never happens (measured).
+            return "None"
+        if any(c.src == "None" for c in codes):  # a NULL only the optimizer finds: run the rest
+            if any(c.raises for c in codes):
+                binds = ", ".join(self.bind(c)[0] for c in codes)
+                return f"({binds}, None)[-1]"
             return "None"
         doomed = [c for c in codes if c.doomed]
         if doomed:
@@ -291,18 +302,26 @@ class CoreCompiler:
         if nullable is None:
             nullable = any(c.nullable for c in codes)
         code = _Code(src, t, nullable, raises or any(c.raises for c in codes), cols)
+        if src == "None" and any(c.bound_null or c.t.name == "NULL" for c in codes):
+            code.bound_null = True
         if isinstance(src, _Src):
             code.guards, code.body = src.guards, atom(src.body) if src.body else None
         return code
 
     def common(
-        self, codes: list[_Code], what: str, arith: bool = False, compare: bool = False
+        self,
+        codes: list[_Code],
+        what: str,
+        arith: bool = False,
+        compare: bool = False,
     ) -> SqlType:
         """DuckDB's common type of several operands (CASE, COALESCE, comparisons, IN…).
 
         `compare`: for comparing (not returning) the operands: past 38 digits DuckDB keeps the
         scale and caps the width (a value that does not fit raises), where a result type keeps
-        the integer digits and drops scale (measured, both).
+        the integer digits and drops scale (measured, both). An integer
+        literal adapts to the type accumulated before it (two literals make a plain type), so
+        the order of `codes` matters (CASE passes its ELSE first, as DuckDB does).
         """
         typed = [c for c in codes if c.t.name != "NULL"]
         non_lit = [c for c in typed if not c.strlit]
@@ -345,9 +364,10 @@ class CoreCompiler:
             db = _dec_of_int(b) if _is_int(b) else b
             s = max(da.s, db.s)
             ints = max(da.p - da.s, db.p - db.s)
-            if ints + s > 38 and not (arith or compare):
+            if ints + s > 38 and not (arith or compare) and a.name == b.name == "DECIMAL":
                 # measured: past 38 digits DuckDB keeps the integer digits and drops scale
-                # (coalesce(DECIMAL(30,0), DECIMAL(20,15)) is DECIMAL(38,8))
+                # (coalesce(DECIMAL(30,0), DECIMAL(20,15)) is DECIMAL(38,8)); with an integer
+                # type it keeps the scale (coalesce(HUGEINT, DECIMAL(19,1)) is DECIMAL(38,1))
                 s = 38 - ints
             return SqlType("DECIMAL", min(38, ints + s), s)
         if names <= _TEMPORAL:
@@ -436,7 +456,9 @@ class CoreCompiler:
         return self._const(bool(node.this), BOOLEAN)
 
     def _c_Null(self, node: exp.Null) -> _Code:
-        return self._const(None, NULLT)
+        code = self._const(None, NULLT)
+        code.bound_null = True
+        return code
 
     def _c_Paren(self, node: exp.Paren) -> _Code:
         return self.c(node.this)

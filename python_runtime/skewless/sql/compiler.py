@@ -119,6 +119,68 @@ def _build(ctx: _Ctx, body: str) -> tuple[Callable[[Mapping[str, Any]], Any], st
     return ns["_skewless_fn"], source
 
 
+_LEAVES = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Star, exp.DataType)
+_OPERATIONS = (exp.Func, exp.Binary, exp.Unary, exp.Case, exp.Cast, exp.Between, exp.In, exp.Is)
+
+
+def _outside_case(root: exp.Expression) -> list[exp.Expression]:
+    """The nodes of a tree, not descending into CASE/IF (measured: DuckDB does not hoist a
+    sub-expression out of a CASE branch, only out of operators and COALESCE)."""
+    out: list[exp.Expression] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        if isinstance(n, (exp.Case, exp.If)):
+            continue
+        for v in n.args.values():
+            for child in v if isinstance(v, list) else [v]:
+                if isinstance(child, exp.Expression):
+                    stack.append(child)
+    return out
+
+
+def _eagerly(compiler: _Compiler, nodes: list[exp.Expression], body: str) -> str:
+    """`body`, preceded by the sub-expressions DuckDB evaluates for every row.
+
+    DuckDB's common-subexpression optimizer computes a sub-expression that occurs more than
+    once in a projection list - and the first argument of NULLIF, which it expands to
+    `CASE WHEN a = b THEN NULL ELSE a END` - once per row, before the projection: even where
+    COALESCE would never use it (measured; not out of a CASE branch). Where such a sub-expression can
+    raise, it is evaluated first here too, so an error happens on the same rows.
+    """
+    seen: dict[str, int] = {}
+    first: dict[str, exp.Expression] = {}
+    for root in nodes:
+        for n in _outside_case(root):
+            if isinstance(n, exp.Nullif):
+                a = n.this
+                while isinstance(a, exp.Paren):
+                    a = a.this
+                if not isinstance(a, _LEAVES):
+                    key = a.sql(dialect="duckdb")
+                    seen[key] = seen.get(key, 0) + 2
+                    first.setdefault(key, a)
+            if not isinstance(n, _OPERATIONS) or isinstance(n, _LEAVES):
+                continue
+            key = n.sql(dialect="duckdb")
+            seen[key] = seen.get(key, 0) + 1
+            first.setdefault(key, n)
+    eager = []
+    for key, count in seen.items():
+        if count < 2:
+            continue
+        try:
+            code = compiler.c(first[key].copy())
+        except UnsupportedExpression:  # a piece that only has a meaning in its parent
+            continue
+        if code.raises and code.cols:
+            eager.append(code.src)
+    if not eager:
+        return body
+    return f"(({', '.join(eager)},), {body})[1]"
+
+
 def _out(code: _Code) -> str:
     if code.t == INTERVAL:
         return f"_iv_out({code.src})"
@@ -184,8 +246,9 @@ def compile_expression(
     ctx.schema = _schema(schema, ctx.where())
     ctx.lower_schema = {k.lower(): k for k in ctx.schema}
     node = _parse(sql, ctx.where())
-    code = _Compiler(ctx).c(node)
-    fn, source = _build(ctx, _out(code))
+    compiler = _Compiler(ctx)
+    code = compiler.c(node)
+    fn, source = _build(ctx, _eagerly(compiler, [node], _out(code)))
     return CompiledExpression(sql, str(code.t), code.cols, source, fn)
 
 
@@ -300,12 +363,15 @@ def compile_projections(
         if name in items:
             raise UnsupportedExpression(f"model {where!r}: two projections are named {name!r}")
         ctx = _Ctx(view_ctx.schema, model, name)
-        code = _Compiler(ctx).c(node.copy())
-        fn, source = _build(ctx, _out(code))
+        compiler = _Compiler(ctx)
+        code = compiler.c(node.copy())
+        fn, source = _build(ctx, _eagerly(compiler, [node], _out(code)))
         items[name] = CompiledExpression(sql, str(code.t), code.cols, source, fn)
         view_ctx.column = name
         vcode = _Compiler(view_ctx).c(node.copy())
         bodies.append(f"{view_ctx.const(name)}: {_out(vcode)}")
     view_ctx.column = None
-    fn, source = _build(view_ctx, "{" + ", ".join(bodies) + "}")
+    body = "{" + ", ".join(bodies) + "}"
+    body = _eagerly(_Compiler(view_ctx), [node for _, _, node in parsed], body)
+    fn, source = _build(view_ctx, body)
     return CompiledProjections(items, fn, source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from sqlglot import expressions as exp
@@ -106,7 +107,7 @@ class LogicCompiler(CastCompiler):
         if not isinstance(node.expression, exp.Null):
             raise self.ctx.unsupported(_construct(node))
         a = self.c(node.this)
-        if not a.nullable and not a.raises:
+        if not a.nullable and not a.raises and not a.cols:
             return self._const(False, BOOLEAN)
         return self.code(f"({a.src} is None)", BOOLEAN, [a], nullable=False)
 
@@ -116,9 +117,17 @@ class LogicCompiler(CastCompiler):
         x = self.c(node.this)
         items = [self.c(e) for e in node.expressions]
         t = self.common([x, *items], "IN", compare=True)
+        if x.bound_null or x.t.name == "NULL":  # DuckDB folds `NULL IN (…)` to NULL
+            return self._const(None, BOOLEAN)
         x = self.conv(x, t)
         items = [self.conv(i, t) for i in items]
         consts = [i.const for i in items]
+        if (
+            x.const is not _NOCONST
+            and x.const is not None
+            and any(c is not _NOCONST and c is not None and c == x.const for c in consts)
+        ):  # measured: DuckDB folds a constant found in the list to TRUE, running nothing else
+            return self._const(True, BOOLEAN)
         if (
             all(c is not _NOCONST and c is not None for c in consts)
             and t.name not in ("DOUBLE", "FLOAT")
@@ -205,7 +214,7 @@ class LogicCompiler(CastCompiler):
         default = node.args.get("default")
         results = [self.c(i.args["true"]) for i in ifs]
         other = self.c(default) if default is not None else self._const(None, NULLT)
-        t = self.common([*results, other], "CASE")
+        t = self.common([other, *results], "CASE")  # measured: DuckDB starts from the ELSE
         results = [self.conv(r, t) for r in results]
         other = self.conv(other, t)
         branches: list[tuple[str, _Code, list[_Code]]] = []  # (truth, result, condition codes)
@@ -228,20 +237,30 @@ class LogicCompiler(CastCompiler):
                 prefix, subject_codes = b, [s]
         else:
             for i, res in zip(ifs, results, strict=True):
+                whole = self.c(i.this)
+                if whole.doomed:
+                    # measured: DuckDB's optimizer evaluates a constant condition up front, and
+                    # an error there fails the whole query, whatever the rows
+                    raise self.ctx.unsupported(
+                        f"the CASE condition {_construct(i.this)}, a constant that raises",
+                        "DuckDB fails every query on it; fix or remove the condition",
+                    )
                 truth, codes = self.condition(i.this)
                 branches.append((truth, res, codes))
+                if truth == "True":
+                    break
         # DuckDB's optimizer drops branches whose condition is a constant FALSE or NULL and
         # stops at a constant TRUE, so what they would raise never runs (measured)
         kept: list[tuple[str, _Code, list[_Code]]] = []
         for truth, res, codes in branches:
-            if truth == "False":
+            if truth in ("False", "None"):
                 continue
             if truth == "True":
                 other = res
                 break
             kept.append((truth, res, codes))
-        if not kept and not prefix:
-            return other
+        if not kept and not prefix:  # the optimizer's NULL, not a bound one
+            return dataclasses.replace(other, bound_null=False)
         src = other.src
         for truth, res, _ in reversed(kept):
             src = f"({res.src} if {truth} else {src})"
@@ -276,8 +295,8 @@ class LogicCompiler(CastCompiler):
         code = self._bool(self.c(inner), "CASE WHEN")
         if code.const is True or code.const is False:
             return repr(code.const), [code]
-        if code.const is None and code.src == "None":
-            return "False", [code]
+        if code.src == "None":  # a constant NULL: never TRUE, but decides nothing (not FALSE)
+            return "None", [code]
         return self.truth(code), [code]
 
     def _c_If(self, node: exp.If) -> _Code:
@@ -311,7 +330,7 @@ class LogicCompiler(CastCompiler):
         t = self.common([a, b], "NULLIF", compare=True)
         if a.t.name == "NULL":
             return self._const(None, NULLT)
-        if a.src == "None":  # a typed constant NULL: DuckDB folds NULLIF to NULL
+        if a.bound_null:  # a NULL known at bind time: DuckDB folds NULLIF to NULL
             return self._const(None, a.t)
         ca, cb = self.conv(a, t), self.conv(b, t)
         ba, ra = self.bind(ca)

@@ -610,9 +610,12 @@ def extract(part: str, v: _dt.date) -> int | float:
 
 
 def extract_interval(part: str, v: Interval) -> int | float:
-    """EXTRACT on an INTERVAL: epoch counts a month as 30 days (DuckDB)."""
+    """EXTRACT on an INTERVAL: epoch counts a year as 365.25 days and a month as 30 (DuckDB)."""
     if part == "epoch":
-        return (v.months * 30 * 86400 + v.days * 86400) + v.micros / 1_000_000
+        years = int(v.months / 12)  # C division and remainder: toward zero
+        months = v.months - years * 12
+        seconds = (365 * years + 30 * months + v.days) * 86400 + years * 21600
+        return float(seconds) + v.micros / 1_000_000
     if part == "day":
         return v.days
     raise AssertionError(part)

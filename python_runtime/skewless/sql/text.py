@@ -18,12 +18,16 @@ from skewless.sql.codegen import (
     _construct,
 )
 from skewless.sql.types import (
+    _T,
     BIGINT,
     BOOLEAN,
+    DOUBLE,
     INTERVAL,
     VARCHAR,
     _is_int,
 )
+
+INTEGER = _T["INTEGER"]
 
 # integer types DuckDB casts implicitly to BIGINT / INTEGER (a function's count argument)
 _TO_BIGINT = frozenset(
@@ -194,6 +198,16 @@ class TextCompiler(ArithmeticCompiler):
     def _c_EndsWith(self, node: exp.EndsWith) -> _Code:
         a, b = self._str(node.this, "ends_with"), self._str(node.expression, "ends_with")
         return self.code(self.strict([a, b], lambda x, y: f"{x}.endswith({y})"), BOOLEAN, [a, b])
+
+    def _f_prefix(self, args: list[exp.Expression]) -> _Code:  # DuckDB's alias of starts_with
+        if len(args) != 2:
+            raise self.ctx.unsupported("prefix with other than 2 arguments")
+        return self._c_StartsWith(exp.StartsWith(this=args[0], expression=args[1]))
+
+    def _f_suffix(self, args: list[exp.Expression]) -> _Code:  # DuckDB's alias of ends_with
+        if len(args) != 2:
+            raise self.ctx.unsupported("suffix with other than 2 arguments")
+        return self._c_EndsWith(exp.EndsWith(this=args[0], expression=args[1]))
 
     def _f_strlen(self, args: list[exp.Expression]) -> _Code:
         if len(args) != 1:
@@ -374,7 +388,17 @@ class TextCompiler(ArithmeticCompiler):
         a = self._str(node.this, "split_part")
         d = self._str(node.args.get("delimiter"), "split_part")
         i = self._int_arg(node.args.get("part_index"), "split_part index")
-        return self._call("split_part", [a, d, i], VARCHAR, False)
+        codes = [a, d, i]
+        if not (d.raises or i.raises) or any(c.t.name == "NULL" or c.src == "None" for c in codes):
+            return self._call("split_part", codes, VARCHAR, False)
+        # DuckDB's split_part is a macro, if(s IS NOT NULL AND delim IS NOT NULL AND index IS
+        # NOT NULL, ...): AND runs its right side only on rows still undecided, so a NULL string
+        # skips the delimiter and index (and an error they would raise) - measured
+        bound = [self.bind(c) for c in codes]
+        test = " or ".join(f"{b} is None" for b, _ in bound)
+        args = ", ".join(r for _, r in bound)
+        src = f"(None if {test} else _S.split_part({args}))"
+        return self.code(src, VARCHAR, codes, raises=True)
 
     def _c_StrPosition(self, node: exp.StrPosition) -> _Code:
         if set(k for k, v in node.args.items() if v is not None) != {"this", "substr"}:
@@ -390,7 +414,14 @@ class TextCompiler(ArithmeticCompiler):
         args = [self._varchar(self.c(e)) for e in node.expressions[1:]]
         parts = [a for a in args if a.t.name != "NULL"]
         ks = "".join(f", {a.src}" for a in parts)
-        if sep.nullable:
+        if sep.nullable and any(a.raises for a in parts):
+            # measured: DuckDB evaluates every argument, so an error wins over a NULL separator
+            b, r = self.bind(sep)
+            bound = [self.bind(a) for a in parts]
+            pre = ", ".join(x for x, _ in bound)
+            names = "".join(f", {n}" for _, n in bound)
+            src = f"(None if ({b}, {pre})[0] is None else _S.concat_ws({r}{names}))"
+        elif sep.nullable:
             b, r = self.bind(sep)
             src = f"(None if {b} is None else _S.concat_ws({r}{ks}))"
         else:
@@ -413,3 +444,55 @@ class TextCompiler(ArithmeticCompiler):
 
     def _c_MD5(self, node: exp.MD5) -> _Code:
         return self._call("md5", [self._str(node.this, "md5")], VARCHAR, False)
+
+    def _similarity(self, fn: str, helper: str, args: list[exp.Expression]) -> _Code:
+        if len(args) not in (2, 3):
+            raise self.ctx.unsupported(f"{fn} with other than 2 or 3 arguments")
+        codes = [self._str(args[0], fn), self._str(args[1], fn)]
+        if len(args) == 3:  # score_cutoff: any number, implicitly cast to DOUBLE
+            codes.append(self._to_double(self._num(args[2], f"{fn} score_cutoff")))
+        return self._call(helper, codes, DOUBLE, False)
+
+    def _c_JarowinklerSimilarity(self, node: exp.JarowinklerSimilarity) -> _Code:
+        extra = set(k for k, v in node.args.items() if v is not None) - {"this", "expression"}
+        if extra:
+            # sqlglot reads DuckDB's third argument (score_cutoff) as a case-insensitivity flag
+            # and writes the call back as jaro_winkler_similarity(UPPER(a), UPPER(b)): the SQL
+            # skewless hands on would then differ from what was written
+            raise self.ctx.unsupported(
+                "jaro_winkler_similarity with a score_cutoff argument (sqlglot rewrites it as "
+                "jaro_winkler_similarity(UPPER(a), UPPER(b)))",
+                "compare the 2-argument result with the cutoff instead: "
+                "CASE WHEN jaro_winkler_similarity(a, b) >= c THEN ... END",
+            )
+        return self._similarity(
+            "jaro_winkler_similarity", "jaro_winkler", [node.this, node.expression]
+        )
+
+    def _f_jaro_similarity(self, args: list[exp.Expression]) -> _Code:
+        return self._similarity("jaro_similarity", "jaro", args)
+
+    def _c_Ascii(self, node: exp.Ascii) -> _Code:
+        return self._call("ascii_code", [self._str(node.this, "ascii")], INTEGER, False)
+
+    def _c_Unicode(self, node: exp.Unicode) -> _Code:
+        if node.args.get("empty_is_zero"):
+            raise self.ctx.unsupported(_construct(node))
+        return self._call("unicode_code", [self._str(node.this, "unicode")], INTEGER, False)
+
+    def _f_ord(self, args: list[exp.Expression]) -> _Code:
+        if len(args) != 1:
+            raise self.ctx.unsupported("ord with other than 1 argument")
+        return self._call("unicode_code", [self._str(args[0], "ord")], INTEGER, False)
+
+    def _c_Chr(self, node: exp.Chr) -> _Code:
+        if len(node.expressions) != 1 or node.args.get("charset"):
+            raise self.ctx.unsupported(_construct(node), "use chr(code_point)")
+        n = self._int_arg(node.expressions[0], "chr code point", int32=True)
+        return self._call("chr_", [n], VARCHAR, True)
+
+    def _c_Translate(self, node: exp.Translate) -> _Code:
+        a = self._str(node.this, "translate")
+        src = self._str(node.args.get("from_"), "translate")
+        dst = self._str(node.args.get("to"), "translate")
+        return self._call("translate", [a, src, dst], VARCHAR, False)

@@ -6,6 +6,7 @@ Every error says what was wrong, where (model, column, field, key) and what to d
 from __future__ import annotations
 
 __all__ = [
+    "ColumnTypeError",
     "DefinitionError",
     "ExpressionError",
     "ManifestError",
@@ -30,6 +31,12 @@ class ManifestError(SkewlessError):
 
 class DefinitionError(SkewlessError):
     """A feature view's `meta.skewless` (or its columns) is invalid."""
+
+
+class ColumnTypeError(DefinitionError):
+    """A column's declared `data_type` does not match the type dbt built (checked by
+    `materialize` before it writes anything), or a column `default` does not fit it (checked
+    when definitions load)."""
 
 
 class UnknownFeatureError(SkewlessError):

@@ -559,7 +559,11 @@ def test_request_time_features_served_equal_the_dbt_sql_at_the_same_instant(
     countries = ["DE", "US", "FR", None]
     amounts = [Decimal("12.50"), Decimal("150.00"), Decimal("999.99"), Decimal("4000.00"), None]
     requests = [
-        {"amount_usd": amounts[i % len(amounts)], "txn_country": countries[i % len(countries)]}
+        {
+            "amount_usd": amounts[i % len(amounts)],
+            "txn_country": countries[i % len(countries)],
+            "txn_ts": now.replace(tzinfo=None),  # required: the view does not opt in to `now`
+        }
         for i in range(len(entities))
     ]
     features = [f"txn_risk.{n}" for n in odv.feature_names]

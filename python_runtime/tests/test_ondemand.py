@@ -167,7 +167,7 @@ def test_request_is_validated_naming_the_field(store: FeatureStore) -> None:
     with pytest.raises(RequestError, match=r"`transfer_features`.*lacks field `amount`"):
         store.get_online_features(f, e, request=[{"country": "DE"}], now=NOW)
     with pytest.raises(RequestError, match=r"transfer_features.*'amount'.*DECIMAL"):
-        store.get_online_features(f, e, request=[{"amount": "12.5", "country": "DE"}], now=NOW)
+        store.get_online_features(f, e, request=[{"amount": "12,5", "country": "DE"}], now=NOW)
     with pytest.raises(RequestError, match="one per entity"):
         store.get_online_features(f, e * 2, request=[{"amount": 1, "country": "DE"}], now=NOW)
     with pytest.raises(RequestError, match="payer_id"):

@@ -24,51 +24,13 @@ def parse_entity(text: str) -> dict[str, str]:
     return entity
 
 
-def typed_request(fields: dict[str, str], schema: dict[str, str]) -> dict[str, Any]:
-    """Command-line text → typed payload values, by the request models' declared column types
-    (`null` is NULL). Unknown fields stay strings (the runtime names them if they are wrong)."""
-    from datetime import date, datetime
-    from decimal import Decimal, InvalidOperation
+def request_payload(fields: dict[str, str]) -> dict[str, Any]:
+    """Command-line request fields → a payload: `null` is NULL, every other value stays text.
 
-    out: dict[str, Any] = {}
-    for name, text in fields.items():
-        dtype = schema.get(name, "VARCHAR").upper()
-        base = dtype.split("(")[0].strip()
-        try:
-            if text.lower() == "null":
-                value: Any = None
-            elif base in {
-                "TINYINT",
-                "SMALLINT",
-                "INTEGER",
-                "BIGINT",
-                "HUGEINT",
-                "UBIGINT",
-                "UINTEGER",
-                "USMALLINT",
-                "UTINYINT",
-            }:
-                value = int(text)
-            elif base in {"DOUBLE", "FLOAT", "REAL"}:
-                value = float(text)
-            elif base in {"DECIMAL", "NUMERIC"}:
-                value = Decimal(text)
-            elif base == "BOOLEAN":
-                if text.lower() not in {"true", "false"}:
-                    raise ValueError("write true or false")
-                value = text.lower() == "true"
-            elif base == "DATE":
-                value = date.fromisoformat(text)
-            elif base.startswith("TIMESTAMP"):
-                value = datetime.fromisoformat(text)
-            else:
-                value = text
-        except (ValueError, InvalidOperation) as e:
-            raise click.BadParameter(
-                f"{name}={text!r} is not a {dtype}: {e}", param_hint="--request"
-            ) from None
-        out[name] = value
-    return out
+    The text is typed by the runtime's own payload converters (`skewless.sql.helpers`), the same
+    ones the Python API and any server use: a field accepts what DuckDB's CAST accepts for its
+    declared type (`amount=11.30`, `ts=2026-01-02T12:00:00`, `flag=true`)."""
+    return {name: None if text.lower() == "null" else text for name, text in fields.items()}
 
 
 @click.command()
@@ -96,8 +58,9 @@ def typed_request(fields: dict[str, str], schema: dict[str, str]) -> dict[str, A
     "request_texts",
     multiple=True,
     metavar="FIELD=VALUE[,FIELD=VALUE]",
-    help="The request payload of request-time features, one option per entity in --entity order "
-    "(values typed by the request model's columns; timestamps ISO 8601).",
+    help="The request payload of request-time features, one option per entity in --entity order: "
+    "text read as the request model's column types, as the Python API reads JSON text (`null` is "
+    "NULL; timestamps ISO 8601).",
 )
 @click.option(
     "--now",
@@ -139,11 +102,7 @@ def get(
                 f"give one --request per --entity ({len(entities)}), got {len(request_texts)}",
                 param_hint="--request",
             )
-        registry = obj.registry()
-        schema: dict[str, str] = {}
-        for view in registry.on_demand.values():
-            schema.update(view.request_schema)
-        request = [typed_request(parse_entity(t), schema) for t in request_texts]
+        request = [request_payload(parse_entity(t)) for t in request_texts]
     response = obj.store().get_online_features(
         features, entities, request=request, now=parse_now(now_text)
     )

@@ -17,9 +17,9 @@ from typing import Any
 
 from skewless.definitions import ON_STALE_POLICIES, Feature, FeatureView
 from skewless.definitions.durations import parse_duration
-from skewless.errors import DefinitionError, ManifestError
+from skewless.errors import ColumnTypeError, DefinitionError, ManifestError, SkewlessError
 
-__all__ = ["Manifest", "load_manifest", "read_feature_views"]
+__all__ = ["Manifest", "check_default", "load_manifest", "read_feature_views"]
 
 _VIEW_KEYS = {"entity", "timestamp", "ttl", "available_after", "freshness", "on_stale"}
 # Keys owned by other parts of skewless (request-time views, logging…); accepted, not validated here.
@@ -118,6 +118,55 @@ def _duration(model: str, key: str, value: Any, *, allow_none: bool) -> timedelt
         raise DefinitionError(f"model `{model}`: meta.skewless.{key}: {e}") from None
 
 
+def check_default(feature: Feature) -> Any:
+    """The value a column `default` is served as, checked against the column's declared type.
+
+    The default goes through the conversion serving applies to it (`online.codec.coerce_default`)
+    and then through the request-time compiler's typed input conversion of the declared type
+    (`skewless.sql`: integer ranges, DECIMAL width and scale), which must accept it unchanged —
+    so `4.7` for a bigint, `'abc'` for an integer, `300` for a tinyint, `1.234` for a
+    decimal(10,2) or `'2024-13-01'` for a date fail when definitions load, never at a request.
+
+    Raises:
+        ColumnTypeError: naming model, column, default and type.
+    """
+    from skewless.online import codec
+
+    where = f"model `{feature.view}`, column `{feature.name}`"
+    value = feature.default
+    fix = "write a default of the column's type, or change the column's data_type"
+
+    def refuse(why: str) -> ColumnTypeError:
+        return ColumnTypeError(
+            f"{where}: meta.skewless.default {value!r} does not fit data_type "
+            f"{feature.data_type} ({why}) — {fix}"
+        )
+
+    kind = codec.column_kind(feature.view, feature.name, feature.data_type)
+    try:
+        served = codec.coerce_default(kind, value, where)
+    except DefinitionError as e:
+        raise refuse(str(e).partition(f"({kind}): ")[2] or str(e)) from None
+    if served is None:
+        return None
+    from skewless.sql import compile_expression
+
+    try:
+        typed = compile_expression("x", {"x": feature.data_type})
+    except SkewlessError:
+        return served  # a type request-time SQL does not know (TIME, BLOB…): the codec decides
+    try:
+        converted = typed({"x": served})
+    except SkewlessError as e:
+        why = str(e)
+        for said, say in (("input 'x' = ", ""), ("input 'x': ", ""), ("input 'x' ", "it ")):
+            why = why.replace(said, say)
+        raise refuse(why) from None
+    if kind in ("int", "bigint", "decimal") and converted != served:
+        raise refuse(f"it would be stored as {converted}")
+    return served
+
+
 def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureView:
     name = str(node.get("name"))
     if not isinstance(meta, Mapping):
@@ -204,6 +253,9 @@ def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureVi
         raise DefinitionError(
             f"model `{name}`: no feature columns declared besides the keys and timestamp"
         )
+    for f in features:
+        if f.default is not None:
+            check_default(f)
     if on_stale == "default":
         no_default = [f.name for f in features if not f.has_default]
         if no_default:
@@ -238,6 +290,7 @@ def _feature_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> FeatureVi
         database=str(node.get("database") or ""),
         schema=str(node.get("schema") or ""),
         alias=str(node.get("alias") or name),
+        timestamp_type=types[timestamp],
     )
 
 
@@ -248,6 +301,26 @@ def is_feature_view(node: Mapping[str, Any]) -> bool:
         and meta is not None
         and (not isinstance(meta, Mapping) or meta.get("kind", "feature_view") == "feature_view")
     )
+
+
+#: `meta.skewless.request_timestamp` of an on-demand view: what a request without its timestamp
+#: field gets - `error` (the default) or `now` (the serving time).
+REQUEST_TIMESTAMP_POLICIES = ("error", "now")
+
+
+def request_timestamp_policy(model: str, meta: Mapping[str, Any]) -> str:
+    """The validated `meta.skewless.request_timestamp` of an on-demand view (default `error`).
+
+    Raises:
+        DefinitionError: naming the model, the key and the allowed values.
+    """
+    value = meta.get("request_timestamp", "error")
+    if not isinstance(value, str) or value not in REQUEST_TIMESTAMP_POLICIES:
+        raise DefinitionError(
+            f"model `{model}`: meta.skewless.request_timestamp is {value!r}; allowed: error (the "
+            "default: a request must carry its timestamp field), now (use the serving time)"
+        )
+    return value
 
 
 def is_on_demand(node: Mapping[str, Any]) -> bool:

@@ -25,7 +25,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from skewless.definitions import Feature, FeatureView, HasFeatures
-from skewless.definitions.manifest import Manifest, definition_version, skewless_meta
+from skewless.definitions.manifest import (
+    Manifest,
+    definition_version,
+    request_timestamp_policy,
+    skewless_meta,
+)
 from skewless.errors import DefinitionError, RequestError, UnsupportedExpression
 
 if TYPE_CHECKING:
@@ -61,13 +66,17 @@ class OnDemandView(HasFeatures):
     Attributes:
         name: the model name; features are addressed as `<name>.<column>`.
         request: the request relation's name (its declared columns are the request schema).
-        timestamp: the request's timestamp column (defaults to the serving time when a payload
-            omits it).
+        timestamp: the request's timestamp column.
+        request_timestamp: what a request without its timestamp field gets: `error` (the
+            default) or `now`, the serving time (`meta.skewless.request_timestamp`).
         inputs: the input feature views.
         request_schema: request column → DuckDB type, for the columns the projections read.
         projections: output column → compiled expression (each callable on a payload mapping).
         features: the output features, with their DuckDB output types.
         input_refs: every `<view>.<feature>` the projections read, with the input column it feeds.
+        shared_types: request column -> declared type, for every name that may be given both in
+            the entity and in the request (the request columns and the inputs' key columns):
+            both values must then be equal under that type.
     """
 
     name: str
@@ -81,6 +90,21 @@ class OnDemandView(HasFeatures):
     input_refs: tuple[tuple[str, str], ...]
     version: str
     compiled_sql: str = field(default="", repr=False, compare=False)
+    request_timestamp: str = "error"
+    shared_types: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def _one_value(self, col: str, a: Any, b: Any) -> None:
+        """One value per name in a vector: `a` (entity) and `b` (request) must be equal under the
+        declared type of `col` (42, 42.0 and "42" for a BIGINT)."""
+        if a.__class__ is b.__class__ and a == b:
+            return
+        dtype = self.shared_types[col]
+        if _typed(a, dtype, col) != _typed(b, dtype, col):
+            raise RequestError(
+                f"on-demand view `{self.name}`: `{col}` is {a!r} in the entity but {b!r} in the "
+                f"request ({dtype}); lookups would use one and expressions the other - pass one "
+                "value (or the same value in both)"
+            )
 
     def reads(self, names: tuple[str, ...]) -> frozenset[str]:
         """The inputs (request fields and input columns) the features `names` read."""
@@ -100,13 +124,20 @@ class OnDemandView(HasFeatures):
             entity: the entity-key values given to `get_online_features`.
             request: the request payload; its fields are typed by the request model's columns.
             inputs: input column → served value of the input feature.
-            now: the serving time, used when the payload omits the request timestamp.
+            now: the serving time, used when the payload omits the request timestamp and the
+                view's `request_timestamp` policy is `now`.
             names: the features to compute (default: all, in one fused function).
 
         Raises:
-            RequestError: a request field is missing or of the wrong type (named).
+            RequestError: a request field is missing or of the wrong type, or a name is given
+                different values in the entity and in the request (named).
             ExpressionError: the SQL fails where DuckDB fails too.
         """
+        if request is not None and entity:
+            shared = self.shared_types
+            for col in entity:
+                if col in request and col in shared:
+                    self._one_value(col, entity[col], request[col])
         payload: dict[str, Any] = dict(inputs)
         fields = self.request_schema if names is None else self.reads(names)
         for col in self.request_schema:
@@ -117,6 +148,13 @@ class OnDemandView(HasFeatures):
             elif col in entity:
                 payload[col] = entity[col]
             elif col == self.timestamp:
+                if self.request_timestamp != "now":
+                    raise RequestError(
+                        f"on-demand view `{self.name}`: the request lacks its timestamp field "
+                        f"`{col}` ({self.request_schema[col]}); pass it in "
+                        f"request=[{{'{col}': …}}], or set `meta.skewless.request_timestamp: now` "
+                        "on the model to use the serving time"
+                    )
                 payload[col] = now
             else:
                 raise RequestError(
@@ -129,6 +167,22 @@ class OnDemandView(HasFeatures):
             return {n: self.projections[n](payload) for n in names}
         except RequestError as e:
             raise RequestError(f"on-demand view `{self.name}`: {e}") from None
+
+
+def _typed(value: Any, dtype: str, col: str) -> Any:
+    """`value` as a payload field of `dtype` (for comparisons); a value the type refuses stays
+    itself, and so compares unequal to any accepted one."""
+    from skewless.sql.helpers import convert_input
+
+    try:
+        if isinstance(value, int) and not isinstance(value, bool) and dtype == "VARCHAR":
+            value = str(value)  # an integer is a valid VARCHAR entity key (as the lookup reads it)
+        typed = convert_input(value, dtype, col)
+    except (RequestError, UnsupportedExpression):
+        return ("refused", type(value).__name__, repr(value))
+    if isinstance(typed, float) and typed != typed:
+        return ("nan",)
+    return typed
 
 
 def _duckdb_type(data_type: str) -> str:
@@ -273,6 +327,12 @@ def _on_demand_view(
         Feature(view=name, name=n, data_type=t) for n, t in projections.output_types.items()
     ]
     timestamp = str(spec["timestamp"])
+    shared = {c: request_types[c] for c in request_types}
+    for spec_in in inputs:
+        view = views[spec_in.view]
+        declared = dict(zip(view.entity, view.entity_types, strict=True))
+        for key, col in spec_in.keys:
+            shared.setdefault(col, _duckdb_type(declared.get(key) or "VARCHAR"))
     version = definition_version(
         compiled, dict(meta), [(f.name, f.data_type, None) for f in features]
     )
@@ -288,6 +348,8 @@ def _on_demand_view(
         input_refs=tuple(sorted((col, ref) for col, ref in used_inputs.items())),
         version=version,
         compiled_sql=compiled,
+        request_timestamp=request_timestamp_policy(name, meta),
+        shared_types=shared,
     )
 
 

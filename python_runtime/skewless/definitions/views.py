@@ -53,6 +53,7 @@ class FeatureView(HasFeatures):
         entity: key column(s), in the declared order.
         entity_types: the declared data type of each key column ("" when undeclared).
         timestamp: the column saying from when a row's values hold.
+        timestamp_type: its declared data type ("" when undeclared).
         ttl: max age of a value (None: no limit).
         available_after: delay between `timestamp` and when serving could have seen the row.
         freshness: online staleness SLA (None: no SLA).
@@ -77,3 +78,12 @@ class FeatureView(HasFeatures):
     database: str = ""
     schema: str = ""
     alias: str = ""
+    timestamp_type: str = ""
+
+    def declared_types(self) -> dict[str, str]:
+        """Every declared column (keys, timestamp, features) → its declared `data_type`, in the
+        YAML's spelling; columns declared without a type are left out."""
+        out = dict(zip(self.entity, self.entity_types, strict=True))
+        out[self.timestamp] = self.timestamp_type
+        out.update((f.name, f.data_type) for f in self.features)
+        return {c: t for c, t in out.items() if t}

@@ -2,6 +2,17 @@
 
 path = duckdb_path_from_profile("path/to/dbt_project")
 con = open_duckdb(path, registry.views.values())
+check_relation_types(con, registry.views.values())   # declared data_type == what dbt built
+
+**Declared vs built types.** A declared `data_type` is compatible with the built column's type
+(DuckDB's own metadata, `DESCRIBE` of the relation) only when both name the same DuckDB type once
+aliases are resolved by the request-time compiler's `parse_type`: `int8` = `bigint`,
+`numeric(10,2)` = `decimal(10,2)`, `decimal` = `decimal(18,3)` (DuckDB's default width), `text` =
+`varchar`, `timestamp with time zone` = `timestamptz`. Widths count: `decimal(10,2)` is not
+`decimal(18,2)`, `bigint` is not `hugeint` (`sum()` of integers), `integer` is not `bigint`, and
+no numeric type is compatible with another (a DOUBLE served for a declared bigint would be `3.4`).
+A modifier DuckDB ignores (`varchar(20)`) is dropped. Types the compiler does not know (`time`,
+`blob`, `uuid`, `uhugeint`, `timestamp_ns`…) must be spelled as DuckDB reports them.
 """
 
 from __future__ import annotations
@@ -13,9 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from skewless.definitions import FeatureView
-from skewless.errors import ManifestError
+from skewless.errors import ColumnTypeError, ManifestError, UnsupportedExpression
 
-__all__ = ["duckdb_path_from_profile", "open_duckdb"]
+__all__ = [
+    "canonical_type",
+    "check_relation_types",
+    "duckdb_path_from_profile",
+    "open_duckdb",
+    "relation_column_types",
+    "type_mismatches",
+]
 
 _ENV_VAR = re.compile(r"\{\{\s*env_var\(\s*(['\"])(.+?)\1\s*(?:,\s*(['\"])(.*?)\3\s*)?\)\s*\}\}")
 
@@ -115,3 +133,90 @@ def open_duckdb(path: str | Path, views: Iterable[FeatureView]) -> Any:
 
 def _sql_string(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------------------------------------
+# Declared vs built column types
+
+
+def canonical_type(text: str) -> str:
+    """A DuckDB type name in one spelling (see the module docstring): `int8` → `BIGINT`,
+    `numeric(10,2)` → `DECIMAL(10,2)`, `timestamptz` → `TIMESTAMP WITH TIME ZONE`."""
+    from skewless.sql.types import parse_type
+
+    t = " ".join(str(text).strip().upper().split())
+    try:
+        return str(parse_type(t))
+    except UnsupportedExpression:
+        pass
+    base, paren, _ = t.partition("(")
+    base = base.strip()
+    if paren and base not in ("DECIMAL", "NUMERIC"):
+        try:  # VARCHAR(20), CHAR(3): DuckDB ignores the modifier
+            return str(parse_type(base))
+        except UnsupportedExpression:
+            pass
+    return t
+
+
+def relation_column_types(con: Any, view: FeatureView) -> dict[str, str]:
+    """The built relation's columns → DuckDB's type name (`DESCRIBE`), e.g. `HUGEINT`,
+    `DECIMAL(38,0)`, `TIMESTAMP WITH TIME ZONE`.
+
+    Raises:
+        ManifestError: the relation cannot be described (not built).
+    """
+    import duckdb
+
+    try:
+        rows = con.execute(f"DESCRIBE {view.relation_name}").fetchall()
+    except duckdb.Error as e:
+        raise ManifestError(
+            f"model `{view.name}`: cannot read the columns of {view.relation_name} in DuckDB "
+            f"({str(e).splitlines()[0]}) — is the model built (`dbt build -s {view.name}`)?"
+        ) from None
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _sql_type_name(text: str) -> str:
+    return " ".join(text.strip().split()).lower()
+
+
+def type_mismatches(view: FeatureView, actual: dict[str, str]) -> list[str]:
+    """One message per declared column whose type differs from the built one (or that the
+    relation lacks), naming model, column, declared and actual type and the fix."""
+    by_lower = {c.lower(): (c, t) for c, t in actual.items()}
+    out = []
+    for col, declared in view.declared_types().items():
+        found = by_lower.get(col.lower())
+        if found is None:
+            out.append(
+                f"model `{view.name}`, column `{col}`: declared (data_type {declared}) but "
+                f"{view.relation_name} has no such column (its columns: {', '.join(actual)}) — "
+                f"rebuild the model (`dbt build -s {view.name}`) or fix its YAML"
+            )
+            continue
+        built = found[1]
+        if canonical_type(declared) != canonical_type(built):
+            out.append(
+                f"model `{view.name}`, column `{col}`: declared data_type {declared} but dbt "
+                f"built {built} — cast in the model: `cast({col} as {_sql_type_name(declared)})`, "
+                f"or declare `data_type: {_sql_type_name(built)}`"
+            )
+    return out
+
+
+def check_relation_types(con: Any, views: Iterable[FeatureView]) -> None:
+    """Compare every declared `data_type` of `views` with the built relations' column types.
+
+    Raises:
+        ColumnTypeError: one line listing every mismatch (model, column, declared, actual, fix).
+        ManifestError: a relation cannot be described.
+    """
+    problems: list[str] = []
+    for view in views:
+        if not view.relation_name:
+            continue  # ephemeral: the loader refuses it with its own message
+        problems += type_mismatches(view, relation_column_types(con, view))
+    if problems:
+        raise ColumnTypeError("; ".join(problems))

@@ -36,6 +36,11 @@ row is applied, not dropped); `lookback` widens that window for late corrections
 A view never materialized at its current version falls back to a full load. Incremental writes
 are per-key atomic but not a snapshot across entities (that is what a full load is for).
 
+Before anything is written (for every selected view, before the first one is loaded), each
+declared `data_type` is compared with the type DuckDB reports for the built column
+(`offline.duckdb.check_relation_types`); a mismatch — a HUGEINT `sum()` declared `bigint`, a DOUBLE
+declared `bigint` — is a `ColumnTypeError` naming model, column, both types and the fix.
+
 Redis Cluster: data keys go through redis-py's cluster pipeline (grouped by node; slower), the
 flip is HSET meta then SET pointer (no MULTI across slots; the SET is the commit point), and old
 generations are deleted from the client. Tested against a three-node cluster.
@@ -56,7 +61,12 @@ from typing import Any
 from skewless.definitions import FeatureView
 from skewless.definitions.registry import Registry
 from skewless.errors import DefinitionError, OnlineStoreError, SkewlessError
-from skewless.offline.duckdb import _quote, duckdb_path_from_profile, open_duckdb
+from skewless.offline.duckdb import (
+    _quote,
+    check_relation_types,
+    duckdb_path_from_profile,
+    open_duckdb,
+)
 from skewless.online import codec, keys
 
 __all__ = [
@@ -384,10 +394,18 @@ def materialize_view(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[int, int], None] | None = None,
     redis_url: str = "",
+    check_types: bool = True,
 ) -> MaterializeResult:
-    """Load one view (see the module docstring). `progress(done, total)` is called per chunk."""
+    """Load one view (see the module docstring). `progress(done, total)` is called per chunk.
+
+    With `check_types` (the default) the view's declared column types are first compared with
+    the built relation's (`ColumnTypeError` before anything is written); `materialize` checks
+    every selected view up front and passes False.
+    """
     import duckdb
 
+    if check_types:
+        check_relation_types(duck, [view])
     t0 = time.perf_counter()
     now_us = _micros(now) if now is not None else time.time_ns() // 1000
     ttl_us = _micros(view.ttl) if view.ttl is not None else None
@@ -526,6 +544,8 @@ def materialize(
     Raises:
         UnknownFeatureError: a selected view does not exist.
         DefinitionError: a column type cannot be served.
+        ColumnTypeError: a declared `data_type` differs from the type dbt built (every
+            mismatch of every selected view, in one line), raised before anything is written.
         ManifestError: the DuckDB file cannot be opened.
         OnlineStoreError: Redis rejected a write.
     """
@@ -541,6 +561,7 @@ def materialize(
     duck = open_duckdb(duckdb_path, views)
     results = []
     try:
+        check_relation_types(duck, views)  # every view, before the first byte is written
         for v in views:
             cb = None
             if progress is not None:
@@ -556,6 +577,7 @@ def materialize(
                     chunk_rows=chunk_rows,
                     progress=cb,
                     redis_url=redis_url,
+                    check_types=False,
                 )
             )
     finally:

@@ -701,14 +701,20 @@ class FeatureStore:
             entities: one dict of entity-key values per entity, e.g. `[{"user_id": 42}]`; it must
                 hold the key columns of every view involved.
             request: the request payload of each entity, `[{"amount": 120.0, …}, …]` (a dict when
-                there is one entity), read by request-time (on-demand) features; it is validated
-                against the request model's column types. Also kept on the response and handed to
-                the `post_lookup` hooks.
+                there is one entity), read by request-time (on-demand) features. Each field takes
+                the Python value of the request model's column type or its JSON spelling (text
+                is read as DuckDB's CAST reads it: `"11.30"`, ISO 8601 timestamps; see
+                `skewless.sql.helpers`). A name also given in the entity must hold the same
+                value; the request timestamp is required unless the view sets
+                `request_timestamp: now`. Also kept on the response and handed to the
+                `post_lookup` hooks.
             now: the time values are aged against (default: the current time); naive means UTC.
 
         Raises:
             UnknownFeatureError: a reference names no feature.
-            RequestError: an entity lacks a key or has one that cannot be converted.
+            RequestError: an entity lacks a key or has one that cannot be converted; a payload
+                field is missing or not of its type; a name has different values in the entity
+                and in the request (each naming the field).
             NotMaterializedError: a view's current definition version was never materialized.
             StaleFeatureError: a value is past its view's freshness SLA and `on_stale: reject`.
             OnlineStoreError: Redis failed.

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -28,6 +25,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from test_ondemand import _dbt
 
 from skewless.errors import DefinitionError, RequestError
 from skewless.sql import compile_expression
@@ -414,22 +412,6 @@ models:
   - name: timed_features_now
     config: {meta: {skewless: {kind: on_demand, request_timestamp: now}}}
 """
-
-
-def _dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "SKEWLESS_DUCKDB_PATH": str(project / "ondemand.duckdb"),
-        "SKEWLESS_PACKAGE_DIR": str(REPO),
-        "TZ": "UTC",
-        "DO_NOT_TRACK": "1",
-    }
-    common = ["--project-dir", str(project), "--profiles-dir", str(project)]
-    common += ["--log-path", str(project / "logs")]
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), *args, *common],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

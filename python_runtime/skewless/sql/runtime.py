@@ -738,6 +738,21 @@ def _exponent_ok(c: str) -> bool:
     return not e or -32768 <= int(exp_text) <= 32767
 
 
+# measured: with an exponent, DuckDB first reads the digits before '.'/'e' as an int64 (uint64
+# for UBIGINT, int128 for HUGEINT): '85293413192636198034e-2' is not a BIGINT
+_MANTISSA = {"UBIGINT": (0, 2**64 - 1), "HUGEINT": (-(2**127), 2**127 - 1)}
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _mantissa_ok(c: str, type_name: str) -> bool:
+    low = c.lower()
+    if "e" not in low:
+        return True
+    whole = low.partition("e")[0].partition(".")[0]
+    lo, hi = _MANTISSA.get(type_name, _INT64)
+    return whole in ("", "+", "-") or lo <= int(whole) <= hi
+
+
 def str_to_int(s: str, type_name: str) -> int:
     """VARCHAR -> integer: whitespace, +/-, underscores, hex/binary, exponents; rounds half away."""
     t = s.lstrip(" \t\n\r\v\f")
@@ -752,7 +767,7 @@ def str_to_int(s: str, type_name: str) -> int:
         v = None  # unsigned: only '-', '-0', '-00'… may carry a minus sign
     else:
         c = _clean_number(s)
-        if c is not None and _exponent_ok(c):
+        if c is not None and _exponent_ok(c) and _mantissa_ok(c, type_name):
             try:
                 d = Decimal(c, context=DEC)
                 v = int(d.to_integral_value(rounding=ROUND_HALF_UP, context=DEC))

@@ -269,6 +269,15 @@ CONSTRUCTS: tuple[Construct, ...] = (
     _c("sqrt", A, DBL, "N", "sqrt({0})"),
     _c("pow", A, DBL, "N N", "{f}({0}, {1})", f=("pow", "power")),
     _c("pow_op", A, DBL, "N N", "{0} {op} {1}", op=("**", "^")),
+    # the shapes features are written in (a z-score, a ratio of a difference, a nested
+    # difference), spelled with their parentheses and mostly over plain columns (_LEAFY), so a
+    # lost parenthesis in the generated Python is a wrong value on almost every row
+    _c("zscore", A, (DBL, FLT), "< < <", "({0} - {1}) / {2}"),
+    _c("ratio_sum", A, (DBL, FLT), "< < <", "({0} + {1}) / {2}"),
+    _c("diff_scaled", A, NUMERIC, "< < <", "({0} {op} {1}) * {2}", op=("+", "-")),
+    _c("nested_diff", A, NUMERIC, "< < <", "{0} - ({1} {op} {2})", op=("+", "-")),
+    _c("neg_diff", A, NUMERIC, "< <", "-({0} - {1})"),
+    _c("diff_mod", A, NUMERIC, "< < <", "({0} - {1}) % {2}"),
     # comparisons and logic
     _c("compare", L, BOOL, "T T", "{0} {op} {1}", op=("=", "<>", "<", "<=", ">", ">=", "!=")),
     _c("distinct", L, BOOL, "T T", "{0} IS {nt}DISTINCT FROM {1}", nt=("", "NOT ")),
@@ -471,6 +480,10 @@ _SMALL_INT_ARGS = {"substr", "substr3", "left", "lpad", "split_part", "repeat", 
                    "date_plus_int", "iv_times_n", "round_n"}  # fmt: skip
 
 
+# constructs whose arguments are mostly plain columns or literals
+_LEAFY = {"zscore", "ratio_sum", "diff_scaled", "nested_diff", "neg_diff", "diff_mod"}
+
+
 # --- expression trees ---------------------------------------------------------------------
 @dataclass
 class Node:
@@ -570,6 +583,9 @@ class Grammar:
                 k = r.choice([k for s in spec.split("|") for k in (NUMERIC if s == "N" else (s,))])
             if k == "STRLIT":
                 kids.append(Node(quote(r.choice([*_STRING_EDGES, temporal_text(r)])), STR))
+            elif c.name in _LEAFY and r.random() < 0.7:
+                self._budget -= 1
+                kids.append(self.leaf(k))
             else:
                 kids.append(self._gen(k, depth - 1, small and n > 0))
         fields: dict[str, str] = {k: r.choice(v) for k, v in c.choices.items()}

@@ -52,8 +52,16 @@ class ArithmeticCompiler(TemporalCompiler):
         if isinstance(inner, exp.Literal) and not inner.is_string:
             return self._number(str(inner.this), negate=True)
         a = self._typed(self.c(inner), "unary minus")
+        if a.lit is not None:  # measured: -(34), -(-(34)) stay integer literals in DuckDB
+            v = -a.lit
+            return self._number(str(abs(v)), negate=v < 0)
         t = a.t
-        if _is_int(t) and isinstance(a.const, int) and not _fits(-a.const, t):
+        if (
+            _is_int(t)
+            and not t.name.startswith("U")  # measured: -(58::UBIGINT) overflows, no widening
+            and isinstance(a.const, int)
+            and not _fits(-a.const, t)
+        ):
             # measured: DuckDB folds the negation of a constant into the next wider type
             # (-CAST(-128 AS TINYINT) is SMALLINT 128)
             wider = next(n for n in ("SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
@@ -166,8 +174,8 @@ class ArithmeticCompiler(TemporalCompiler):
             if max(da.p - da.s, db.p - db.s) + max(da.s, db.s) > 38:
                 # measured: past 38 digits DuckDB computes the remainder as DOUBLE (fmod)
                 a, b = self._to_double(a), self._to_double(b)
-                src = self.strict([a, b], lambda x, y: f"_dmod({x}, {y})")
-                return self.code(src, DOUBLE, [a, b])
+                src = self.strict([a, b], lambda x, y: f"_F.dec_mod_double({x}, {y})")
+                return self.code(src, DOUBLE, [a, b], raises=True)
             # DuckDB takes the remainder of the stored integers, without the width check a
             # HUGEINT -> DECIMAL(38,0) cast would make: an integer operand is used exactly
             ops = [

@@ -37,6 +37,10 @@ class CastCompiler(CoreCompiler):
             null = _Code(code.src, t, True, code.raises, code.cols, const=code.const)
             null.bound_null = True
             return null
+        if code.const is None and not code.cols:  # a typed constant NULL stays what it was
+            null = self._const(None, t)
+            null.bound_null = code.bound_null
+            return null
         if code.strlit:
             try:
                 value = self.cast_value(code.const, VARCHAR, t)

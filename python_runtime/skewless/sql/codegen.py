@@ -9,6 +9,7 @@ names only. Every fragment is an atom (see `atom`), so precedence is decided her
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Mapping
@@ -75,6 +76,7 @@ class _Code:
             self.body = atom(self.body)
 
 
+_LITERAL_NODES = (exp.Literal, exp.Paren, exp.Neg)
 _ATOMS = (ast.Name, ast.Call, ast.Attribute, ast.Subscript)
 
 
@@ -194,6 +196,10 @@ class CoreCompiler:
         if handler is None:
             raise self.ctx.unsupported(_construct(node))
         code: _Code = handler(node)
+        if code.lit is not None and not isinstance(node, _LITERAL_NODES):
+            # measured: only a literal (parenthesised or negated) adapts its type in DuckDB;
+            # round(34), coalesce(34, 1), a CASE folding to 34 are plain INTEGERs
+            code = dataclasses.replace(code, lit=None)
         if not code.cols and code.const is _NOCONST:
             code = self._fold(code)
         return code
@@ -235,6 +241,10 @@ class CoreCompiler:
         if any(c.t.name == "NULL" or c.bound_null for c in codes):
             # DuckDB folds a function of a NULL it knows at bind time to NULL before running
             # the other operands, so an error they would raise never happens (measured).
+            return "None"
+        if any(c.const is None and not c.cols for c in codes):
+            # so does a constant expression the optimizer folds to NULL (TRY_CAST of a bad
+            # constant, a CASE of constants left with no branch; measured)
             return "None"
         if any(c.src == "None" for c in codes):  # a NULL only the optimizer finds: run the rest
             if any(c.raises for c in codes):
@@ -302,7 +312,11 @@ class CoreCompiler:
         if nullable is None:
             nullable = any(c.nullable for c in codes)
         code = _Code(src, t, nullable, raises or any(c.raises for c in codes), cols)
-        if src == "None" and any(c.bound_null or c.t.name == "NULL" for c in codes):
+        if src == "None" and any(
+            c.bound_null or c.t.name == "NULL" or (c.const is None and not c.cols) for c in codes
+        ):
+            # folded to NULL over a constant NULL: to DuckDB a constant NULL in turn
+            # (`substring(s, NULL)` spares the other operands of its parent; measured)
             code.bound_null = True
         if isinstance(src, _Src):
             code.guards, code.body = src.guards, atom(src.body) if src.body else None
@@ -383,6 +397,10 @@ class CoreCompiler:
 
         `total` says the template never yields None for a non-NULL value (TRY_CAST does).
         """
+        if code.const is None and not code.cols:  # a constant NULL stays one
+            null = self._const(None, t)
+            null.bound_null = code.bound_null
+            return null
         if template == "{}":
             return _Code(code.src, t, code.nullable, code.raises, code.cols)
         if not code.nullable:

@@ -125,7 +125,10 @@ _OPERATIONS = (exp.Func, exp.Binary, exp.Unary, exp.Case, exp.Cast, exp.Between,
 
 def _outside_case(root: exp.Expression) -> list[exp.Expression]:
     """The nodes of a tree, not descending into CASE/IF (measured: DuckDB does not hoist a
-    sub-expression out of a CASE branch, only out of operators and COALESCE)."""
+    sub-expression out of a CASE branch, only out of operators and COALESCE). COALESCE arguments
+    after a constant one are kept: DuckDB drops them before hoisting in most shapes but not all
+    (`coalesce(1.0, nullif((j + 1) % 2, 3))` raises; measured), so the runtime hoists them and
+    may raise where DuckDB gives the constant, never the reverse."""
     out: list[exp.Expression] = []
     stack = [root]
     while stack:
@@ -145,7 +148,8 @@ def _eagerly(compiler: _Compiler, nodes: list[exp.Expression], body: str) -> str
 
     DuckDB's common-subexpression optimizer computes a sub-expression that occurs more than
     once in a projection list - and the first argument of NULLIF, which it expands to
-    `CASE WHEN a = b THEN NULL ELSE a END` - once per row, before the projection: even where
+    `CASE WHEN a = b THEN NULL ELSE a END`, and the operand of a simple CASE with two WHENs or
+    more - once per row, before the projection: even where
     COALESCE would never use it (measured; not out of a CASE branch). Where such a sub-expression can
     raise, it is evaluated first here too, so an error happens on the same rows.
     """
@@ -160,6 +164,16 @@ def _eagerly(compiler: _Compiler, nodes: list[exp.Expression], body: str) -> str
                 if not isinstance(a, _LEAVES):
                     key = a.sql(dialect="duckdb")
                     seen[key] = seen.get(key, 0) + 2
+                    first.setdefault(key, a)
+            if isinstance(n, exp.Case) and n.this is not None:
+                # a simple CASE is rewritten to `operand = value` per WHEN: the operand then
+                # occurs once per WHEN and is hoisted from two WHENs on (measured)
+                a = n.this
+                while isinstance(a, exp.Paren):
+                    a = a.this
+                if not isinstance(a, _LEAVES):
+                    key = a.sql(dialect="duckdb")
+                    seen[key] = seen.get(key, 0) + len(n.args.get("ifs") or [])
                     first.setdefault(key, a)
             if not isinstance(n, _OPERATIONS) or isinstance(n, _LEAVES):
                 continue

@@ -117,7 +117,8 @@ class LogicCompiler(CastCompiler):
         x = self.c(node.this)
         items = [self.c(e) for e in node.expressions]
         t = self.common([x, *items], "IN", compare=True)
-        if x.bound_null or x.t.name == "NULL":  # DuckDB folds `NULL IN (…)` to NULL
+        if x.bound_null or x.t.name == "NULL" or (x.const is None and not x.cols):
+            # DuckDB folds `NULL IN (…)` to NULL, whichever way it knows the NULL (measured)
             return self._const(None, BOOLEAN)
         x = self.conv(x, t)
         items = [self.conv(i, t) for i in items]
@@ -146,7 +147,8 @@ class LogicCompiler(CastCompiler):
         if node.args.get("symmetric"):
             raise self.ctx.unsupported(_construct(node))
         x, lo, hi = self.c(node.this), self.c(node.args["low"]), self.c(node.args["high"])
-        if not x.cols:
+        if not x.cols and x.const is not None:
+            # (a NULL x decides nothing: DuckDB still evaluates both bounds, measured)
             # A constant x: DuckDB folds a constant half (`300 <= 1e-45`) and so decides the
             # AND without evaluating the other half; compiling the two comparisons does too.
             halves = exp.And(
@@ -208,6 +210,10 @@ class LogicCompiler(CastCompiler):
         a = self._bool(self.c(node.this), "NOT")
         return self.code(self.strict([a], lambda x: f"(not {x})"), BOOLEAN, [a])
 
+    def _constant_null(self, node: exp.Expression) -> bool:
+        code = self.c(node)
+        return code.const is None and not code.cols
+
     def _c_Case(self, node: exp.Case) -> _Code:
         subject = node.this
         ifs = node.args.get("ifs") or []
@@ -220,11 +226,18 @@ class LogicCompiler(CastCompiler):
         branches: list[tuple[str, _Code, list[_Code]]] = []  # (truth, result, condition codes)
         prefix = ""
         subject_codes: list[_Code] = []
-        if subject is not None:
+        if subject is not None and self._constant_null(subject):
+            # a constant NULL operand: every WHEN compares to NULL and drops, and DuckDB's
+            # folding never evaluates their values (measured); they are compiled for types
+            for i in ifs:
+                self.c(i.this)
+        elif subject is not None:
             s = self.c(subject)
             b, r = self.bind(s)
             for i, res in zip(ifs, results, strict=True):
-                ref = _Code(r, s.t, s.nullable, False, s.cols)
+                # a constant operand is compared as a constant (a NULL one drops every WHEN
+                # without evaluating its value, as DuckDB's folding does - measured)
+                ref = s if not s.cols else _Code(r, s.t, s.nullable, False, s.cols)
                 cond = self.compare("==", ref, self.c(i.this), "CASE")
                 if cond.src == "None":
                     truth = "False"
@@ -236,7 +249,7 @@ class LogicCompiler(CastCompiler):
             if b != r:
                 prefix, subject_codes = b, [s]
         else:
-            for i, res in zip(ifs, results, strict=True):
+            for n, (i, res) in enumerate(zip(ifs, results, strict=True)):
                 whole = self.c(i.this)
                 if whole.doomed:
                     # measured: DuckDB's optimizer evaluates a constant condition up front, and
@@ -248,6 +261,15 @@ class LogicCompiler(CastCompiler):
                 truth, codes = self.condition(i.this)
                 branches.append((truth, res, codes))
                 if truth == "True":
+                    # what follows never runs, but DuckDB binds it: a type error there fails
+                    # the query, so it is compiled (and a raising constant refused) all the same
+                    for rest in ifs[n + 1 :]:
+                        if self.c(rest.this).doomed:
+                            raise self.ctx.unsupported(
+                                f"the CASE condition {_construct(rest.this)}, a constant that "
+                                "raises",
+                                "DuckDB fails every query on it; fix or remove the condition",
+                            )
                     break
         # DuckDB's optimizer drops branches whose condition is a constant FALSE or NULL and
         # stops at a constant TRUE, so what they would raise never runs (measured)
@@ -259,8 +281,18 @@ class LogicCompiler(CastCompiler):
                 other = res
                 break
             kept.append((truth, res, codes))
-        if not kept and not prefix:  # the optimizer's NULL, not a bound one
-            return dataclasses.replace(other, bound_null=False)
+        if not kept and not prefix:
+            cols = frozenset().union(
+                *(c.cols for c in results), *(c.cols for _, _, codes in branches for c in codes)
+            )
+            if other.const is not None or not cols:
+                # a CASE of constants folds: its NULL spares the other operands of a function
+                # as a bound one does (`(j + 1) + CASE WHEN false THEN 1 END` is NULL; measured)
+                return dataclasses.replace(other, bound_null=False)
+            # one that names a column in a dropped branch is not a constant to DuckDB: its
+            # NULL does not spare (`date_diff('day', x, CASE WHEN false THEN ts END)` runs x)
+            return _Code("None", t, True, False, cols)
+
         src = other.src
         for truth, res, _ in reversed(kept):
             src = f"({res.src} if {truth} else {src})"

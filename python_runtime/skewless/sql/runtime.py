@@ -373,6 +373,14 @@ def dec_mod(a: Decimal, b: Decimal, s: int) -> Decimal:
     return dec_quant(DEC.remainder(a, b), s)
 
 
+def dec_mod_double(a: float, b: float) -> float:
+    """DuckDB `%` on DECIMALs wider than 38 digits: the remainder of their DOUBLE casts, but
+    still the DECIMAL operator's zero check (an error, where DOUBLE `%` gives NaN; measured)."""
+    if b == 0:
+        raise ExpressionError(f"Invalid Input Error: division by zero ({a!r} % 0)")
+    return dbl_mod(a, b)
+
+
 # --- NaN-aware ordering ----------------------------------------------------------------------
 def dbl_eq(a: float, b: float) -> bool:
     """DuckDB `=` on DOUBLE: NaN equals NaN."""
@@ -486,6 +494,20 @@ def ts_diff(a: _dt.datetime, b: _dt.datetime) -> Interval:
     if us < 0:
         return Interval(0, -days, -rem)
     return Interval(0, days, rem)
+
+
+def ts_diff_icu(a: _dt.datetime, b: _dt.datetime) -> Interval:
+    """TIMESTAMPTZ - TIMESTAMPTZ, DuckDB's ICU path: it borrows a millisecond from the later
+    instant when the earlier one's sub-millisecond part is larger, and when that later instant
+    lies within the first millisecond after the epoch the borrow is lost to truncation toward
+    zero, so the difference comes out 1 ms longer (measured on DuckDB 2.0.1)."""
+    ua, ub = _us(a), _us(b)
+    hi, lo = (ua, ub) if ua >= ub else (ub, ua)
+    if 0 < hi < 1000 and lo % 1000 > hi:
+        ua, ub = (ua + 1000, ub) if ua >= ub else (ua - 1000, ub)
+    us = ua - ub
+    days, rem = abs(us) // _DAY_US, abs(us) % _DAY_US
+    return Interval(0, -days, -rem) if us < 0 else Interval(0, days, rem)
 
 
 def _us(ts: _dt.datetime) -> int:

@@ -110,7 +110,8 @@ class TemporalCompiler(LogicCompiler):
                 a = self._to_ts(a)
             if tb == "DATE":
                 b = self._to_ts(b)
-            src = self.strict([a, b], lambda x, y: f"_F.ts_diff({x}, {y})")
+            fn = "ts_diff_icu" if "TIMESTAMPTZ" in (ta, tb) else "ts_diff"
+            src = self.strict([a, b], lambda x, y: f"_F.{fn}({x}, {y})")
             return self.code(src, INTERVAL, [a, b])
         if ta == "INTERVAL" and tb == "INTERVAL" and op in "+-":
             fn = "_F.iv_add" if op == "+" else "(lambda p, q: _F.iv_add(p, _F.iv_neg(q)))"
@@ -135,12 +136,12 @@ class TemporalCompiler(LogicCompiler):
                 "DuckDB multiplies by a DOUBLE there (rounding the microseconds); "
                 "cast the factor to INTEGER",
             )
+        fit = "{}"
         if b.t.name in ("BIGINT", "UINTEGER"):
-            # measured: DuckDB casts a wider integer to INTEGER first (out of range: an error)
-            b = self.wrap(
-                b, _T["INTEGER"], f"_F.int_to_int({{}}, {self.ctx.const('INTEGER')})", True
-            )
-        src = self.strict([a, b], lambda x, y: f"_CAL.iv_mul({x}, {y})")
+            # measured: DuckDB narrows a wider integer to INTEGER inside the multiplication
+            # (out of range: an error), so only on rows where neither side is NULL
+            fit = f"_F.int_to_int({{}}, {self.ctx.const('INTEGER')})"
+        src = self.strict([a, b], lambda x, y: f"_CAL.iv_mul({x}, {fit.format(y)})")
         return self.code(src, INTERVAL, [a, b], raises=True)
 
     def _unit(self, node: exp.Expression | None, allowed: set[str], what: str) -> str:

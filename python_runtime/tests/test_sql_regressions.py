@@ -168,6 +168,26 @@ CASES: list[Case] = [
          {"j": "INTEGER"}, {"j": 2**31 - 1}),
     Case("unsigned_sub_plus_null", "(ut - ub) + CAST(NULL AS USMALLINT)",
          {"ut": "UTINYINT", "ub": "UBIGINT"}, {"ut": 0, "ub": 5}),
+    Case("dec38_operand_cast", "d + CAST('99999999999999999999999999999999999999' AS DECIMAL(38,0))",
+         {"d": "DECIMAL(4,1)"}, {"d": None}),
+    Case("dec38_column_operand_cast",
+         "d - (b - CAST('99999999999999999999999999999999999999' AS DECIMAL(38,0)))",
+         {"d": "DECIMAL(4,1)", "b": "BIGINT"}, {"d": None, "b": 4030288157363579535}),
+    Case("extract_const_null_double", "coalesce(extract(day FROM CASE WHEN false THEN iv END), 5)",
+         {"iv": "INTERVAL"}, {"iv": None}),
+    Case("extract_const_null_date", "coalesce(extract(week FROM TRY_CAST('x' AS DATE)), 5)", {}, {}),
+    Case("extract_column_null_bigint",
+         "coalesce(extract(week FROM TRY_CAST(regexp_replace(s, 'a', CAST(NULL AS TEXT)) AS DATE)), 5)",
+         {"s": "VARCHAR"}, {"s": "x"}),
+    Case("extract_case_naming_column",
+         "coalesce(extract(yearweek FROM CASE WHEN NULL::BOOLEAN THEN last_day(coalesce("
+         "TIMESTAMP '2008-01-01 00:00:01.5', ts)) END), 5)", {"ts": "TIMESTAMP"}, {"ts": None}),
+    Case("extract_nullif_null_first", "coalesce(extract(yearweek FROM nullif(CAST(NULL AS TIMESTAMP), ts)), 5)",
+         {"ts": "TIMESTAMP"}, {"ts": None}),
+    Case("null_ends_literal_typing", "coalesce(149, NULL, CAST(0 AS UBIGINT))", {}, {}),
+    Case("null_ends_literal_case",
+         "CASE s WHEN 'x' THEN NULL WHEN 'year' THEN CAST(0 AS UBIGINT) ELSE 149 END",
+         {"s": "VARCHAR"}, {"s": "y"}),
 ]  # fmt: skip
 
 

@@ -197,6 +197,10 @@ class ArithmeticCompiler(TemporalCompiler):
                 t = SqlType("DECIMAL", p, s)
                 return self.code(self.strict([a, b], lambda x, y: f"{fn}({x}, {y})"), t, [a, b])
             t = SqlType("DECIMAL", 38, s)
+            # measured: past 38 digits DuckDB casts both operands to DECIMAL(38, s) first - an
+            # operand with more than 38 - s integer digits fails that cast (a constant one on
+            # every row, even where the other operand is NULL)
+            a, b = self.conv(a, t), self.conv(b, t)
             ks = (self.ctx.const(38), self.ctx.const(s), self.ctx.const("addition"))
             body = lambda x, y: f"_dchk({fn}({x}, {y}), {ks[0]}, {ks[1]}, {ks[2]})"  # noqa: E731
             return self.code(self.strict([a, b], body), t, [a, b], raises=True)

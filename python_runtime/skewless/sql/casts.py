@@ -211,7 +211,8 @@ class CastCompiler(CoreCompiler):
         dst = self._target(node.args["to"])
         a = self.c(node.this)
         if a.t.name == "NULL" or a.src == "None":  # NULL, typed or not, casts to NULL
-            null = self._const(None, dst)
+            # (one that names columns stays a non-constant NULL, as it is to DuckDB)
+            null = self._const(None, dst) if not a.cols else _Code("None", dst, True, False, a.cols)
             null.bound_null = a.bound_null or a.t.name == "NULL"
             return null
         if a.t == VARCHAR and dst.name in _TEMPORAL and a.const is not _NOCONST:

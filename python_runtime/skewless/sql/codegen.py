@@ -338,15 +338,26 @@ class CoreCompiler:
         the order of `codes` matters (CASE passes its ELSE first, as DuckDB does).
         """
         typed = [c for c in codes if c.t.name != "NULL"]
-        non_lit = [c for c in typed if not c.strlit]
         if not typed:
             return NULLT
-        if not non_lit:
+        if all(c.strlit for c in typed):
             return VARCHAR
-        t = non_lit[0].t
-        lit = non_lit[0].lit
-        for c in non_lit[1:]:
-            t, lit = self._common2(t, lit, c.t, c.lit, what, arith, compare), None
+        # a NULL met on the way makes the literal accumulated so far a plain type too
+        # (measured: coalesce(149, NULL, 0::UBIGINT) is HUGEINT, coalesce(149, 0::UBIGINT) UBIGINT)
+        t: SqlType | None = None
+        lit: int | None = None
+        after_null = False
+        for c in codes:
+            if c.strlit:
+                continue
+            if c.t.name == "NULL":
+                lit, after_null = None, True
+                continue
+            if t is None:
+                t, lit = c.t, None if after_null else c.lit
+            else:
+                t, lit = self._common2(t, lit, c.t, c.lit, what, arith, compare), None
+        assert t is not None
         return t
 
     def _common2(

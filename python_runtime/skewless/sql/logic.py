@@ -282,16 +282,14 @@ class LogicCompiler(CastCompiler):
                 break
             kept.append((truth, res, codes))
         if not kept and not prefix:
-            cols = frozenset().union(
-                *(c.cols for c in results), *(c.cols for _, _, codes in branches for c in codes)
-            )
-            if other.const is not None or not cols:
+            if other.const is not None or node.find(exp.Column) is None:
                 # a CASE of constants folds: its NULL spares the other operands of a function
                 # as a bound one does (`(j + 1) + CASE WHEN false THEN 1 END` is NULL; measured)
                 return dataclasses.replace(other, bound_null=False)
             # one that names a column in a dropped branch is not a constant to DuckDB: its
             # NULL does not spare (`date_diff('day', x, CASE WHEN false THEN ts END)` runs x)
-            return _Code("None", t, True, False, cols)
+            named = [self.c(col) for col in node.find_all(exp.Column)]
+            return _Code("None", t, True, False, frozenset().union(*(c.cols for c in named)))
 
         src = other.src
         for truth, res, _ in reversed(kept):
@@ -363,7 +361,10 @@ class LogicCompiler(CastCompiler):
         if a.t.name == "NULL":
             return self._const(None, NULLT)
         if a.bound_null:  # a NULL known at bind time: DuckDB folds NULLIF to NULL
-            return self._const(None, a.t)
+            if not b.cols:
+                return self._const(None, a.t)
+            # (to DuckDB a CASE naming b's columns, not a constant: measured with typeof)
+            return _Code("None", a.t, True, False, b.cols)
         ca, cb = self.conv(a, t), self.conv(b, t)
         ba, ra = self.bind(ca)
         bb, rb = self.bind(cb)

@@ -284,7 +284,7 @@ class TemporalCompiler(LogicCompiler):
                 raise self.ctx.unsupported("date_part with a non-constant part on an INTERVAL")
             unit = self._unit(part_node, {"epoch", "day"}, "extract from an INTERVAL")
             k = self.ctx.const(unit)
-            t = DOUBLE if unit == "epoch" else BIGINT
+            t = DOUBLE if unit == "epoch" or (a.src == "None" and not a.cols) else BIGINT
             return self.code(self.strict([a], lambda x: f"_F.extract_interval({k}, {x})"), t, [a])
         a = self._temporal(value, "extract")
         if dyn is not None:
@@ -294,7 +294,9 @@ class TemporalCompiler(LogicCompiler):
         unit = self._unit(part_node, allowed, f"extract from {a.t}")
         k = self.ctx.const(unit)
         t = DOUBLE if unit in CAL.DOUBLE_PARTS else BIGINT
-        if a.src == "None" and not shorthand:  # measured: extract(day FROM NULL::DATE) is DOUBLE
+        if a.src == "None" and not a.cols and not shorthand:
+            # measured: over a constant NULL DuckDB keeps date_part's generic DOUBLE
+            # (extract(day FROM NULL::DATE)); a NULL that names a column does not
             t = DOUBLE
         if a.t.name == "DATE" and unit in _TIME_PARTS:
             return self.code(self.strict([a], lambda x: "0"), t, [a])

@@ -39,6 +39,7 @@ from bench_online import build_duckdb, make_view  # noqa: E402
 from skewless.definitions.registry import Registry  # noqa: E402
 from skewless.guards.consistency import pit_rows, replay  # noqa: E402
 from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger, read_feature_log  # noqa: E402
+from skewless.online import keys  # noqa: E402
 from skewless.online.connection import connect  # noqa: E402
 from skewless.online.local_redis import LocalRedis  # noqa: E402
 from skewless.online.materialize import materialize, open_duckdb  # noqa: E402
@@ -85,13 +86,13 @@ def main() -> int:
         materialize(registry, client, tmp / "bench.duckdb", now=now)
         store = FeatureStore(registry, client, url)
         refs = [f"v10.{f}" for f in view.feature_names]
-        gen = client.get(f"skw:ptr:v10:{view.version}".encode())
+        gen = client.get(keys.pointer_key("v10", view.version))
         rnd = random.Random(7)
 
         from skewless.online.keys import KeyBuilder
 
         kb = KeyBuilder(view)
-        pointer = f"skw:ptr:v10:{view.version}".encode()
+        pointer = keys.pointer_key("v10", view.version)
 
         def raw_keys(ents: list[dict[str, int]]) -> list[bytes]:
             return [pointer] + [b"skw:{" + kb.entity(e) + b"}:v10:" + gen for e in ents]

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "python_runtime"))
 
 from skewless.definitions import Feature, FeatureView  # noqa: E402
 from skewless.definitions.registry import Registry  # noqa: E402
+from skewless.online import keys  # noqa: E402
 from skewless.online.connection import connect  # noqa: E402
 from skewless.online.local_redis import LocalRedis  # noqa: E402
 from skewless.online.materialize import materialize  # noqa: E402
@@ -90,8 +91,8 @@ def build_table(con, name: str, entities: int, rows_each: int, now: datetime) ->
 
 def raw_commands(client, view: FeatureView, limit: int) -> list[tuple[bytes, bytes, int]]:  # type: ignore[no-untyped-def]
     """The (key, value, pxat) of up to `limit` keys the loader wrote, read back from Redis."""
-    gen = client.get(f"skw:ptr:{view.name}:{view.version}".encode())
-    keys_ = client.lrange(f"skw:gen:{view.name}:{gen.decode()}:keys".encode(), 0, limit - 1)
+    gen = client.get(keys.pointer_key(view.name, view.version))
+    keys_ = client.lrange(keys.gen_keys_key(view.name, gen), 0, limit - 1)
     values = client.mget(keys_)
     pipe = client.pipeline(transaction=False)
     for k in keys_:

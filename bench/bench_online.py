@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "python_runtime"))
 
 from skewless.definitions import Feature, FeatureView  # noqa: E402
 from skewless.definitions.registry import Registry  # noqa: E402
+from skewless.online import keys  # noqa: E402
 from skewless.online.connection import connect  # noqa: E402
 from skewless.online.local_redis import LocalRedis  # noqa: E402
 from skewless.online.materialize import materialize  # noqa: E402
@@ -167,7 +168,7 @@ def main() -> int:
         import redis
 
         raw = redis.Redis(host="127.0.0.1", port=server.port)
-        gens = {v.name: raw.get(f"skw:ptr:{v.name}:{v.version}".encode()) for v in views}
+        gens = {v.name: raw.get(keys.pointer_key(v.name, v.version)) for v in views}
         probe = store.get_online_features(
             [f"v10.{f}" for f in views[0].feature_names], [{"user_id": 1}]
         )
@@ -290,7 +291,9 @@ def main() -> int:
         "values kept as hashes. Both raw reads build their key strings from the entity ids inside "
         "the timed call, as any client must; *MGET floor* is the same MGET with the keys built "
         "beforehand (the bare network + redis-py cost). Ratio = skewless ÷ the faster raw read. "
-        "Local redis-server, one connection, loopback."
+        "Local redis-server, one connection, loopback. *skewless* includes the lost-data check "
+        "(docs/operations.md): on a plain Redis the generation pointer, already in the MGET, is "
+        "the sentinel, so no key is added; a cluster read adds one sentinel GET per view and node."
         + (" **--quick run: tiny sizes, not representative.**" if args.quick else ""),
         "",
         "| case | skewless p50 / p99 | + to_dicts() p50 / p99 | raw MGET p50 / p99 | raw HMGET p50 / p99 | MGET floor p50 / p99 | ratio p50 (p99) | target | met | vs floor p50 |",

@@ -13,13 +13,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from skewless.errors import (
+    BrokenViewError,
+    ColumnTypeError,
+    DeadlineExceeded,
     DefinitionError,
     ExpressionError,
     ManifestError,
+    NotCompiledError,
     NotMaterializedError,
     NotReproducible,
     OnlineStoreError,
     RequestError,
+    RetiredVersionError,
     SkewlessError,
     StaleFeatureError,
     UnknownFeatureError,
@@ -29,6 +34,9 @@ from skewless.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BrokenViewError",
+    "ColumnTypeError",
+    "DeadlineExceeded",
     "DefinitionError",
     "ExpressionError",
     "Feature",
@@ -37,12 +45,14 @@ __all__ = [
     "FeatureStore",
     "FeatureView",
     "ManifestError",
+    "NotCompiledError",
     "NotMaterializedError",
     "NotReproducible",
     "OnlineResponse",
     "OnlineStoreError",
     "Registry",
     "RequestError",
+    "RetiredVersionError",
     "SkewlessError",
     "StaleFeatureError",
     "UnknownFeatureError",

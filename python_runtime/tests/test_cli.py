@@ -75,6 +75,7 @@ def test_materialize_get_features_round(env: dict[str, str]) -> None:
     assert first["features"]["all_types.dec"] == {
         "value": "12345678901234.5678",
         "status": "present",
+        "reason": None,
         "age_seconds": 7200.0,
     }
     assert first["features"]["all_types.f_dbl"]["value"] == "NaN"
@@ -104,7 +105,7 @@ def test_command_line_options_win_over_environment(env: dict[str, str]) -> None:
     assert "Sup3rSecret" not in err and "user:***@127.0.0.1:1" in err
     # given after the command, too
     code, _, err = run("features", "--redis-url", bad)
-    assert code == 0 and "Sup3rSecret" not in err and "online state unknown" in err
+    assert code == 1 and "Sup3rSecret" not in err and "cannot reach Redis" in err
     # and the environment still works when nothing is given
     code, out, err = run("materialize", "-s", "pairs", "--now", NOON.isoformat())
     assert code == 0 and "pairs" in out, err

@@ -15,6 +15,7 @@ from guards_helpers import AS_OF, build_guards, built_once, dbt, materialize_all
 from skewless.cli.freshness import freshness
 from skewless.definitions.registry import Registry
 from skewless.guards.freshness import check_freshness
+from skewless.online import keys
 from skewless.online.connection import connect
 
 UTC = timezone.utc
@@ -53,7 +54,7 @@ def test_an_old_materialization_is_a_breach(built: Any, redis_url: str) -> None:
     materialize_all(built, redis_url)
     client = connect(redis_url)
     client.hset(
-        "skw:meta:user_flags",
+        keys.meta_key("user_flags"),
         "materialized_at",
         str(int(datetime(2025, 1, 1, tzinfo=UTC).timestamp() * 1e6)),
     )

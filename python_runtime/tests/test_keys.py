@@ -95,7 +95,7 @@ def test_integer_keys_are_canonical_and_errors_name_the_key() -> None:
 
 def test_pointer_and_data_key_layout() -> None:
     assert data_key("user_stats", b"2:42", b"7") == b"skw:{2:42}:user_stats:7"
-    assert pointer_key("user_stats", "abc123") == b"skw:ptr:user_stats:abc123"
+    assert pointer_key("user_stats", "abc123") == b"skw:ptr:{user_stats}:abc123"
 
 
 @settings(max_examples=30, deadline=None)

@@ -58,7 +58,8 @@ def test_full_load_sets_expiry_pointer_and_meta(
     assert (result.mode, result.rows, result.generation) == ("full", 1000, "1")
     assert client.get(keys.pointer_key("events", view.version)) == b"1"
     assert data_keys(client, "events", "1") == 1000
-    assert client.llen(keys.gen_keys_key("events", "1")) == 1000
+    # the 1,000 data keys, then the completeness sentinel written last
+    assert client.llen(keys.gen_keys_key("events", "1")) == 1000 + 1
     key = keys.data_key("events", keys.encode_entity(("int",), (7,)), "1")
     ts_ms = (NOON_US - 2 * 3600 * 1_000_000) // 1000  # rows are stamped 10:00
     assert client.pexpiretime(key) == ts_ms + 30 * 86_400_000
@@ -133,7 +134,8 @@ def test_incremental_applies_newer_rows_and_same_timestamp_corrections(
     got = store.get_online_features(["events.batch", "events.value"], ents, now=NOON).values
     assert got == [["fix", -1], ["new", -2], ["A", 3], ["late", -5]]
     # incremental keys are recorded in the generation's key list too, so cleanup finds them
-    assert client.llen(keys.gen_keys_key("events", full.generation)) == 1000 + 999 + 1 + 1000
+    # (+ 1: the full load's completeness sentinel)
+    assert client.llen(keys.gen_keys_key("events", full.generation)) == 1000 + 1 + 999 + 1 + 1000
 
 
 def _loader(built: BuiltProject, db: Path, redis_url: str, *extra: str) -> subprocess.Popen[bytes]:
@@ -146,7 +148,8 @@ def _loader(built: BuiltProject, db: Path, redis_url: str, *extra: str) -> subpr
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "TZ": "UTC"},
+        # a killed loader's lease expires after 1 s (the rerun waits for it)
+        env={**os.environ, "TZ": "UTC", "SKEWLESS_LEASE_TTL": "1"},
     )  # fmt: skip
 
 
@@ -209,7 +212,7 @@ def test_kill_9_leaves_previous_generation_served_and_rerun_completes(
     assert {v[0] for v in resp.values} == {"A"}
     assert {s for st in resp.statuses for s in st.values()} == {"present"}
 
-    (rerun,) = materialize(registry, client, db, select=["events"], now=NOON)
+    (rerun,) = materialize(registry, client, db, select=["events"], now=NOON, wait=30)
     assert rerun.generation == "3" and rerun.rows == users and "2" in rerun.deleted_generations
     assert data_keys(client, "events", "2") == 0 and not client.exists(partial)
     resp = store.get_online_features(["events.batch"], sample, now=NOON)

@@ -532,7 +532,7 @@ def test_request_timestamp_policy_is_validated(project: Path, tmp_path: Path, ba
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(manifest))
     with pytest.raises(DefinitionError) as err:
-        Registry.from_manifest(path)
+        Registry.from_manifest(path, strict=True)
     msg = str(err.value)
     assert "timed_features" in msg and "meta.skewless.request_timestamp" in msg
     assert "allowed: error" in msg and "now" in msg

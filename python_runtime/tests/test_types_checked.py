@@ -272,19 +272,21 @@ def test_default_4_7_on_a_bigint_fails_at_load_and_in_check(tmp_path: Path) -> N
     dbt("compile", project, project / "types_checked.duckdb")
 
     with pytest.raises(ColumnTypeError) as e:
-        Registry.from_manifest(project / "target" / "manifest.json")
+        Registry.from_manifest(project / "target" / "manifest.json", strict=True)
     msg = str(e.value)
     for part in ("model `user_totals`", "column `qty_total`", "default 4.7", "data_type bigint"):
         assert part in msg, msg
 
     env = {**os.environ, "SKEWLESS_PROJECT_DIR": str(project)}
-    for command in (["check"], ["features"]):
+    # check fails; features lists the view as disabled (exit 0) unless --strict
+    for command, code in ((["check"], 1), (["features"], 0), (["features", "--strict"], 1)):
         proc = subprocess.run(
             [str(BIN / "skewless"), *command], env=env, capture_output=True, text=True, timeout=120
         )
-        assert proc.returncode == 1, (command, proc.stdout, proc.stderr)
+        assert proc.returncode == code, (command, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr
-        assert "column `qty_total`" in proc.stderr and "4.7" in proc.stderr, proc.stderr
+        out = proc.stdout + proc.stderr
+        assert "column `qty_total`" in out and "4.7" in out, out
 
 
 def _with_column(manifest: Manifest, data_type: str, default: Any) -> Manifest:

@@ -5,8 +5,17 @@
     skewless features
 
 Common options are read from `SKEWLESS_*` environment variables (`SKEWLESS_PROJECT_DIR`,
-`SKEWLESS_TARGET_PATH`, `SKEWLESS_REDIS_URL`, `SKEWLESS_DUCKDB_PATH`) and may be given before the
-command or after it. Results print as a table, or as JSON with `--json`.
+`SKEWLESS_TARGET_PATH`, `SKEWLESS_REDIS_URL`, `SKEWLESS_DUCKDB_PATH`, `SKEWLESS_STRICT`) and may
+be given before the command or after it. Results print as a table, or as JSON with `--json`.
+
+A broken definition disables that view only (`skewless check` lists every problem); `--strict`
+makes any broken definition fail every command, for CI.
+
+Errors: every `SkewlessError` prints as one line `Error: …` and exits 1, with no traceback. Redis
+faults reach this point as `OnlineStoreError` because every module that talks to Redis converts
+them where it calls Redis (`online.connection.redis_faults`); nothing here catches other
+exceptions, so a bug still shows its traceback. A command's socket waits are bounded
+(`CLI_SOCKET_TIMEOUT`), so a paused server fails a command instead of hanging it.
 """
 
 from __future__ import annotations
@@ -36,6 +45,9 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Seconds a command waits on a Redis socket (connect, or one reply) before failing.
+CLI_SOCKET_TIMEOUT = 30.0
+
 
 @dataclass
 class CliContext:
@@ -44,6 +56,7 @@ class CliContext:
     project_dir: Path = Path(".")
     target_path: str = "target"
     redis_url: str = ""
+    strict: bool = False
     _registry: Any = field(default=None, repr=False)
     _redis: Any = field(default=None, repr=False)
 
@@ -54,21 +67,27 @@ class CliContext:
         return self.redis_url or DEFAULT_REDIS_URL
 
     def registry(self) -> Any:
-        """The feature views of the project's manifest (read once)."""
+        """The feature views of the project's manifest (read once); broken views are disabled
+        (`Registry.problems`), or fail the command with `--strict`."""
         if self._registry is None:
             from skewless.definitions.registry import Registry
 
             target = Path(self.target_path)
             path = target if target.is_absolute() else self.project_dir / target
-            self._registry = Registry.from_manifest(path / "manifest.json")
+            self._registry = Registry.from_manifest(path / "manifest.json", strict=self.strict)
         return self._registry
 
     def redis(self) -> Any:
-        """A connected redis-py client (one per invocation)."""
+        """A connected redis-py client (one per invocation); a socket wait longer than
+        `CLI_SOCKET_TIMEOUT` fails the command."""
         if self._redis is None:
             from skewless.online.connection import connect
 
-            self._redis = connect(self.url)
+            self._redis = connect(
+                self.url,
+                socket_timeout=CLI_SOCKET_TIMEOUT,
+                socket_connect_timeout=CLI_SOCKET_TIMEOUT,
+            )
         return self._redis
 
     def store(self) -> Any:
@@ -90,8 +109,15 @@ def _set(attr: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[...
     return callback
 
 
+def _set_strict(ctx: click.Context, _param: click.Parameter, value: bool | None) -> bool | None:
+    if value:  # only ever switched on, so `--strict` before the command survives the command's copy
+        ctx.ensure_object(CliContext).strict = True
+    return value
+
+
 def common_options(f: F, *, from_env: bool = False) -> F:
-    """`--project-dir`, `--target-path`, `--redis-url`, accepted before and after the command.
+    """`--project-dir`, `--target-path`, `--redis-url`, `--strict`, accepted before and after
+    the command.
 
     Only the group's copies read the `SKEWLESS_*` variables, so an option given on the command
     line (anywhere) wins over the environment.
@@ -128,6 +154,17 @@ def common_options(f: F, *, from_env: bool = False) -> F:
             help="redis://[user:password@]host:port/db, rediss:// for TLS, redis+cluster:// for "
             "a cluster [env SKEWLESS_REDIS_URL; default: redis://localhost:6379/0].",
         ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            default=None,
+            envvar=env("SKEWLESS_STRICT"),
+            callback=_set_strict,
+            expose_value=False,
+            is_eager=True,
+            help="Fail on any broken definition instead of disabling that view and serving the "
+            "rest, as CI should [env SKEWLESS_STRICT=1].",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -146,7 +183,10 @@ def select_option(verb: str) -> Callable[[F], F]:
 
 
 class _Group(click.Group):
-    """Turns every `SkewlessError` into a one-line error and exit code 1 (no traceback)."""
+    """Turns every `SkewlessError` into a one-line error and exit code 1 (no traceback).
+
+    Only skewless errors: Redis faults are converted where Redis is called, so anything else
+    reaching here is a bug and keeps its traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -218,6 +258,7 @@ def _register() -> None:
     main.add_command(consistency.consistency)
     main.add_command(training.training_record)
     main.add_command(check.check)
+    main.add_command(__import__("skewless.cli.init", fromlist=["init"]).init)
 
 
 _register()

@@ -197,11 +197,10 @@ def consistency(
         else:
             from skewless.guards.feature_log import read_feature_log
 
-            rows = list(
-                read_feature_log(
-                    log_source, stream=stream, since=parse_now(since), until=parse_now(until)
-                )
+            reader = read_feature_log(
+                log_source, stream=stream, since=parse_now(since), until=parse_now(until)
             )
+            rows = list(reader)
             wanted = None
             if views:
                 wanted = [f.ref for v in views for f in registry.view(v).features]
@@ -214,6 +213,7 @@ def consistency(
                 float_tolerance=float_tolerance,
                 sample=sample,
                 seed=seed,
+                skipped=reader,
             )
             if training_relation:
                 from skewless.guards.drift import training_vs_served

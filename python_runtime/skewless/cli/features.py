@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from skewless.cli import CliContext, common_options, pass_context, print_table, to_json
-from skewless.errors import OnlineStoreError
 
 
 def _online_state(client: Any, names: list[str]) -> dict[str, dict[str, str]]:
@@ -24,6 +23,22 @@ def _online_state(client: Any, names: list[str]) -> dict[str, dict[str, str]]:
     }
 
 
+def generation_health(client: Any, view: str, gen: bytes | str) -> tuple[int, int]:
+    """(sentinels present, sentinels written) of one generation: one on a plain Redis, one per
+    hash slot on a cluster. Fewer present than written: Redis lost part of it (a node restarted
+    empty), and readers serve what it lost as `unavailable`."""
+    from skewless.online.keys import CLUSTER_SLOTS, sentinel_key
+
+    if type(client).__name__ == "RedisCluster":
+        wanted = [sentinel_key(view, gen, s) for s in range(CLUSTER_SLOTS)]
+    else:
+        wanted = [sentinel_key(view, gen)]
+    pipe = client.pipeline(transaction=False)
+    for k in wanted:
+        pipe.exists(k)
+    return sum(pipe.execute()), len(wanted)
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @common_options
@@ -32,9 +47,18 @@ def features(obj: CliContext, as_json: bool) -> None:
     """List feature views: features, entity, version, ttl, freshness, and the version Redis
     serves with its age.
 
-    The `online` column reads `current` when Redis holds the view's current definition version,
+    The `online` column reads `current` when Redis serves the view's current definition version
+    (one of the `live versions` a rolling deploy keeps, newest first; see docs/versions.md),
     `OLD <version>` when it holds another one (run `skewless materialize --select VIEW`), `-`
-    when never materialized.
+    when never materialized, `BROKEN` when the view is disabled by a problem in its definition
+    (listed below the table with the problem; `--json`: `online_status` "broken" and `problem`).
+    Broken views do not change the exit code (`skewless check` is the gate) unless `--strict`.
+    `INCOMPLETE` when Redis lost part of the generation served (a node restarted empty: its
+    completeness sentinels are gone; readers serve what it lost as `unavailable`, or raise) —
+    rematerialize the view (`--json`: `online_status` "incomplete", `sentinels_intact` of
+    `sentinels_total`).
+    When Redis cannot be read (down, refused credentials, an ACL without HGETALL/GET on
+    `skw:*`), the command prints one `Error:` line and exits 1.
 
     \b
     Example:
@@ -45,11 +69,29 @@ def features(obj: CliContext, as_json: bool) -> None:
 
     registry = obj.registry()
     names = sorted(registry.views)
-    try:
-        state = _online_state(obj.redis(), names)
-        warning = None
-    except OnlineStoreError as e:
-        state, warning = {}, str(e)
+    problems = registry.problems
+    broken = sorted(n for n, p in problems.items() if p.kind == "feature_view")
+    from skewless.online.connection import redis_faults
+    from skewless.online.versions import describe_live_versions, live_versions
+
+    # the online column is the point of this command: without Redis it fails (one line, exit
+    # 1) rather than print every view as never materialized
+    client = obj.redis()
+    with redis_faults("features", obj.url):
+        state = _online_state(client, sorted([*names, *broken]))
+        live: dict[str, list[Any]] = {n: live_versions(client, n) for n in names if state.get(n)}
+        health: dict[str, tuple[int, int]] = {}
+        for n in names:
+            gen = next(
+                (
+                    lv.generation
+                    for lv in live.get(n, [])
+                    if lv.version == registry.views[n].version
+                ),
+                state.get(n, {}).get("generation"),
+            )
+            if gen:
+                health[n] = generation_health(client, n, gen)
     now_us = time.time_ns() // 1000
     records = []
     for n in names:
@@ -58,10 +100,28 @@ def features(obj: CliContext, as_json: bool) -> None:
         stored = meta.get("version")
         at = meta.get("materialized_at")
         age = timedelta(microseconds=now_us - int(at)) if at else None
-        status = "-" if not stored else ("current" if stored == v.version else f"OLD {stored}")
+        served = [lv.version for lv in live.get(n, [])]
+        # current: Redis serves this definition's version (among the live ones a rolling
+        # deploy keeps), whichever was loaded last
+        status = (
+            "-"
+            if not stored
+            else ("current" if v.version in served or stored == v.version else f"OLD {stored}")
+        )
+        intact, total = health.get(n, (0, 0))
+        if stored and intact < total:
+            status = "INCOMPLETE"
+            click.echo(
+                f"warning: `{n}`: Redis lost part of the generation served ({total - intact} of "
+                f"{total} completeness sentinels gone: a node restarted empty?); its lost values "
+                f"serve as `unavailable`; rematerialize: skewless materialize --select {n}",
+                err=True,
+            )
         records.append(
             {
                 "view": n,
+                "kind": "feature_view",
+                "problem": None,
                 "features": list(v.feature_names),
                 "entity": list(v.entity),
                 "version": v.version,
@@ -69,11 +129,38 @@ def features(obj: CliContext, as_json: bool) -> None:
                 "freshness": format_duration(v.freshness),
                 "on_stale": v.on_stale,
                 "materialized_version": stored,
-                "online_status": status if stored else "never",
+                "online_status": (status if status != "INCOMPLETE" else "incomplete")
+                if stored
+                else "never",
+                "sentinels_intact": health[n][0] if n in health else None,
+                "sentinels_total": health[n][1] if n in health else None,
                 "materialized_age_seconds": None if age is None else round(age.total_seconds(), 3),
                 "rows": int(meta["rows"]) if meta.get("rows") else None,
                 "generation": meta.get("generation"),
                 "watermark_us": int(meta["watermark"]) if meta.get("watermark") else None,
+                "live_versions": served,
+            }
+        )
+    for n, p in problems.items():
+        meta = state.get(n, {})
+        records.append(
+            {
+                "view": n,
+                "kind": p.kind,
+                "problem": p.message,
+                "features": [],
+                "entity": [],
+                "version": None,
+                "ttl": None,
+                "freshness": None,
+                "on_stale": None,
+                "materialized_version": meta.get("version"),
+                "online_status": "broken",
+                "materialized_age_seconds": None,
+                "rows": int(meta["rows"]) if meta.get("rows") else None,
+                "generation": meta.get("generation"),
+                "watermark_us": int(meta["watermark"]) if meta.get("watermark") else None,
+                "live_versions": [],
             }
         )
     if as_json:
@@ -89,6 +176,7 @@ def features(obj: CliContext, as_json: bool) -> None:
                 "freshness",
                 "on_stale",
                 "online",
+                "live versions",
                 "materialized",
                 "rows",
             ],
@@ -101,7 +189,10 @@ def features(obj: CliContext, as_json: bool) -> None:
                     r["ttl"],
                     r["freshness"],
                     r["on_stale"],
-                    r["online_status"] if r["online_status"] != "never" else "-",
+                    {"never": "-", "broken": "BROKEN", "incomplete": "INCOMPLETE"}.get(
+                        r["online_status"], r["online_status"]
+                    ),
+                    describe_live_versions([lv for lv in live.get(r["view"], [])], r["version"]),
                     "-"
                     if r["materialized_age_seconds"] is None
                     else format_duration(timedelta(seconds=int(r["materialized_age_seconds"])))
@@ -109,6 +200,7 @@ def features(obj: CliContext, as_json: bool) -> None:
                     r["rows"],
                 ]
                 for r in records
+                if r["kind"] == "feature_view"
             ],
         )
     if registry.on_demand and not as_json:
@@ -126,5 +218,14 @@ def features(obj: CliContext, as_json: bool) -> None:
                 for odv in sorted(registry.on_demand.values(), key=lambda o: o.name)
             ],
         )
-    if warning:
-        click.echo(f"warning: online state unknown: {warning}", err=True)
+    if problems and not as_json:
+        click.echo("\ndisabled views (not served; `skewless check` lists the same):")
+        print_table(
+            ["view", "kind", "problem"], [[p.view, p.kind, p.message] for p in problems.values()]
+        )
+    if problems:
+        click.echo(
+            f"warning: {len(problems)} view(s) disabled by a problem in their definition: "
+            f"{', '.join(problems)}",
+            err=True,
+        )

@@ -76,6 +76,35 @@ def split_list(values: tuple[str, ...]) -> list[str]:
     show_default=True,
     help="Rows per Redis write buffer.",
 )
+@click.option(
+    "--keep-versions",
+    type=click.IntRange(min=1),
+    envvar="SKEWLESS_KEEP_VERSIONS",
+    help="Definition versions per view kept live for rolling deploys (older ones are retired "
+    "and their keys deleted) [env SKEWLESS_KEEP_VERSIONS; default: 3].",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="When another loader is loading a view (one loader per view), wait for it instead of "
+    "failing at once.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --wait, the longest wait per view before failing.",
+)
+@click.option(
+    "--lease-ttl",
+    type=click.FloatRange(min=0.1),
+    envvar="SKEWLESS_LEASE_TTL",
+    metavar="SECONDS",
+    help="How long a view's loader lease lives without renewal: how long a loader that died "
+    "blocks the next one (a live loader renews it) [env SKEWLESS_LEASE_TTL; default: 30].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @common_options
 @pass_context
@@ -89,6 +118,10 @@ def materialize(
     dbt_target: str | None,
     now_text: str | None,
     chunk_rows: int,
+    keep_versions: int | None,
+    wait: bool,
+    wait_timeout: float,
+    lease_ttl: float | None,
     as_json: bool,
 ) -> None:
     """Load the latest row per entity (within ttl) of feature views into Redis.
@@ -96,17 +129,48 @@ def materialize(
     Each view is written under a new generation and made visible by flipping its pointer at the
     end, so readers see the old state or the new one, never a mix.
 
+    One loader per view: a second `materialize` of a view being loaded fails at once naming the
+    loader (host, pid, since when), or with `--wait` waits for it (at most `--wait-timeout`).
+    A loader that died holds the view until its lease expires (`--lease-ttl`); the next load
+    then deletes what it left. See docs/operations.md.
+
+    A view disabled by a problem in its definition (`skewless check`) is not loaded: the healthy
+    views asked for (all of them by default) are loaded first, then each disabled view asked for
+    is reported and the command exits 1. `--select` of only disabled views fails at once. With
+    `--strict` any problem in the project fails before anything is loaded. Disabled request-time
+    views are only warned about (materialize loads no request-time view).
+
     \b
     Example:
       skewless --project-dir examples/payments materialize --select user_txn_stats
       SKEWLESS_REDIS_URL=redis://localhost:6379/0 skewless materialize --incremental
+      skewless materialize --select user_txn_stats --wait --wait-timeout 900
     """
     from skewless.definitions.durations import parse_duration
     from skewless.online.materialize import duckdb_path_from_profile
     from skewless.online.materialize import materialize as run
 
     registry = obj.registry()
-    names = split_list(select) or None
+    problems = registry.problems
+    asked = split_list(select)
+    names: list[str] | None = None
+    if asked:
+        broken = [n for n in asked if n in problems]
+        names = [n for n in asked if n not in problems]
+        if not names:
+            raise _disabled(registry, broken)
+        others = [n for n in problems if n not in asked]
+        if others:
+            click.echo(
+                f"warning: {len(others)} other view(s) disabled: {', '.join(others)} "
+                "(`skewless check` says why)",
+                err=True,
+            )
+    else:
+        broken = sorted(n for n, p in problems.items() if p.kind == "feature_view")
+        for n, p in problems.items():
+            if p.kind != "feature_view":
+                click.echo(f"warning: request-time view `{n}` is disabled: {p.message}", err=True)
     try:
         lookback_td = parse_duration(lookback) if lookback else None
     except ValueError as e:
@@ -128,21 +192,27 @@ def materialize(
         if done >= total:
             bar.__exit__(None, None, None)
 
-    results = run(
-        registry,
-        client,
-        path,
-        select=names,
-        now=parse_now(now_text),
-        incremental=incremental,
-        lookback=lookback_td,
-        chunk_rows=chunk_rows,
-        progress=progress,
-        redis_url=redact(obj.url),
-    )
-    for bar in bars.values():
-        if not bar.finished:
-            bar.__exit__(None, None, None)
+    try:
+        results = run(
+            registry,
+            client,
+            path,
+            select=names,
+            now=parse_now(now_text),
+            incremental=incremental,
+            lookback=lookback_td,
+            chunk_rows=chunk_rows,
+            keep_versions=keep_versions,
+            wait=wait_timeout if wait else 0.0,
+            lease_ttl=lease_ttl,
+            progress=progress,
+            redis_url=redact(obj.url),
+        )
+    finally:
+        # also when a load fails: the bar's line ends, so an error prints on a line of its own
+        for bar in bars.values():
+            if not bar.finished:
+                bar.__exit__(None, None, None)
     total_rows = sum(r.rows for r in results)
     seconds = sum(r.seconds for r in results)
     rate = total_rows / seconds if seconds else 0.0
@@ -152,7 +222,28 @@ def materialize(
     )
     if as_json:
         click.echo(to_json([r.to_dict() for r in results]))
-        return
+    else:
+        _print_results(results)
+    if broken:
+        raise _disabled(registry, broken)
+
+
+def _disabled(registry: Any, names: list[str]) -> Exception:
+    """One error for the disabled views asked for, each with its problem."""
+    from skewless.errors import BrokenViewError
+
+    if len(names) == 1:
+        return registry.disabled_error(names[0])  # type: ignore[no-any-return]
+    lines = "; ".join(f"`{n}`: {registry.problems[n].message}" for n in names)
+    return BrokenViewError(
+        f"{len(names)} view(s) not materialized, disabled by a problem in their definition — "
+        f"{lines}",
+        view=names[0],
+        problem=registry.problems[names[0]].message,
+    )
+
+
+def _print_results(results: list[Any]) -> None:
     print_table(
         [
             "view",

@@ -67,7 +67,12 @@ def training_record(
     )
 
     if check_path is not None:
-        diffs = check_training_record(check_path, obj.registry(), None if no_redis else obj.redis())
+        from skewless.online.connection import redis_faults
+
+        with redis_faults("training-record check", obj.url):
+            diffs = check_training_record(
+                check_path, obj.registry(), None if no_redis else obj.redis()
+            )
         if as_json:
             click.echo(to_json({"ok": not diffs, "differences": [d.to_dict() for d in diffs]}))
         elif diffs:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["MAX_DURATION", "format_duration", "parse_duration"]
+
+#: The longest duration accepted (a ttl, freshness or lag beyond a century is a typo; omit
+#: `ttl` for "no limit"). Past it, datetime arithmetic on serving and load times overflows.
+MAX_DURATION = timedelta(days=36_525)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)([smhdw])")
@@ -18,12 +22,24 @@ def parse_duration(text: object) -> timedelta:
     Raises:
         ValueError: with the accepted forms, when `text` is not one of them.
     """
-    if isinstance(text, bool) or not isinstance(text, str) or not _WHOLE.match(text.strip()):
+    if (
+        isinstance(text, bool)
+        or not isinstance(text, str)
+        or len(text) > 100
+        or not _WHOLE.match(text.strip())
+    ):
+        from skewless.errors import brief
+
         raise ValueError(
-            f"{text!r} is not a duration; write a whole number and a unit: "
+            f"{brief(text)} is not a duration; write a whole number and a unit: "
             "90s, 15m, 12h, 30d, 2w (or a sum such as 1h30m)"
         )
     seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(text.strip()))
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"{text!r} is longer than the longest duration accepted, 36525d (100 years, "
+            "MAX_DURATION); omit the key for no limit"
+        )
     return timedelta(seconds=seconds)
 
 

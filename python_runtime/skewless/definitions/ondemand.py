@@ -13,6 +13,10 @@ nothing about the wiring is configured twice.
 
 Every SELECT-list item is a feature, except bare references to request columns (ids, keys and
 timestamps passed through for the training set).
+
+The compiled SQL is parsed whole, so it is refused past `MAX_ON_DEMAND_SQL_CHARS` before any
+parsing (a problem of that view, see `docs/limits.md`), and a malformed marker or node is a
+`DefinitionError` naming the model and the field.
 """
 
 from __future__ import annotations
@@ -26,17 +30,33 @@ from typing import TYPE_CHECKING, Any
 
 from skewless.definitions import Feature, FeatureView, HasFeatures
 from skewless.definitions.manifest import (
+    MALFORMED,
     Manifest,
+    Problem,
+    check_node,
     definition_version,
+    malformed,
+    not_compiled,
     request_timestamp_policy,
     skewless_meta,
 )
-from skewless.errors import DefinitionError, RequestError, UnsupportedExpression
+from skewless.errors import (
+    DefinitionError,
+    RequestError,
+    SkewlessError,
+    UnsupportedExpression,
+    brief,
+)
 
 if TYPE_CHECKING:
     from skewless.sql import CompiledProjections
 
-__all__ = ["InputSpec", "OnDemandView", "read_on_demand_views"]
+__all__ = ["MAX_ON_DEMAND_SQL_CHARS", "InputSpec", "OnDemandView", "read_on_demand_views"]
+
+#: Longest compiled SQL of a request-time view (its SELECT list plus the point-in-time join
+#: `request_inputs` compiles to): sqlglot parses it whole, at about 4 s per MB (more on some
+#: shapes, and ~1 GB of memory per MB), before `skewless.sql`'s own limits on each expression.
+MAX_ON_DEMAND_SQL_CHARS = 512 * 1024
 
 _MARKER = re.compile(r"/\*\s*skewless:request_inputs\s+(\{.*?\})\s*\*/", re.S)
 
@@ -96,14 +116,17 @@ class OnDemandView(HasFeatures):
     def _one_value(self, col: str, a: Any, b: Any) -> None:
         """One value per name in a vector: `a` (entity) and `b` (request) must be equal under the
         declared type of `col` (42, 42.0 and "42" for a BIGINT)."""
-        if a.__class__ is b.__class__ and a == b:
-            return
+        try:
+            if a.__class__ is b.__class__ and a == b:
+                return
+        except ArithmeticError:  # Decimal('sNaN') == …: the typed comparison below decides
+            pass
         dtype = self.shared_types[col]
         if _typed(a, dtype, col) != _typed(b, dtype, col):
             raise RequestError(
-                f"on-demand view `{self.name}`: `{col}` is {a!r} in the entity but {b!r} in the "
-                f"request ({dtype}); lookups would use one and expressions the other - pass one "
-                "value (or the same value in both)"
+                f"on-demand view `{self.name}`: `{col}` is {brief(a)} in the entity but "
+                f"{brief(b)} in the request ({dtype}); lookups would use one and expressions the "
+                "other - pass one value (or the same value in both)"
             )
 
     def reads(self, names: tuple[str, ...]) -> frozenset[str]:
@@ -176,10 +199,11 @@ def _typed(value: Any, dtype: str, col: str) -> Any:
 
     try:
         if isinstance(value, int) and not isinstance(value, bool) and dtype == "VARCHAR":
-            value = str(value)  # an integer is a valid VARCHAR entity key (as the lookup reads it)
+            # an integer is a valid VARCHAR entity key (as the lookup reads it)
+            value = str(value) if value.bit_length() < 8192 else value
         typed = convert_input(value, dtype, col)
     except (RequestError, UnsupportedExpression):
-        return ("refused", type(value).__name__, repr(value))
+        return ("refused", type(value).__name__, id(value))  # unequal to any other value
     if isinstance(typed, float) and typed != typed:
         return ("nan",)
     return typed
@@ -189,13 +213,24 @@ def _duckdb_type(data_type: str) -> str:
     return " ".join(data_type.strip().upper().split())
 
 
-def _relation_columns(manifest: Manifest, name: str) -> tuple[str, Mapping[str, Any]] | None:
+def _relation_columns(
+    manifest: Manifest, name: str, model: str = ""
+) -> tuple[str, Mapping[str, Any]] | None:
     for node in manifest.nodes.values():
-        if node.get("resource_type") in ("model", "seed", "snapshot") and name in (
-            node.get("alias"),
-            node.get("name"),
+        if (
+            isinstance(node, Mapping)
+            and node.get("resource_type") in ("model", "seed", "snapshot")
+            and name in (node.get("alias"), node.get("name"))
         ):
-            return str(node.get("name")), node.get("columns") or {}
+            columns = node.get("columns") or {}
+            if not isinstance(columns, Mapping) or not all(
+                c is None or isinstance(c, Mapping) for c in columns.values()
+            ):
+                raise DefinitionError(
+                    f"model `{model}`: its request relation `{name}` has `columns` in the "
+                    "manifest that are not a mapping of column entries — rerun `dbt compile`"
+                )
+            return str(node.get("name")), columns
     return None
 
 
@@ -207,22 +242,73 @@ def _parse_spec(model: str, compiled: str) -> dict[str, Any]:
             "`from {{ skewless.request_inputs(request=…, timestamp=…, inputs=[…]) }}`"
         )
     try:
-        return json.loads(found.group(1))  # type: ignore[no-any-return]
-    except ValueError as e:
+        spec = json.loads(found.group(1))
+    except (ValueError, RecursionError) as e:
         raise DefinitionError(
-            f"model `{model}`: unreadable skewless:request_inputs marker ({e}); rerun `dbt compile`"
+            f"model `{model}`: unreadable skewless:request_inputs marker ({brief(str(e))[1:-1]}); "
+            "rerun `dbt compile`"
         ) from None
+    _check_spec(model, spec)
+    return spec  # type: ignore[no-any-return]
+
+
+def _check_spec(model: str, spec: Any) -> None:
+    """The marker's shape: `{request: str, timestamp: str, inputs: [{view: str, keys: {str:
+    str}, prefix: str|null}, …]}` (as `skewless.request_inputs` writes it).
+
+    Raises:
+        DefinitionError: naming the model and the field of the marker.
+    """
+
+    def bad(field: str, value: Any) -> DefinitionError:
+        return DefinitionError(
+            f"model `{model}`: the skewless:request_inputs marker's `{field}` is {brief(value)}; "
+            "the marker is written by `skewless.request_inputs` — rerun `dbt compile` (do not "
+            "edit compiled SQL)"
+        )
+
+    if not isinstance(spec, dict):
+        raise bad("(whole marker)", spec)
+    for key in ("request", "timestamp"):
+        if not isinstance(spec.get(key), str) or not spec.get(key):
+            raise bad(key, spec.get(key))
+    inputs = spec.get("inputs")
+    if not isinstance(inputs, list):
+        raise bad("inputs", inputs)
+    for i, item in enumerate(inputs):
+        if not isinstance(item, dict):
+            raise bad(f"inputs[{i}]", item)
+        if not isinstance(item.get("view"), str) or not item.get("view"):
+            raise bad(f"inputs[{i}].view", item.get("view"))
+        keys = item.get("keys", {})
+        if not isinstance(keys, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in keys.items()
+        ):
+            raise bad(f"inputs[{i}].keys", keys)
+        if not isinstance(item.get("prefix") or "", str):
+            raise bad(f"inputs[{i}].prefix", item.get("prefix"))
 
 
 def _projections(model: str, compiled: str) -> list[tuple[str, Any]]:
     import sqlglot
     from sqlglot import exp
 
+    if len(compiled) > MAX_ON_DEMAND_SQL_CHARS:
+        raise DefinitionError(
+            f"model `{model}`: its compiled SQL is {len(compiled):,} characters, past the limit "
+            f"of {MAX_ON_DEMAND_SQL_CHARS:,} for a request-time view (MAX_ON_DEMAND_SQL_CHARS, "
+            "see docs/limits.md); keep the SELECT list to the request-time expressions"
+        )
     try:
         tree = sqlglot.parse_one(compiled, read="duckdb")
-    except sqlglot.errors.ParseError as e:
+    except sqlglot.errors.SqlglotError as e:
         raise UnsupportedExpression(
-            f"model `{model}`: sqlglot cannot parse its compiled SQL: {e}"
+            f"model `{model}`: sqlglot cannot parse its compiled SQL: {brief(str(e), 500)[1:-1]}"
+        ) from None
+    except RecursionError:
+        raise UnsupportedExpression(
+            f"model `{model}`: its compiled SQL nests too deeply to parse; request-time "
+            "expressions may nest 64 levels"
         ) from None
     if not isinstance(tree, exp.Select) or tree.args.get("with_") or tree.args.get("with"):
         raise UnsupportedExpression(
@@ -256,19 +342,26 @@ def _on_demand_view(
     meta: Mapping[str, Any],
     manifest: Manifest,
     views: Mapping[str, FeatureView],
+    disabled: Mapping[str, Problem],
 ) -> OnDemandView:
     from sqlglot import exp
 
     from skewless.sql import compile_projections
 
     name = str(node.get("name"))
-    compiled = node.get("compiled_code") or ""
+    compiled = node.get("compiled_code") or node.get("compiled_sql") or ""
     if not compiled:
-        raise DefinitionError(
-            f"model `{name}`: no compiled SQL in the manifest; run `dbt compile` for the whole project"
-        )
+        raise not_compiled(name, manifest)
     spec = _parse_spec(name, compiled)
-    found = _relation_columns(manifest, spec["request"])
+    for item in spec["inputs"]:
+        problem = disabled.get(item["view"])
+        if problem is not None and problem.kind == "feature_view":
+            raise _InputDisabled(
+                f"model `{name}`: its input feature view `{problem.view}` is disabled — "
+                f"{problem.message}",
+                view=problem.view,
+            )
+    found = _relation_columns(manifest, spec["request"], name)
     if found is None:
         raise DefinitionError(
             f"model `{name}`: request relation `{spec['request']}` is not a model or seed of this project"
@@ -291,7 +384,12 @@ def _on_demand_view(
             input_cols[spec_in.column(f.name)] = f.ref
     request_types: dict[str, str] = {}
     for col, c in request_columns.items():
-        dtype = str((c or {}).get("data_type") or "")
+        dtype = (c or {}).get("data_type") or ""
+        if not isinstance(dtype, str):
+            raise DefinitionError(
+                f"model `{name}`: request relation `{request_name}`, column `{col}`: data_type "
+                f"is {brief(dtype)}, not a type name"
+            )
         if dtype and col not in schema:
             request_types[col] = _duckdb_type(dtype)
     schema = {**request_types, **schema}
@@ -353,24 +451,59 @@ def _on_demand_view(
     )
 
 
+class _InputDisabled(DefinitionError):
+    """An on-demand view reads a feature view that is disabled (recorded as a DefinitionError
+    whose `Problem.disabled_by` names that view)."""
+
+    def __init__(self, message: str, *, view: str = ""):
+        super().__init__(message)
+        self.view = view
+
+
 def read_on_demand_views(
-    manifest: Manifest, views: Mapping[str, FeatureView]
+    manifest: Manifest,
+    views: Mapping[str, FeatureView],
+    problems: dict[str, Problem] | None = None,
 ) -> dict[str, OnDemandView]:
     """Every model with `meta.skewless.kind: on_demand`, compiled, by name.
 
+    Args:
+        manifest: the dbt manifest.
+        views: the (healthy) feature views the on-demand views may read.
+        problems: the problems found so far, by view name: an on-demand view reading a disabled
+            feature view is disabled too, saying why. Each invalid on-demand view is recorded
+            here and reading goes on; None raises the first one.
+
     Raises:
-        DefinitionError: the wiring or the columns are invalid.
-        UnsupportedExpression: a projection uses a construct the runtime cannot evaluate with
-            DuckDB's exact semantics (naming model, column and construct).
+        DefinitionError: (without `problems`) the wiring or the columns are invalid;
+            `NotCompiledError` when the model has no compiled SQL in the manifest.
+        UnsupportedExpression: (without `problems`) a projection uses a construct the runtime
+            cannot evaluate with DuckDB's exact semantics (naming model, column and construct).
     """
     out: dict[str, OnDemandView] = {}
+    disabled: Mapping[str, Problem] = problems if problems is not None else {}
     for node in manifest.models():
         meta = skewless_meta(node)
-        if isinstance(meta, Mapping) and meta.get("kind") == "on_demand":
-            odv = _on_demand_view(node, meta, manifest, views)
-            if odv.name in views:
+        if not (isinstance(meta, Mapping) and meta.get("kind") == "on_demand"):
+            continue
+        name = str(node.get("name"))
+        try:
+            if name in views or (name in disabled and disabled[name].kind == "feature_view"):
                 raise DefinitionError(
-                    f"model `{odv.name}` is both a feature view and an on-demand view"
+                    f"model `{name}` is both a feature view and an on-demand view"
                 )
-            out[odv.name] = odv
+            check_node(node)
+            out[name] = _on_demand_view(node, meta, manifest, views, disabled)
+        except SkewlessError as e:
+            if problems is None:
+                raise
+            if isinstance(e, _InputDisabled):
+                problem = Problem(name, "on_demand", DefinitionError(str(e)), disabled_by=e.view)
+            else:
+                problem = Problem(name, "on_demand", e)
+            problems.setdefault(name, problem)
+        except MALFORMED as e:
+            if problems is None:
+                raise malformed(name, e) from None
+            problems.setdefault(name, Problem(name, "on_demand", malformed(name, e)))
     return out

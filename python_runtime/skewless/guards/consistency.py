@@ -342,6 +342,8 @@ class ConsistencyReport:
         notes: facts worth reading (version changes, rows skipped…).
         rows: rows (entities or logged rows) compared.
         seconds: wall time of the check.
+        skipped_records: malformed records of the served-feature log the reader skipped (not
+            replayed; each named in `notes`, up to five).
     """
 
     mode: str
@@ -351,6 +353,7 @@ class ConsistencyReport:
     rows: int = 0
     seconds: float = 0.0
     max_psi: float | None = None
+    skipped_records: int = 0
 
     @property
     def breaches(self) -> list[str]:
@@ -369,6 +372,7 @@ class ConsistencyReport:
             "ok": self.ok,
             "breaches": self.breaches,
             "rows": self.rows,
+            "skipped_records": self.skipped_records,
             "seconds": round(self.seconds, 4),
             "rows_per_second": round(self.rows / self.seconds) if self.seconds > 0 else None,
             "notes": self.notes,
@@ -527,6 +531,7 @@ def online_vs_offline(
         float_tolerance: relative tolerance for floats (default 0: exact).
     """
     from skewless.online import keys
+    from skewless.online.connection import redis_faults
 
     t0 = time.perf_counter()
     registry = store.registry
@@ -538,10 +543,10 @@ def online_vs_offline(
             f.name: StatsAccumulator(f.ref, f.data_type, th.get(f.ref, 0.0), float_tolerance)
             for f in view.features
         }
-        meta = {
-            k.decode(): v.decode() for k, v in store.redis.hgetall(keys.meta_key(view.name)).items()
-        }
-        pointer = store.redis.get(keys.pointer_key(view.name, view.version))
+        with redis_faults("consistency", store.redis_url or store.redis, view.name):
+            raw_meta = store.redis.hgetall(keys.meta_key(view.name))
+            pointer = store.redis.get(keys.pointer_key(view.name, view.version))
+        meta = {k.decode(): v.decode() for k, v in raw_meta.items()}
         if pointer is None or not meta.get("watermark"):
             held = meta.get("version")
             why = (
@@ -582,7 +587,8 @@ def online_vs_offline(
             # Aged against the offline row's own timestamp: when Redis holds that row its age is
             # 0, so no ttl or freshness policy rewrites the value — this reads what Redis holds.
             try:
-                resp = store.get_online_features(refs, [entity], now=row_ts)
+                # a Redis failure fails the check: never compare served-as-defaults values
+                resp = store.get_online_features(refs, [entity], now=row_ts, on_store_error="raise")
                 values, status = resp.values[0], resp.statuses[0]
                 online_missing = resp.ages[0][refs[0]] is None
                 note = ""
@@ -686,6 +692,7 @@ def replay(
     sample: int | None = None,
     seed: int = 0,
     on_demand: Mapping[str, Any] | None = None,
+    skipped: Any = None,
 ) -> ConsistencyReport:
     """Rebuild logged feature values offline at their serving times and compare with what was served.
 
@@ -701,6 +708,9 @@ def replay(
         on_demand: request-time views by name (default: `registry.on_demand`); their logged
             values are recomputed by DuckDB over the logged payload plus the input features
             replayed point-in-time.
+        skipped: the `feature_log.FeatureLogReader` the rows came from (default: `rows` itself
+            when it is one): its malformed records, skipped by the reader, are counted in
+            `skipped_records` and named in `notes`; the replay goes on without them.
     """
     t0 = time.perf_counter()
     th = thresholds or {}
@@ -708,6 +718,7 @@ def replay(
     if on_demand is None:
         on_demand = _load_on_demand(registry, report)
     logged = list(rows)
+    _note_skipped(report, skipped if skipped is not None else rows)
     if sample is not None and len(logged) > sample:
         logged = random.Random(seed).sample(logged, sample)
     report.rows = len(logged)
@@ -775,6 +786,21 @@ def replay(
         report.features.extend(acc.finish() for acc in accs.values())
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _note_skipped(report: ConsistencyReport, reader: Any) -> None:
+    """Count and name (the first five) the log records the reader skipped."""
+    count = getattr(reader, "skipped_count", 0)
+    if not isinstance(count, int) or count <= 0:
+        return
+    report.skipped_records = count
+    shown = [str(r) for r in list(getattr(reader, "skipped", []))[:_EXAMPLES]]
+    more = f"; and {count - len(shown)} more" if count > len(shown) else ""
+    report.notes.append(
+        f"{count} malformed served-feature log record(s) skipped, not replayed: "
+        + "; ".join(shown)
+        + more
+    )
 
 
 # --- request-time (on-demand) views ----------------------------------------------------------

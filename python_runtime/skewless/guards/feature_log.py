@@ -30,7 +30,8 @@ and extension types holding text for Decimal, datetime, date, time, timedelta, U
 beyond 64 bits; the feature list and the versions are JSON text. (Typed JSON, the format before,
 is still read: `encode_value`/`dumps_typed` remain its writers.) In the log, a feature's status is
 its view row's (`present`, `missing`, `expired`, `stale`); `defaulted` follows from the view's
-column defaults. The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uuid>.parquet`
+column defaults, and the value's reason (`OnlineResponse.reasons`) is that status itself (None
+for `present`, and for `stale` under `on_stale: serve`), so the log format needs no field for it. The Parquet sink writes `path/date=YYYY-MM-DD/hour=HH/part-<uuid>.parquet`
 (written under a temporary name and renamed, so readers never see half a file); the Redis sink
 `XADD`s one entry per row with `MAXLEN ~`.
 """
@@ -61,9 +62,11 @@ import msgpack
 
 __all__ = [
     "FeatureLogConfig",
+    "FeatureLogReader",
     "FeatureLogStats",
     "FeatureLogger",
     "LoggedRow",
+    "SkippedRecord",
     "decode_value",
     "dumps_typed",
     "encode_value",
@@ -140,6 +143,20 @@ class FeatureLogConfig:
             )
         if int(self.queue_size) < 1:
             raise ValueError(f"FeatureLogConfig.queue_size is {self.queue_size!r}; give at least 1")
+
+    def __repr__(self) -> str:
+        # the Redis URL may carry a password: shown redacted, as every message shows it
+        from dataclasses import fields
+
+        from skewless.online.connection import redact
+
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "redis_url" and value:
+                value = redact(str(value))
+            shown.append(f"{f.name}={value!r}")
+        return f"FeatureLogConfig({', '.join(shown)})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> FeatureLogConfig | None:
@@ -895,26 +912,144 @@ class FeatureLogger:
 # --- reading the log back --------------------------------------------------------------------
 
 
-def _rows_from_record(get: Any) -> Iterator[LoggedRow]:
+#: Skipped records kept with their place and reason (`FeatureLogReader.skipped`); the count
+#: (`skipped_count`) goes on past it.
+MAX_SKIPPED_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A malformed record of a served-feature log, skipped by the reader.
+
+    Attributes:
+        where: the record's place: `stream <key> entry <id>`, or `<file> row <i>` (a whole file
+            when it cannot be read as Parquet: `<file>`).
+        reason: what is wrong with it (bounded in length).
+    """
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+class _BadRecord(Exception):
+    """A record that cannot be read back (the reason is the message)."""
+
+
+def _expect(ok: bool, what: str, value: Any) -> None:
+    if not ok:
+        from skewless.errors import brief
+
+        raise _BadRecord(f"{what} is {brief(value, 80)}")
+
+
+def _record_rows(get: Any) -> list[LoggedRow]:
+    """Every row of one record, all or none.
+
+    Raises:
+        _BadRecord: the record is malformed (its reason).
+    """
+    try:
+        return _decode_record(get)
+    except _BadRecord:
+        raise
+    except Exception as e:  # anything a malformed record makes the decoders raise
+        from skewless.errors import brief
+
+        raise _BadRecord(f"{type(e).__name__}: {brief(str(e), 160)[1:-1]}") from None
+
+
+def _decode_record(get: Any) -> list[LoggedRow]:
     served = get("served_at")
     if isinstance(served, str):
         served = datetime.fromisoformat(served)
+    _expect(isinstance(served, datetime), "served_at", served)
     if served.tzinfo is None:
         served = served.replace(tzinfo=_UTC)
     served = served.astimezone(_UTC)
-    rid = str(get("request_id"))
+    rid = get("request_id")
+    _expect(isinstance(rid, str), "request_id", rid)
     features = json.loads(get("features") or "[]")
+    _expect(
+        isinstance(features, list) and all(isinstance(f, str) for f in features),
+        "features",
+        features,
+    )
     versions = json.loads(get("versions") or "{}")
+    _expect(
+        isinstance(versions, dict) and all(isinstance(v, str) for v in versions.values()),
+        "versions",
+        versions,
+    )
     call = get("call")
     if isinstance(call, (bytes, bytearray)) and call[:1] != b"[":
-        positions, entities, requests, values, sdoc, ages = _call_unpackb(bytes(call))
+        doc = _call_unpackb(bytes(call))
     else:  # a log written as typed JSON (before msgpack)
-        positions, entities, requests, values, sdoc, ages = json.loads(
-            call, object_hook=_object_hook
-        )
+        _expect(isinstance(call, (str, bytes, bytearray)), "call", call)
+        doc = json.loads(call, object_hook=_object_hook)
+    _expect(isinstance(doc, list) and len(doc) == 6, "the call document", doc)
+    positions, entities, requests, values, sdoc, ages = doc
+    n = len(positions) if isinstance(positions, list) else -1
+    _expect(n >= 0 and all(type(p) is int for p in positions), "rows", positions)
+    _expect(
+        isinstance(entities, list)
+        and len(entities) == n
+        and all(isinstance(e, dict) and all(isinstance(k, str) for k in e) for e in entities),
+        "entities",
+        entities,
+    )
+    _expect(
+        requests is None
+        or (
+            isinstance(requests, list)
+            and len(requests) == n
+            and all(r is None or isinstance(r, dict) for r in requests)
+        ),
+        "requests",
+        requests,
+    )
+    width = len(features)
+    _expect(
+        isinstance(values, list)
+        and len(values) == n
+        and all(isinstance(v, list) and len(v) == width for v in values),
+        "values",
+        values,
+    )
+    _expect(
+        ages is None
+        or (
+            isinstance(ages, list)
+            and len(ages) == n
+            and all(isinstance(a, list) and len(a) == width for a in ages)
+        ),
+        "ages",
+        ages,
+    )
+    _expect(isinstance(sdoc, dict) and isinstance(sdoc.get("rows"), list), "statuses", sdoc)
     views = sdoc.get("views")
+    _expect(
+        views is None or (isinstance(views, list) and all(isinstance(v, str) for v in views)),
+        "statuses.views",
+        views,
+    )
+    srows = sdoc["rows"]
+    _expect(
+        len(srows) == n
+        and all(
+            isinstance(r, list)
+            and len(r) == (width if views is None else len(views))
+            and all(isinstance(x, str) for x in r)
+            for r in srows
+        ),
+        "statuses.rows",
+        srows,
+    )
+    out = []
     for k, pos in enumerate(positions):
-        srow = sdoc["rows"][k]
+        srow = srows[k]
         if views is not None:
             by_view = dict(zip(views, srow, strict=True))
             statuses = {
@@ -924,17 +1059,53 @@ def _rows_from_record(get: Any) -> Iterator[LoggedRow]:
             }
         else:
             statuses = dict(zip(features, srow, strict=True))
-        yield LoggedRow(
-            request_id=rid,
-            row=int(pos),
-            served_at=served,
-            entity=entities[k],
-            request=(requests[k] or {}) if requests is not None else {},
-            values=dict(zip(features, values[k], strict=True)),
-            statuses=statuses,
-            ages=dict(zip(features, ages[k], strict=True)) if ages is not None else {},
-            versions=versions,
+        out.append(
+            LoggedRow(
+                request_id=rid,
+                row=pos,
+                served_at=served,
+                entity=entities[k],
+                request=(requests[k] or {}) if requests is not None else {},
+                values=dict(zip(features, values[k], strict=True)),
+                statuses=statuses,
+                ages=dict(zip(features, ages[k], strict=True)) if ages is not None else {},
+                versions=versions,
+            )
         )
+    return out
+
+
+class FeatureLogReader(Iterator[LoggedRow]):
+    """The rows of a served-feature log, read lazily (what `read_feature_log` returns).
+
+    A malformed record (undecodable msgpack or JSON, an unknown extension type, an integer past
+    Python's limits, a document of the wrong shape…) is skipped whole, counted and named with
+    its place and reason; reading goes on. A Parquet file that cannot be read is skipped the
+    same way.
+
+    Attributes:
+        skipped: the first `MAX_SKIPPED_SHOWN` skipped records (`SkippedRecord`).
+        skipped_count: every record (or unreadable file) skipped so far.
+    """
+
+    def __init__(self, rows: Iterator[LoggedRow]) -> None:
+        self.skipped: list[SkippedRecord] = []
+        self.skipped_count = 0
+        self._rows = rows
+
+    def __iter__(self) -> FeatureLogReader:
+        return self
+
+    def __next__(self) -> LoggedRow:
+        return next(self._rows)
+
+    def skip(self, where: str, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPPED_SHOWN:
+            self.skipped.append(SkippedRecord(where, reason))
+        n = self.skipped_count
+        if n <= 10 or n & (n - 1) == 0:
+            _log.warning("served-feature log: skipped a malformed record, %s: %s", where, reason)
 
 
 def read_feature_log(
@@ -944,8 +1115,10 @@ def read_feature_log(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = None,
-) -> Iterator[LoggedRow]:
+) -> FeatureLogReader:
     """The rows of a served-feature log (Parquet: hour partitions in order; Redis: stream order).
+
+    A malformed record is skipped and counted, never raised: see `FeatureLogReader.skipped`.
 
     Args:
         source: the Parquet log's folder, or a `redis://`/`rediss://` URL holding the stream.
@@ -953,9 +1126,24 @@ def read_feature_log(
         since: only rows served at or after this instant.
         until: only rows served before this instant.
         limit: at most this many rows.
+
+    Raises:
+        FeatureLogError: (when iterated) no log at `source`.
+        OnlineStoreError: (when iterated) Redis failed.
     """
+    reader = FeatureLogReader(iter(()))
+    reader._rows = _filtered(_read(source, stream, reader), since, until, limit)
+    return reader
+
+
+def _filtered(
+    rows: Iterator[LoggedRow],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+) -> Iterator[LoggedRow]:
     n = 0
-    for row in _read(source, stream):
+    for row in rows:
         if since is not None and row.served_at < since:
             continue
         if until is not None and row.served_at >= until:
@@ -966,23 +1154,31 @@ def read_feature_log(
             return
 
 
-def _read(source: str | Path, stream: str) -> Iterator[LoggedRow]:
+def _read(source: str | Path, stream: str, reader: FeatureLogReader) -> Iterator[LoggedRow]:
     text = str(source)
     if text.startswith(("redis://", "rediss://", "unix://")):
-        import redis
+        from skewless.online.connection import redis_faults
 
-        client = redis.Redis.from_url(text)
+        client = _stream_client(text)
         last: Any = "-"
         while True:
-            entries = client.xrange(stream, min=last, max="+", count=5000)
+            with redis_faults("feature log read", text, stream):
+                entries = client.xrange(stream, min=last, max="+", count=5000)
             if last != "-" and entries and entries[0][0] == last:
                 entries = entries[1:]
             if not entries:
                 break
-            for _entry_id, fields in entries:
-                yield from _rows_from_record(
-                    lambda k, f=fields: f.get(b"call") if k == "call" else _text(f.get(k.encode()))
-                )
+            for entry_id, fields in entries:
+                try:
+                    rows = _record_rows(
+                        lambda k, f=fields: (
+                            f.get(b"call") if k == "call" else _text(f.get(k.encode()))
+                        )
+                    )
+                except _BadRecord as e:
+                    reader.skip(f"stream {stream} entry {_text(entry_id)}", str(e))
+                    continue
+                yield from rows
             last = entries[-1][0]
         client.close()
         return
@@ -990,17 +1186,46 @@ def _read(source: str | Path, stream: str) -> Iterator[LoggedRow]:
 
     root = Path(text)
     if not root.exists():
-        from skewless.errors import SkewlessError
+        from skewless.errors import FeatureLogError
 
-        raise SkewlessError(
+        raise FeatureLogError(
             f"no served-feature log at {root}; enable logging with FeatureLogConfig(path=...)"
         )
     files = sorted(p for p in root.rglob("part-*.parquet"))
     for f in files:
-        table = pq.read_table(f, columns=list(_COLUMNS))
-        cols = {name: table.column(name).to_pylist() for name in _COLUMNS}
+        try:
+            table = pq.read_table(f, columns=list(_COLUMNS))
+            cols = {name: table.column(name).to_pylist() for name in _COLUMNS}
+        except Exception as e:  # not Parquet, a column missing, a damaged page…
+            from skewless.errors import brief
+
+            reader.skip(str(f), f"unreadable file ({type(e).__name__}: {brief(str(e), 160)[1:-1]})")
+            continue
         for i in range(table.num_rows):
-            yield from _rows_from_record(lambda k, i=i, cols=cols: cols[k][i])
+            try:
+                rows = _record_rows(lambda k, i=i, cols=cols: cols[k][i])
+            except _BadRecord as e:
+                reader.skip(f"{f} row {i}", str(e))
+                continue
+            yield from rows
+
+
+def _stream_client(url: str) -> Any:
+    """A redis-py client for the log's stream (no I/O yet; faults surface on the first read)."""
+    import redis
+
+    from skewless.online.connection import DEFAULT_CONNECT_TIMEOUT, redact
+
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=DEFAULT_CONNECT_TIMEOUT)
+    except ValueError as e:
+        from skewless.errors import OnlineStoreError
+
+        raise OnlineStoreError(
+            f"{redact(url)} is not a usable Redis URL for the served-feature log: {str(e)[:200]}",
+            operation="feature log read",
+            url=redact(url),
+        ) from None
 
 
 def _text(b: bytes | None) -> str | None:

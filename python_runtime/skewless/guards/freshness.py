@@ -160,8 +160,12 @@ def check_freshness(
         client: a redis-py client for the online store.
         views: view names (default: all).
         now: the time ages are measured at (default: now; naive means UTC).
+
+    Raises:
+        OnlineStoreError: Redis failed (naming the view and the server).
     """
     from skewless.online import keys
+    from skewless.online.connection import redis_faults
 
     if now is None:
         now = datetime.now(UTC)
@@ -170,9 +174,10 @@ def check_freshness(
     report = FreshnessReport(now=now)
     for name in views or sorted(registry.views):
         view = registry.view(name)
-        raw = client.hgetall(keys.meta_key(view.name))
+        with redis_faults("freshness", client, view.name):
+            raw = client.hgetall(keys.meta_key(view.name))
+            served = client.get(keys.pointer_key(view.name, view.version)) is not None
         meta = {k.decode(): v.decode() for k, v in raw.items()}
-        served = client.get(keys.pointer_key(view.name, view.version)) is not None
         watermark = _from_micros(meta.get("watermark"))
         loaded = _from_micros(meta.get("materialized_at"))
         wm_age = now - watermark if watermark else None

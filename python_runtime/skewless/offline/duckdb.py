@@ -6,9 +6,11 @@ check_relation_types(con, registry.views.values())   # declared data_type == wha
 
 **Declared vs built types.** A declared `data_type` is compatible with the built column's type
 (DuckDB's own metadata, `DESCRIBE` of the relation) only when both name the same DuckDB type once
-aliases are resolved by the request-time compiler's `parse_type`: `int8` = `bigint`,
-`numeric(10,2)` = `decimal(10,2)`, `decimal` = `decimal(18,3)` (DuckDB's default width), `text` =
-`varchar`, `timestamp with time zone` = `timestamptz`. Widths count: `decimal(10,2)` is not
+aliases are resolved by the request-time compiler's `parse_type` as DuckDB resolves them
+(PostgreSQL's spellings included): `int8` = `bigint`, `numeric(10,2)` = `decimal(10,2)`, `decimal`
+= `decimal(18,3)` (DuckDB's default width), `text` = `character varying` = `varchar`, `double
+precision` = `float8` = `double`, `timestamp with time zone` = `timestamptz`; a bare `float` is
+DuckDB's FLOAT (4 bytes), not PostgreSQL's double precision. Widths count: `decimal(10,2)` is not
 `decimal(18,2)`, `bigint` is not `hugeint` (`sum()` of integers), `integer` is not `bigint`, and
 no numeric type is compatible with another (a DOUBLE served for a declared bigint would be `3.4`).
 A modifier DuckDB ignores (`varchar(20)`) is dropped. Types the compiler does not know (`time`,
@@ -149,14 +151,21 @@ def canonical_type(text: str) -> str:
         return str(parse_type(t))
     except UnsupportedExpression:
         pass
+    m = _TIMESTAMP_PRECISION.fullmatch(t)
+    if m:  # TIMESTAMP(3) is TIMESTAMP_MS to DuckDB (TIMESTAMP(4-6), plain TIMESTAMP: parse_type)
+        digits = int(m.group(1))
+        return "TIMESTAMP_S" if digits == 0 else "TIMESTAMP_MS" if digits <= 3 else "TIMESTAMP_NS"
     base, paren, _ = t.partition("(")
     base = base.strip()
-    if paren and base not in ("DECIMAL", "NUMERIC"):
-        try:  # VARCHAR(20), CHAR(3): DuckDB ignores the modifier
+    if paren and base not in ("DECIMAL", "NUMERIC", "DEC"):
+        try:  # a modifier on a type that takes none: read as the type
             return str(parse_type(base))
         except UnsupportedExpression:
             pass
     return t
+
+
+_TIMESTAMP_PRECISION = re.compile(r"TIMESTAMP\s*\(\s*(\d+)\s*\)(?: WITHOUT TIME ZONE)?")
 
 
 def relation_column_types(con: Any, view: FeatureView) -> dict[str, str]:

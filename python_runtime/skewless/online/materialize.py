@@ -2,8 +2,14 @@
 
 Per view:
 
-1. **Generation**: a full load takes a NEW generation id (`INCR skw:genseq:<view>`), registered
-   in `skw:gens:<view>` (and `skw:genver:<view>` → version) before anything is written.
+0. **Lease** (`lease.py`): one loader per view. The loader takes the view's lease (SET NX PX,
+   renewed while it works) or fails with `LeaseHeldError` naming the holder — or waits for it,
+   `wait` seconds. Every later step that writes bookkeeping is fenced by the lease
+   (`generations.py`), so a loader that lost its lease can neither flip nor delete. The load
+   starts by deleting the generations a dead (or fenced-out) loader left unfinished.
+1. **Generation**: a full load takes a NEW generation id (`INCR skw:genseq:{<view>}`),
+   registered in `skw:gens:{<view>}`, `skw:genver:{<view>}` → version and `skw:loading:{<view>}`
+   before anything is written.
 2. **Query** (DuckDB): the latest row per entity whose timestamp lies within `ttl` of `now` and
    whose batch lag has passed (`timestamp + available_after <= now`, the bound the
    point-in-time join applies, so serving never holds a row training could not have seen), rows
@@ -15,25 +21,37 @@ Per view:
    memory: never a whole table in Python lists).
 3. **Write** (Redis): per batch, Python only msgpack-packs the values and joins bytes: one
    buffer of `SET skw:{<entity>}:<view>:<gen> <msgpack [f1, …, ts]> PXAT <ts + ttl>` per row
-   plus one `RPUSH skw:gen:<view>:<gen>:keys <keys…>` recording the keys for cleanup, sent with
-   `send_packed_command`. While Redis executes a buffer the next one is encoded (one in flight);
+   preceded by one record script that RPUSHes the buffer's keys onto
+   `skw:gen:{<view>}:<gen>:keys` (no key is written before it is recorded: Redis runs one
+   connection's commands in order, so a loader killed mid-buffer leaves only listed keys), sent
+   with `send_packed_command`. While Redis executes a buffer the next one is encoded (one in flight);
    the replies — all one-line — are read from the socket in bulk and counted, not parsed one by
    one. redis-py's pipeline API costs ≈20 µs a row on this machine; this path ≈1 µs of Python
    CPU a row (see bench/results/materialize.md).
-4. **Flip**: only when every buffer is acknowledged, one MULTI sets the pointer
-   `skw:ptr:<view>:<version>` to the new generation and updates `skw:meta:<view>`. A loader
-   killed before this leaves the previous generation served; its partial generation stays in
-   `skw:gens:<view>` and is deleted by the next successful run.
-5. **Cleanup**: every generation of the view except the new one and the one served just before
-   (kept as grace for readers that fetched the old pointer a moment ago) is deleted: its data
-   keys are read from its key list and UNLINKed in chunks by a server-side script (no keys
-   travel to the client, no SCAN), then the list and — if it still points there — its version's
-   pointer are removed.
+4. **Flip**: only when every buffer is acknowledged, the generation's sentinels are written
+   (`generations.complete`; readers detect a lost node by them), then one fenced script sets the
+   pointer `skw:ptr:{<view>}:<version>` to the new generation, updates `skw:meta:{<view>}`, takes
+   the version off the retired list and marks the generation finished. A loader killed before
+   this leaves the previous generation served; its partial generation stays marked unfinished
+   and is deleted at the start of the view's next load.
+5. **Cleanup** (`versions.py`): the generations still needed are the new one, the one this
+   version served just before (grace for readers that fetched the old pointer a moment ago) and
+   the served generation of each of the `keep_versions` - 1 other most recently materialized
+   versions (default 3 in all: services a few deploys behind keep reading their own version).
+   Versions beyond that are first recorded in `skw:retired:<view>` (so their readers are told
+   "retired", with the live versions), then every other generation is deleted: its version's
+   pointer if it still points there (readers then get an error, never a half-deleted
+   generation), its data keys — read from its key list and UNLINKed in chunks by a server-side
+   script (no keys travel to the client, no SCAN) — then the list and its bookkeeping. A crash
+   anywhere in the cleanup leaves the generation in `skw:gens:<view>`, and the next full load
+   deletes it.
 
 `incremental=True` writes into the generation currently served (no flip) only the rows whose
 timestamp is >= the stored watermark (`>=`: a correction with the same timestamp as the stored
 row is applied, not dropped); `lookback` widens that window for late corrections of older rows.
-A view never materialized at its current version falls back to a full load. Incremental writes
+A view never materialized at its current version falls back to a full load, and so does a
+version that is live but not the view's latest load (the watermark in `skw:meta:<view>` is the
+latest load's, not this version's). Incremental writes
 are per-key atomic but not a snapshot across entities (that is what a full load is for).
 
 Before anything is written (for every selected view, before the first one is loaded), each
@@ -41,33 +59,36 @@ declared `data_type` is compared with the type DuckDB reports for the built colu
 (`offline.duckdb.check_relation_types`); a mismatch — a HUGEINT `sum()` declared `bigint`, a DOUBLE
 declared `bigint` — is a `ColumnTypeError` naming model, column, both types and the fix.
 
-Redis Cluster: data keys go through redis-py's cluster pipeline (grouped by node; slower), the
-flip is HSET meta then SET pointer (no MULTI across slots; the SET is the commit point), and old
-generations are deleted from the client. Tested against a three-node cluster.
-
-One loader per view at a time is assumed (a concurrent full load of the same view could delete
-a generation another loader is still writing).
+Redis Cluster: data keys go through redis-py's cluster pipeline (grouped by node; slower),
+each buffer's record script answered before its SETs are sent (the nodes run a pipeline in no
+common order); the bookkeeping of a view shares one slot, so the fenced scripts work as on a
+plain Redis; old generations' data keys are unlinked from the client. Tested against a
+three-node cluster.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from skewless.definitions import FeatureView
 from skewless.definitions.registry import Registry
-from skewless.errors import DefinitionError, OnlineStoreError, SkewlessError
+from skewless.errors import DefinitionError, LeaseLostError, OnlineStoreError, SkewlessError
 from skewless.offline.duckdb import (
     _quote,
     check_relation_types,
     duckdb_path_from_profile,
     open_duckdb,
 )
-from skewless.online import codec, keys
+from skewless.online import codec, generations, keys, versions
+from skewless.online.connection import client_url, redis_faults
+from skewless.online.lease import Lease, resolve_lease_ttl
 
 __all__ = [
     "MaterializeResult",
@@ -77,18 +98,7 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_ROWS = 5000
-_DELETE_CHUNK = 5000
-_CAD_SCRIPT = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-)
-
-# Standalone Redis only (touches keys it is not given, which Redis Cluster forbids).
-_DELETE_SCRIPT = """
-local ks = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-if #ks > 0 then redis.call('UNLINK', unpack(ks)) end
-redis.call('LTRIM', KEYS[1], #ks, -1)
-return #ks
-"""
+_log = logging.getLogger("skewless")
 
 Progress = Callable[[int], None]
 
@@ -108,6 +118,9 @@ class MaterializeResult:
         write_seconds: time writing to Redis, incl. the pointer flip.
         cleanup_seconds: time deleting old generations.
         deleted_generations: generations removed by the cleanup.
+        live_versions: after a full load, the versions Redis serves, newest first (this one
+            first); empty after an incremental load (nothing retired).
+        retired_versions: versions whose pointer this load removed (beyond `keep_versions`).
     """
 
     view: str
@@ -120,6 +133,8 @@ class MaterializeResult:
     write_seconds: float
     cleanup_seconds: float = 0.0
     deleted_generations: list[str] = field(default_factory=list)
+    live_versions: list[str] = field(default_factory=list)
+    retired_versions: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -149,6 +164,8 @@ class MaterializeResult:
             "rows_per_second": round(self.rows_per_second),
             "write_rows_per_second": round(self.write_rows_per_second),
             "deleted_generations": self.deleted_generations,
+            "live_versions": self.live_versions,
+            "retired_versions": self.retired_versions,
         }
 
 
@@ -253,15 +270,19 @@ class _Writer:
     of being parsed one by one (≈1.5 µs a reply through redis-py's parser).
     """
 
-    def __init__(self, client: Any, redis_url: str):
+    def __init__(self, client: Any, redis_url: str, view: str = ""):
         self.client = client
         self.redis_url = redis_url
+        self.view = view
         self.pool = client.connection_pool
         self.conn = self.pool.get_connection()
         self.pending = 0
+        #: the RESP-framed keys of the last two buffers sent (removed if the lease is lost)
+        self.recent: list[list[bytes]] = []
 
-    def send(self, payload: bytes, replies: int) -> None:
+    def send(self, payload: bytes, replies: int, args: list[bytes]) -> None:
         self.drain()
+        self.recent = [*self.recent[-1:], args]
         self.conn.send_packed_command([payload], check_health=False)
         self.pending = replies
 
@@ -289,6 +310,9 @@ class _Writer:
                 "the connection is out of step — rerun the load"
             )
         self.pending = 0
+        lost = [e for e in errors if e.startswith(b"-SKWLEASE")]
+        if lost:
+            raise generations.lease_lost(self.view, lost[0][1:].decode(errors="replace"))
         if errors:
             raise OnlineStoreError(
                 f"Redis at {self.redis_url} rejected a write: {errors[0][1:].decode(errors='replace')}"
@@ -299,6 +323,9 @@ class _Writer:
             self.conn.disconnect()
         self.pool.release(self.conn)
 
+    def recent_keys(self) -> list[bytes]:
+        return [_unframe(a) for args in self.recent for a in args]
+
 
 class _ClusterWriter:
     """Redis Cluster: writes each batch through redis-py's cluster pipeline (grouped by node).
@@ -307,16 +334,23 @@ class _ClusterWriter:
     node owning its slot.
     """
 
-    def __init__(self, client: Any, redis_url: str, ttl_ms: int | None):
+    def __init__(
+        self, client: Any, redis_url: str, ttl_ms: int | None, record: Callable[..., None]
+    ):
         self.client = client
         self.redis_url = redis_url
         self.ttl_ms = ttl_ms
+        self.record = record
+        self.recent: list[list[bytes]] = []
 
-    def write_batch(self, batch: Any, list_key: bytes) -> tuple[int, int]:
+    def write_batch(self, batch: Any) -> tuple[int, int]:
         cols = [c.to_pylist() for c in batch.columns]
         keys_, stamps, features = cols[0], cols[1], cols[2:]
         if not keys_:
             return 0, 0
+        keys_ = [k.encode() if isinstance(k, str) else k for k in keys_]
+        self.recent = [*self.recent[-1:], keys_]
+        self.record(keys_)  # answered before any SET is sent
         pack = codec._packer.pack
         pipe = self.client.pipeline(transaction=False)
         for key, ts, row in zip(keys_, stamps, zip(*features, stamps, strict=True), strict=True):
@@ -324,13 +358,7 @@ class _ClusterWriter:
                 pipe.set(key, pack(row))
             else:
                 pipe.set(key, pack(row), pxat=-(-ts // 1000) + self.ttl_ms)
-        pipe.rpush(list_key, *keys_)
-        try:
-            pipe.execute()
-        except Exception as e:
-            raise OnlineStoreError(
-                f"Redis Cluster at {self.redis_url} rejected a write: {type(e).__name__}"
-            ) from None
+        pipe.execute()  # a fault is raised as OnlineStoreError by `materialize_view`
         return len(keys_) + 1, max(stamps)
 
     def drain(self) -> None:
@@ -339,50 +367,64 @@ class _ClusterWriter:
     def close(self, broken: bool = False) -> None:
         pass
 
+    def recent_keys(self) -> list[bytes]:
+        return [k for ks in self.recent for k in ks]
 
-def _encode_batch(batch: Any, list_key: bytes) -> tuple[bytes, int, int]:
-    """RESP for one Arrow batch: SET per row plus one RPUSH of its keys. → (payload, replies, max ts)."""
+
+def _encode_batch(batch: Any, record: tuple[bytes, int]) -> tuple[bytes, int, int, list[bytes]]:
+    """RESP for one Arrow batch: the record script listing its keys (`record`: the call's RESP
+    and argument count, from `generations.record_command_head`), then a SET per row.
+    → (payload, replies, max ts, the keys as RESP bulk strings)."""
     cols = [c.to_pylist() for c in batch.columns]
     heads, args, tails, stamps, features = cols[0], cols[1], cols[2], cols[3], cols[4:]
     if not heads:
-        return b"", 0, 0
+        return b"", 0, 0, []
     pack = codec._packer.pack
-    out = []
-    for head, tail, row in zip(heads, tails, zip(*features, stamps, strict=True), strict=True):
+    head, nargs = record
+    out = [b"*%d\r\n" % (nargs + len(args)), head, *args]
+    for set_head, tail, row in zip(heads, tails, zip(*features, stamps, strict=True), strict=True):
         v = pack(row)
-        out.append(b"%s$%d\r\n%s%s" % (head, len(v), v, tail))
-    out.append(b"*%d\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n" % (len(args) + 2, len(list_key), list_key))
-    out += args
-    return b"".join(out), len(heads) + 1, max(stamps)
+        out.append(b"%s$%d\r\n%s%s" % (set_head, len(v), v, tail))
+    return b"".join(out), len(heads) + 1, max(stamps), args
 
 
-def _delete_generation(client: Any, view: str, gen: bytes) -> None:
-    """Remove one generation: its data keys (from its key list, chunked), the list, its pointer."""
-    list_key = keys.gen_keys_key(view, gen)
-    cluster = type(client).__name__ == "RedisCluster"
-    if cluster:
-        # the data keys live in other slots than the list: delete them from the client
-        while True:
-            chunk = client.lrange(list_key, 0, _DELETE_CHUNK - 1)
-            if not chunk:
-                break
-            pipe = client.pipeline(transaction=False)
-            for k in chunk:
-                pipe.unlink(k)
-            pipe.execute()
-            client.ltrim(list_key, len(chunk), -1)
-    else:
-        # server side, a chunk per call: the keys never travel to the client and back
-        while client.eval(_DELETE_SCRIPT, 1, list_key, _DELETE_CHUNK):
-            pass
-    client.delete(list_key)
-    version = client.hget(keys.genver_key(view), gen)
-    if version is not None:
-        client.eval(_CAD_SCRIPT, 1, keys.pointer_key(view, version.decode()), gen)
-    client.hdel(keys.genver_key(view), gen)
-    client.lrem(keys.gens_key(view), 0, gen)
+def _unframe(bulk: bytes) -> bytes:
+    """The key inside a RESP bulk string `$<n>\\r\\n<key>\\r\\n` (a key may hold CR LF)."""
+    head, _, rest = bulk.partition(b"\r\n")
+    return rest[: int(head[1:])]
 
 
+_Load = TypeVar("_Load", bound=Callable[..., Any])
+
+
+def _store_faults(load: _Load) -> _Load:
+    """`load(view, duck, client, …)` with every Redis fault (`connection.FAULTS`: refused or
+    reset connections, timeouts, OOM and other error replies, cluster errors) raised as one
+    `OnlineStoreError` naming the operation, the view and the redacted URL."""
+
+    @functools.wraps(load)
+    def wrapper(view: FeatureView, duck: Any, client: Any, *args: Any, **kwargs: Any) -> Any:
+        url = kwargs.get("redis_url") or client_url(client)
+        try:
+            with redis_faults("materialize", url, view.name):
+                return load(view, duck, client, *args, **kwargs)
+        except OnlineStoreError as e:
+            if e.view:
+                raise
+            if type(e) is not OnlineStoreError:  # a specific kind (lease…): keep it, add where
+                e.view, e.operation, e.url = view.name, e.operation or "materialize", e.url or url
+                raise
+            raise OnlineStoreError(
+                f"materializing `{view.name}`: {e}",
+                operation=e.operation or "materialize",
+                view=view.name,
+                url=e.url or url,
+            ) from None
+
+    return cast(_Load, wrapper)
+
+
+@_store_faults
 def materialize_view(
     view: FeatureView,
     duck: Any,
@@ -395,18 +437,57 @@ def materialize_view(
     progress: Callable[[int, int], None] | None = None,
     redis_url: str = "",
     check_types: bool = True,
+    keep_versions: int | None = None,
+    wait: float = 0.0,
+    lease_ttl: float | None = None,
 ) -> MaterializeResult:
     """Load one view (see the module docstring). `progress(done, total)` is called per chunk.
 
     With `check_types` (the default) the view's declared column types are first compared with
     the built relation's (`ColumnTypeError` before anything is written); `materialize` checks
-    every selected view up front and passes False.
+    every selected view up front and passes False. `keep_versions`, `wait` and `lease_ttl` as in
+    `materialize`.
     """
-    import duckdb
-
+    keep = versions.resolve_keep_versions(keep_versions)
+    ttl = resolve_lease_ttl(lease_ttl)
     if check_types:
         check_relation_types(duck, [view])
+    lease = Lease.acquire(client, view.name, ttl=ttl, wait=wait, redis_url=redis_url)
+    with lease:
+        return _load(
+            view,
+            duck,
+            client,
+            lease,
+            now=now,
+            incremental=incremental,
+            lookback=lookback,
+            chunk_rows=chunk_rows,
+            progress=progress,
+            redis_url=redis_url,
+            keep=keep,
+        )
+
+
+def _load(
+    view: FeatureView,
+    duck: Any,
+    client: Any,
+    lease: Lease,
+    *,
+    now: datetime | None,
+    incremental: bool,
+    lookback: timedelta | None,
+    chunk_rows: int,
+    progress: Callable[[int, int], None] | None,
+    redis_url: str,
+    keep: int,
+) -> MaterializeResult:
+    """`materialize_view` under the view's lease."""
+    import duckdb
+
     t0 = time.perf_counter()
+    fence = lease.value
     now_us = _micros(now) if now is not None else time.time_ns() // 1000
     ttl_us = _micros(view.ttl) if view.ttl is not None else None
     ttl_ms = -(-ttl_us // 1000) if ttl_us is not None else None
@@ -416,19 +497,24 @@ def materialize_view(
     current = client.get(pointer)
     mode = "full"
     since = now_us - ttl_us if ttl_us is not None else None
-    if incremental and current is not None and meta.get("watermark"):
+    # the watermark is the view's latest load's: only valid for the generation that load wrote
+    if (
+        incremental
+        and current is not None
+        and meta.get("watermark")
+        and meta.get("generation") == current.decode()
+    ):
         mode = "incremental"
         watermark = int(meta["watermark"]) - (_micros(lookback) if lookback else 0)
         since = watermark if since is None else max(since, watermark)
 
+    # what a dead or fenced-out loader left unfinished goes first (we hold the lease)
+    discarded = generations.discard_unfinished(client, fence, view.name)
     if mode == "full":
         # a new generation, registered before anything is written so a crash leaves it findable
-        gen = b"%d" % client.incr(keys.genseq_key(view.name))
-        client.rpush(keys.gens_key(view.name), gen)
-        client.hset(keys.genver_key(view.name), gen, view.version)
+        gen = generations.register(client, fence, view.name, view.version)
     else:
         gen = current
-    list_key = keys.gen_keys_key(view.name, gen)
     cluster = type(client).__name__ == "RedisCluster"
     sql = latest_rows_sql(view, now_us, since, gen, ttl_ms, framed=not cluster)
     try:
@@ -443,33 +529,47 @@ def materialize_view(
         ) from None
     t_query = time.perf_counter()
 
+    def record(keys_: list[bytes]) -> None:
+        generations.record(client, fence, view.name, gen, view.version, lease.ttl_ms, keys_)
+
     writer: _Writer | _ClusterWriter = (
-        _ClusterWriter(client, redis_url, ttl_ms) if cluster else _Writer(client, redis_url)
+        _ClusterWriter(client, redis_url, ttl_ms, record)
+        if cluster
+        else _Writer(client, redis_url, view.name)
     )
+    head = generations.record_command_head(view.name, gen, view.version, fence, lease.ttl_ms)
     written = 0
     max_ts = int(meta["watermark"]) if mode == "incremental" else None
     try:
-        for batch in reader:
-            if cluster:
-                replies, batch_max = writer.write_batch(batch, list_key)  # type: ignore[union-attr]
-            else:
-                payload, replies, batch_max = _encode_batch(batch, list_key)
-                if replies:
-                    writer.send(payload, replies)  # type: ignore[union-attr]
-            if not replies:
-                continue
-            written += replies - 1
-            max_ts = batch_max if max_ts is None else max(max_ts, batch_max)
-            if progress is not None:
-                progress(written, total)
-        writer.drain()
-    except BaseException:
-        writer.close(broken=True)
+        try:
+            for batch in reader:
+                if lease.lost:  # the renewal thread found it gone: stop before the next buffer
+                    raise generations.lease_lost(view.name)
+                if cluster:
+                    replies, batch_max = writer.write_batch(batch)  # type: ignore[union-attr]
+                else:
+                    payload, replies, batch_max, args = _encode_batch(batch, head)
+                    if replies:
+                        writer.send(payload, replies, args)  # type: ignore[union-attr]
+                if not replies:
+                    continue
+                written += replies - 1
+                max_ts = batch_max if max_ts is None else max(max_ts, batch_max)
+                if progress is not None:
+                    progress(written, total)
+            writer.drain()
+        except BaseException:
+            writer.close(broken=True)
+            raise
+        writer.close()
+        if mode == "full":
+            generations.complete(client, fence, view.name, gen, view.version, lease.ttl_ms)
+    except LeaseLostError:
+        if mode == "full":  # never flipped in, so never served: ours to delete, no fence
+            generations.discard_own(client, view.name, gen, writer.recent_keys())
         raise
-    writer.close()
     duck.execute("DROP TABLE IF EXISTS temp.__skw_rows")
 
-    previous = meta.get("generation")
     info = {
         "version": view.version,
         "generation": gen.decode(),
@@ -478,26 +578,41 @@ def materialize_view(
         "watermark": "" if max_ts is None else str(max_ts),
         "rows": str(written if mode == "full" else int(meta.get("rows") or 0) + written),
         "mode": mode,
+        "keep_versions": str(keep),
     }
-    deleted: list[str] = []
+    deleted: list[str] = list(discarded)
+    live: list[str] = []
+    retired: list[str] = []
     if mode == "full":
-        if cluster:
-            # two slots: no MULTI; the pointer SET is the commit point, so it goes last
-            client.hset(meta_key, mapping=info)
-            client.set(pointer, gen)
-        else:
-            tx = client.pipeline(transaction=True)
-            tx.set(pointer, gen)
-            tx.hset(meta_key, mapping=info)
-            tx.execute()
+        try:
+            generations.flip(client, fence, view.name, gen, view.version, info)
+        except LeaseLostError:
+            generations.discard_own(client, view.name, gen)
+            raise
         t_flip = time.perf_counter()
-        keep = {gen, previous.encode() if previous else b""}
-        for old in client.lrange(keys.gens_key(view.name), 0, -1):
-            if old not in keep:
-                _delete_generation(client, view.name, old)
-                deleted.append(old.decode())
+        serving = versions.live_versions(client, view.name)  # newest first: this load's first
+        kept, beyond = serving[:keep], serving[keep:]
+        needed = {gen, *(lv.generation.encode() for lv in kept)}
+        if current is not None:
+            needed.add(current)  # grace: this version's previous generation
+        live = [lv.version for lv in kept]
+        retired = [lv.version for lv in beyond]
+        # recorded before any pointer goes, so a reader never sees "never materialized" for it
+        versions.record_retired(client, view.name, retired)
+        try:
+            for old in client.lrange(keys.gens_key(view.name), 0, -1):
+                if old not in needed:
+                    generations.delete_generation(client, fence, view.name, old)
+                    deleted.append(old.decode())
+        except LeaseLostError:
+            # flipped in and served; the next holder of the lease finishes the cleanup
+            _log.warning(
+                "skewless: `%s` lost its loader lease during the cleanup; the next load of the "
+                "view finishes it",
+                view.name,
+            )
     else:
-        client.hset(meta_key, mapping=info)
+        generations.set_meta(client, fence, view.name, info)
         t_flip = time.perf_counter()
     t_end = time.perf_counter()
     return MaterializeResult(
@@ -511,6 +626,8 @@ def materialize_view(
         write_seconds=t_flip - t_query,
         cleanup_seconds=t_end - t_flip,
         deleted_generations=deleted,
+        live_versions=live,
+        retired_versions=retired,
     )
 
 
@@ -526,6 +643,9 @@ def materialize(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[FeatureView, int, int], None] | None = None,
     redis_url: str = "",
+    keep_versions: int | None = None,
+    wait: float = 0.0,
+    lease_ttl: float | None = None,
 ) -> list[MaterializeResult]:
     """Materialize the selected feature views (default: all) from a DuckDB file into Redis.
 
@@ -540,6 +660,14 @@ def materialize(
         chunk_rows: rows per Arrow batch and per Redis write buffer.
         progress: called as `progress(view, rows_done, rows_total)` after each chunk.
         redis_url: the redacted URL, for messages.
+        keep_versions: definition versions kept live per view by a full load, this one
+            included (>= 1); None reads `SKEWLESS_KEEP_VERSIONS`, default 3. Older versions are
+            retired: their keys deleted, their readers told which versions are live.
+        wait: seconds to wait, per view, for another loader of the view to finish (its lease to
+            be released or expire); 0 fails at once with `LeaseHeldError`.
+        lease_ttl: seconds the view's lease lives without renewal (how long a loader that died
+            blocks the next one; a live loader renews it every third of that); None reads
+            `SKEWLESS_LEASE_TTL`, default 30.
 
     Raises:
         UnknownFeatureError: a selected view does not exist.
@@ -548,7 +676,18 @@ def materialize(
             mismatch of every selected view, in one line), raised before anything is written.
         ManifestError: the DuckDB file cannot be opened.
         OnlineStoreError: Redis rejected a write.
+        SkewlessError: `keep_versions` (or `SKEWLESS_KEEP_VERSIONS`) is not an integer >= 1,
+            or `lease_ttl` (`SKEWLESS_LEASE_TTL`) not a number >= 0.1.
+        LeaseHeldError: another loader is loading a selected view (after `wait` seconds),
+            naming it (host, pid, since when); views before it were loaded.
+        LeaseLostError: this loader's lease expired mid-load (a pause past `lease_ttl`) and
+            another loader took over: nothing of it was flipped in or deleted.
+        OnlineStoreError: any Redis fault (connection refused or reset, timeout, OOM, ACL,
+            cluster down), naming the view and the redacted URL; what was written is cleaned
+            up by the next full load.
     """
+    keep = versions.resolve_keep_versions(keep_versions)
+    lease_seconds = resolve_lease_ttl(lease_ttl)
     names = list(select) if select else sorted(registry.views)
     views = [registry.view(n) for n in names]
     for v in views:
@@ -578,6 +717,9 @@ def materialize(
                     progress=cb,
                     redis_url=redis_url,
                     check_types=False,
+                    keep_versions=keep,
+                    wait=wait,
+                    lease_ttl=lease_seconds,
                 )
             )
     finally:

@@ -9,12 +9,22 @@ Read path, per call (see `keys.py` for the key layout and `codec.py` for the val
    keys of every (view, entity) under the generation cached for the view. On a plain Redis an
    MGET is atomic, so pointers and data are one consistent snapshot; if a pointer moved (a new
    generation was flipped in since), the data keys are re-read under the new generation — a rare
-   second round trip. The very first call per view reads the pointers first.
+   second round trip. The very first call per view reads the pointers first. The same MGET
+   checks that Redis did not lose what it serves: on a plain Redis the pointer is the sentinel
+   (same server, written after everything of its generation); on a cluster the MGET ends with
+   one completeness sentinel (`keys.sentinel_key`) per view and node the call reads from, in a
+   slot of that node. A value absent where its view's pointer (once seen) or its node's
+   sentinel is gone too was lost by Redis — a node restarted empty, a flushed database — and
+   is never served as `missing`: it raises `StoreUnavailableError`, or under `on_store_error="defaults"` serves
+   the column default with status `unavailable`. Values still present are served as usual.
 3. Per value a status and an age: `present`; `missing` (no row); `expired` (older than the view's
    `ttl`, checked on read too, not only by Redis key expiry); `stale` (older than `freshness`,
    with `on_stale: serve` → value kept, `null` → None, `default` → the column default with
    status `defaulted`, `reject` → `StaleFeatureError`); `defaulted` (a column `default` served
-   for a missing, expired or stale value).
+   for a missing, expired or stale value). And per value a `reason`, why the value served is
+   not the stored one: None when it is (`present`, or `stale` under `on_stale: serve`), else
+   `missing`, `expired` or `stale` — what `defaulted` (and a None served for a missing, expired
+   or nulled stale row) does not say.
 
 Redis Cluster: MGET cannot span slots, so the cluster client reads the same keys with a
 non-transactional cluster pipeline (one round trip per node involved). Each view's data keys
@@ -30,7 +40,10 @@ Request-time features: `request=` is kept on the response, and every callable in
 
 from __future__ import annotations
 
+import logging
+import os
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import chain
@@ -46,27 +59,114 @@ from skewless.errors import (
     NotMaterializedError,
     OnlineStoreError,
     RequestError,
+    RequestLimitError,
+    RetiredVersionError,
     StaleFeatureError,
+    StoreUnavailableError,
     UnknownFeatureError,
+    brief,
 )
 from skewless.online import codec
-from skewless.online.connection import DEFAULT_REDIS_URL, connect, redact
-from skewless.online.keys import KeyBuilder, data_key_tail, meta_key, pointer_key
+from skewless.online.connection import (
+    DEFAULT_REDIS_URL,
+    FAULTS,
+    client_url,
+    connect,
+    deadline_error,
+    redact,
+    store_error,
+)
+from skewless.online.keys import KeyBuilder, data_key_tail, meta_key, pointer_key, sentinel_key
 
 if TYPE_CHECKING:
     from skewless.definitions.ondemand import OnDemandView
     from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger
 
-__all__ = ["STATUSES", "FeatureStore", "OnlineResponse", "PostLookup"]
+__all__ = [
+    "DEADLINE_ENV",
+    "DEFAULT_DEADLINE_MS",
+    "MAX_ENTITIES",
+    "MAX_FEATURES",
+    "MAX_FEATURE_REF_CHARS",
+    "ON_STORE_ERROR_ENV",
+    "ON_STORE_ERROR_POLICIES",
+    "REASONS",
+    "STATUSES",
+    "FeatureStore",
+    "OnlineResponse",
+    "PostLookup",
+]
 
-#: Every status a served value can have.
-STATUSES = ("present", "missing", "expired", "stale", "defaulted")
+#: Every status a served value can have (`unavailable`: Redis failed and the store's
+#: `on_store_error` policy is `defaults`, so the column default, or None, was served).
+STATUSES = ("present", "missing", "expired", "stale", "defaulted", "unavailable")
+#: Every reason a served value is not the stored one (`OnlineResponse.reasons`; None: it is).
+REASONS = ("missing", "expired", "stale", "unavailable")
+
+#: The per-call deadline of `get_online_features` when neither the call, the store nor
+#: `SKEWLESS_DEADLINE_MS` says: long enough that a healthy but loaded Redis never reaches it
+#: (reads take well under a millisecond), short enough that a service degrades or fails in time.
+DEFAULT_DEADLINE_MS = 1000
+DEADLINE_ENV = "SKEWLESS_DEADLINE_MS"
+#: What `get_online_features` does when Redis fails: `raise` an `OnlineStoreError` (default), or
+#: serve every value of the views read as its column default (None without one) with status
+#: `unavailable`.
+ON_STORE_ERROR_POLICIES = ("raise", "defaults")
+ON_STORE_ERROR_ENV = "SKEWLESS_ON_STORE_ERROR"
 
 PostLookup = Callable[["FeatureStore", "OnlineResponse", Any], None]
 
+_log = logging.getLogger("skewless")
 _unpackb = msgpack.unpackb
 _PRESENT, _MISSING, _EXPIRED, _STALE = "present", "missing", "expired", "stale"
+_UNAVAILABLE = "unavailable"
+_monotonic = time.monotonic
 _MAX_POINTER_RETRIES = 5
+
+#: Most entities in one `get_online_features` call (`RequestLimitError` beyond): one call is one
+#: MGET, and Redis serves nobody else while it answers it.
+MAX_ENTITIES = 10_000
+#: Most feature references in one call.
+MAX_FEATURES = 1_000
+#: Most characters of one feature reference (`<model>.<column>`).
+MAX_FEATURE_REF_CHARS = 1_024
+_MAX_PLANS = 4_096  # resolved feature lists kept; the cache starts over past this
+
+
+def _checked_features(features: Any, key: tuple[Any, ...] | None) -> tuple[str, ...]:
+    """The feature list of a call not seen before, checked (off the hot path: a plan is cached).
+
+    Raises:
+        RequestError: not a list of strings, or empty.
+        RequestLimitError: past `MAX_FEATURES` or `MAX_FEATURE_REF_CHARS`.
+        UnknownFeatureError: an item is not a string.
+    """
+    shape = "features must be a list of `<model>.<column>` strings"
+    if isinstance(features, (str, bytes)):
+        raise RequestError(f"{shape}, got the {type(features).__name__} {brief(features)}")
+    if key is None:
+        try:
+            key = tuple(features)
+        except TypeError:
+            raise RequestError(f"{shape}, got {brief(features)}") from None
+    if not key:
+        raise RequestError(f"{shape}, got an empty list; ask for at least one feature")
+    if len(key) > MAX_FEATURES:
+        raise RequestLimitError(
+            f"features: {len(key):,} references in one call, past the limit of "
+            f"{MAX_FEATURES:,} (MAX_FEATURES, see docs/limits.md); split the call"
+        )
+    for i, ref in enumerate(key):
+        if not isinstance(ref, str):
+            raise UnknownFeatureError(
+                f"features[{i}] = {brief(ref)} is not a `<model>.<column>` string"
+            )
+        if len(ref) > MAX_FEATURE_REF_CHARS:
+            raise RequestLimitError(
+                f"features[{i}] = {brief(ref)} is longer than {MAX_FEATURE_REF_CHARS:,} characters "
+                "(MAX_FEATURE_REF_CHARS); no feature has such a name"
+            )
+    return key
 
 
 class _ViewPlan:
@@ -257,14 +357,14 @@ def _now_micros(now: datetime | None) -> int:
     if now is None:
         return time.time_ns() // 1000
     if not isinstance(now, datetime):
-        raise RequestError(f"`now` must be a datetime, got {now!r}")
+        raise RequestError(f"`now` must be a datetime, got {brief(now)}")
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     return _micros(now - codec.EPOCH)  # type: ignore[return-value]
 
 
 class OnlineResponse:
-    """Feature values for a list of entities, with a status and an age per value.
+    """Feature values for a list of entities, with a status, a reason and an age per value.
 
     Attributes:
         features: the feature references, in the order requested.
@@ -373,16 +473,39 @@ class OnlineResponse:
 
     @property
     def statuses(self) -> list[dict[str, str]]:
-        """One dict per entity: feature reference → `present | missing | expired | stale | defaulted`."""
+        """One dict per entity: feature reference → `present | missing | expired | stale |
+        defaulted | unavailable` (`unavailable`: Redis failed under `on_store_error="defaults"`).
+
+        `defaulted` (the column default was served) does not say why; `reasons` does.
+        """
 
         def status(vp: _ViewPlan, s: str, _age: int | None, j: int) -> str:
-            if s is _PRESENT:
+            if s is _PRESENT or s == _UNAVAILABLE:
                 return s
             if s is _STALE:
                 return "defaulted" if vp.on_stale == "default" else s
             return "defaulted" if vp.has_defaults[j] else s
 
         return self._per_value(status)
+
+    @property
+    def reasons(self) -> list[dict[str, str | None]]:
+        """One dict per entity: feature reference → why the value served is not the stored one.
+
+        None when it is the stored value (status `present`, or `stale` under `on_stale: serve`);
+        otherwise the value is the column default (status `defaulted`) or None, because the row
+        was `missing` (none for the entity), `expired` (older than the view's `ttl`) or `stale`
+        (past `freshness` under `on_stale: default` or `null`). One of `REASONS` or None, so a
+        service can branch on it (`if reason: …`) and log it; request-time features take the
+        reason None (they are computed, not stored).
+        """
+
+        def reason(vp: _ViewPlan, s: str, _age: int | None, _j: int) -> str | None:
+            if s == _PRESENT or (s == _STALE and vp.on_stale == "serve"):
+                return None
+            return s
+
+        return self._per_value(reason)
 
     @property
     def ages(self) -> list[dict[str, timedelta | None]]:
@@ -425,9 +548,21 @@ class OnlineResponse:
 class FeatureStore:
     """Serves feature vectors from Redis for the feature views of a dbt project.
 
+    A view whose definition is broken (invalid meta, an unsupported request-time construct, no
+    compiled SQL in the manifest, a disabled input view) is disabled alone: `problems` says why,
+    asking for one of its features raises `BrokenViewError`, every other view serves. Build the
+    store with `strict=True` to fail at load instead.
+
+    Faults: every Redis failure of a lookup is an `OnlineStoreError` (never a redis-py or socket
+    exception), and a lookup never waits past its deadline (`deadline_ms`; `DeadlineExceeded`,
+    nothing re-sent). With `on_store_error="defaults"` a failed lookup serves instead every value
+    of its views as the column default (None without one) with status `unavailable`.
+
     Attributes:
         registry: the feature views, read from the dbt manifest.
         redis_url: the Redis URL, redacted (safe to log).
+        deadline_ms: the default per-call deadline of `get_online_features`.
+        on_store_error: the default policy on a Redis failure, `raise` or `defaults`.
         post_lookup: hooks run after each lookup as `hook(store, response, request)`; request-time
             (on-demand) views plug in here.
     """
@@ -438,10 +573,29 @@ class FeatureStore:
         client: Any,
         redis_url: str = "",
         feature_log: FeatureLogConfig | None = None,
+        *,
+        deadline_ms: float | None = None,
+        on_store_error: str | None = None,
     ):
+        """
+        Args:
+            registry: the feature views.
+            client: a redis-py client (`connection.connect`).
+            redis_url: its URL (redacted here; used in messages only).
+            feature_log: served-feature logging, or None.
+            deadline_ms: the per-call deadline of `get_online_features` in milliseconds
+                (> 0); None reads `SKEWLESS_DEADLINE_MS`, default 1000.
+            on_store_error: `raise` or `defaults` (see the class); None reads
+                `SKEWLESS_ON_STORE_ERROR`, default `raise`.
+
+        Raises:
+            RequestError: `deadline_ms` or `on_store_error` (argument or variable) is invalid.
+        """
         self.registry = registry
         self.redis = client
-        self.redis_url = redact(redis_url) if redis_url else ""
+        self.redis_url = redact(redis_url) if redis_url else client_url(client)
+        self.deadline_ms = _deadline_ms(deadline_ms, "deadline_ms", env=True)
+        self.on_store_error = _policy(on_store_error, "on_store_error", env=True)
         self.post_lookup: list[PostLookup] = []
         self.feature_log: FeatureLogger | None = None
         self._plans: dict[Any, _Plan] = {}
@@ -449,16 +603,33 @@ class FeatureStore:
         # a generation with another generation's tail
         self._generations: dict[bytes, tuple[bytes, bytes]] = {}
         self._cluster = type(client).__name__ == "RedisCluster"
-        import redis
+        from redis.exceptions import TimeoutError as RedisTimeout
 
-        self._redis_errors = redis
-        kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
-        # the lean read path needs raw bytes replies from a plain (non-cluster) pool
-        self._pool = (
-            None
-            if self._cluster or kwargs.get("decode_responses")
-            else getattr(client, "connection_pool", None)
-        )
+        self._timeout_error = RedisTimeout
+        # The read path of a plain Redis uses connections of its own, made like the client's
+        # pool makes them but with no retry and bytes replies: their socket timeouts are set per
+        # call from the remaining deadline, which a pool shared with other callers cannot allow.
+        pool = None if self._cluster else getattr(client, "connection_pool", None)
+        self._idle: list[Any] | None = None
+        if pool is not None and getattr(pool, "connection_class", None) is not None:
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            self._conn_class = pool.connection_class
+            self._conn_kwargs = {
+                **pool.connection_kwargs,
+                "retry": Retry(NoBackoff(), 0),
+                "decode_responses": False,
+                "health_check_interval": 0,
+            }
+            self._idle = []
+            _STORES.add(self)
+        if self.problems:
+            _log.warning(
+                "skewless: %d view(s) disabled, the others serve: %s",
+                len(self.problems),
+                "; ".join(f"{name}: {message}" for name, message in self.problems.items()),
+            )
         if feature_log is not None:
             from skewless.guards.feature_log import FeatureLogger
 
@@ -472,6 +643,10 @@ class FeatureStore:
         target_path: str = "target",
         redis_url: str | None = None,
         feature_log: FeatureLogConfig | bool | None = True,
+        *,
+        strict: bool = False,
+        deadline_ms: float | None = None,
+        on_store_error: str | None = None,
         **redis_options: Any,
     ) -> FeatureStore:
         """Read `<project_dir>/<target_path>/manifest.json` (no dbt import) and connect to Redis.
@@ -483,11 +658,28 @@ class FeatureStore:
                 `redis+cluster://` URL opens a Redis Cluster client. Default: local Redis.
             feature_log: served-feature logging: a `FeatureLogConfig`, False for none, or True
                 (default) to read it from `SKEWLESS_FEATURE_LOG*` (off when unset).
+            strict: fail on the first broken definition (`Registry.from_manifest`) instead of
+                disabling that view and serving the rest (see `problems`).
+            deadline_ms: the default per-call deadline (default: `SKEWLESS_DEADLINE_MS`, else
+                1000 ms).
+            on_store_error: `raise` (default) or `defaults` (default: `SKEWLESS_ON_STORE_ERROR`).
             **redis_options: passed to redis-py's `from_url` (timeouts, TLS files…).
+
+        Raises:
+            ManifestError: no readable manifest.
+            SkewlessError: with `strict`, the first broken definition.
+            OnlineStoreError: Redis cannot be reached or refuses the credentials.
         """
-        registry = Registry.from_dbt(project_dir, target_path)
+        registry = Registry.from_dbt(project_dir, target_path, strict=strict)
         url = redis_url or DEFAULT_REDIS_URL
-        return cls(registry, connect(url, **redis_options), url, _log_config(feature_log))
+        return cls(
+            registry,
+            connect(url, **redis_options),
+            url,
+            _log_config(feature_log),
+            deadline_ms=deadline_ms,
+            on_store_error=on_store_error,
+        )
 
     @classmethod
     def from_manifest(
@@ -495,17 +687,41 @@ class FeatureStore:
         manifest_path: str | Path,
         redis_url: str | None = None,
         feature_log: FeatureLogConfig | bool | None = True,
+        *,
+        strict: bool = False,
+        deadline_ms: float | None = None,
+        on_store_error: str | None = None,
         **redis_options: Any,
     ) -> FeatureStore:
         """Like `from_dbt`, from the path of a `manifest.json`."""
         url = redis_url or DEFAULT_REDIS_URL
-        registry = Registry.from_manifest(manifest_path)
-        return cls(registry, connect(url, **redis_options), url, _log_config(feature_log))
+        registry = Registry.from_manifest(manifest_path, strict=strict)
+        return cls(
+            registry,
+            connect(url, **redis_options),
+            url,
+            _log_config(feature_log),
+            deadline_ms=deadline_ms,
+            on_store_error=on_store_error,
+        )
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """The disabled views: view name → why (the error its definition raised, naming the
+        model, column or construct and the fix). Empty when every view serves.
+
+        Asking for a feature of one of these views raises `BrokenViewError` with the same text.
+        """
+        problems = getattr(self.registry, "problems", None) or {}
+        return {name: p.message for name, p in problems.items()}
 
     def close(self) -> None:
         """Flush and stop the served-feature log (if any) and close the Redis connections."""
         if self.feature_log is not None:
             self.feature_log.close()
+        idle, self._idle = self._idle, ([] if self._idle is not None else None)
+        for conn in idle or ():
+            conn.disconnect()
         close = getattr(self.redis, "close", None)
         if close is not None:
             close()
@@ -515,45 +731,74 @@ class FeatureStore:
         (definition changed since, or the current version not materialized), see
         `skewless.training.check_training_record`."""
         from skewless.guards.training import check_training_record
+        from skewless.online.connection import redis_faults
 
-        return check_training_record(path, self.registry, self.redis)
+        with redis_faults("training-record check", self.redis_url):
+            return check_training_record(path, self.registry, self.redis)
 
     def _plan(self, features: Sequence[str]) -> _Plan:
         try:
             key = tuple(features)
-        except TypeError:
-            raise RequestError(
-                f"features must be a list of `<model>.<column>` strings, got {features!r}"
-            ) from None
-        plan = self._plans.get(key)
+            plan = self._plans.get(key)
+        except TypeError:  # not iterable, or an unhashable item (a list as a feature name)
+            key, plan = None, None
         if plan is None:
-            if isinstance(features, str):
-                raise RequestError(
-                    f"features must be a list of references, got the string {features!r}"
-                )
+            key = _checked_features(features, key)
+            if len(self._plans) >= _MAX_PLANS:  # distinct feature lists are a caller's choice
+                self._plans.clear()
             plan = self._plans[key] = _Plan(self.registry, key)
         return plan
 
-    def _read(self, keys: list[bytes]) -> list[Any]:
-        """One MGET (a cluster pipeline of GETs on Redis Cluster)."""
-        pool = self._pool
-        if pool is not None:
-            # Lean path: one pooled connection, send + read, no per-command dispatch (saves
-            # ≈4 µs a call over `execute_command`). Any connection trouble falls through to
-            # `execute_command`, which reconnects and retries as configured.
-            conn = pool.get_connection()
+    def _read(self, keys: list[bytes], deadline: float, budget_ms: float, plan: _Plan) -> list[Any]:
+        """One MGET (a cluster pipeline of GETs on Redis Cluster), answered before `deadline`
+        (a `time.monotonic()` instant) or abandoned: never re-sent.
+
+        Raises:
+            DeadlineExceeded: Redis did not answer in time (connect, send or read).
+            OnlineStoreError: any other Redis fault.
+        """
+        idle = self._idle
+        if idle is not None:
+            # Lean path: a connection of the store's own, send + read, no per-command dispatch
+            # (saves ≈4 µs a call over `execute_command`) and no retry: the socket waits at most
+            # the time left, and a failure is raised at once, not re-sent.
             try:
-                conn.send_command("MGET", *keys)
+                conn = idle.pop()
+            except IndexError:
+                conn = self._conn_class(**self._conn_kwargs)
+            try:
+                remaining = deadline - _monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock = conn._sock
+                if sock is not None:
+                    # an idle socket that reads as ready was closed by the server (a restart,
+                    # CLIENT KILL, an idle timeout): reconnect before sending, never after
+                    try:
+                        closed = conn.can_read()
+                    except FAULTS:
+                        closed = True
+                    if closed:
+                        conn.disconnect()
+                        sock = None
+                if sock is None:
+                    # (re)connect within the budget: TCP connect and the handshake's replies
+                    conn.socket_connect_timeout = conn.socket_timeout = remaining
+                    conn.connect()
+                    sock = conn._sock
+                    remaining = deadline - _monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError
+                sock.settimeout(remaining)
+                conn.send_command("MGET", *keys, check_health=False)
                 return conn.read_response()  # type: ignore[no-any-return]
-            except (self._redis_errors.ConnectionError, self._redis_errors.TimeoutError, OSError):
-                conn.disconnect()
-            except self._redis_errors.RedisError as e:
-                raise OnlineStoreError(
-                    f"reading features from Redis at {self.redis_url} failed: {type(e).__name__}: "
-                    f"{e}"
-                ) from None
+            except FAULTS as e:
+                conn.disconnect()  # the reply may still come: this socket is out of step
+                raise self._fault(e, plan, budget_ms) from None
             finally:
-                pool.release(conn)
+                idle.append(conn)
+        if deadline - _monotonic() <= 0:
+            raise self._fault(TimeoutError(), plan, budget_ms)
         try:
             if self._cluster:
                 pipe = self.redis.pipeline(transaction=False)
@@ -561,32 +806,101 @@ class FeatureStore:
                     pipe.get(k)
                 return pipe.execute()  # type: ignore[no-any-return]
             return self.redis.execute_command("MGET", *keys)  # type: ignore[no-any-return]
-        except self._redis_errors.RedisError as e:
-            raise OnlineStoreError(
-                f"reading features from Redis at {self.redis_url} failed: {type(e).__name__}"
-            ) from None
+        except FAULTS as e:
+            raise self._fault(e, plan, budget_ms) from None
 
-    def _refresh_generations(self, plan: _Plan) -> None:
-        self._pointers_moved(plan, self._read(list(plan.pointers)))
+    def _fault(self, e: BaseException, plan: _Plan, budget_ms: float) -> OnlineStoreError:
+        """The error for a failed read of `plan`'s views: `DeadlineExceeded` for a timeout."""
+        views = ", ".join(dict.fromkeys(vp.name for vp in plan.views))
+        if isinstance(e, (TimeoutError, self._timeout_error)):
+            return deadline_error("serve", self.redis_url, views, budget_ms)
+        return store_error(e, "serve", self.redis_url, views)
+
+    def _refresh_generations(self, plan: _Plan, deadline: float, budget_ms: float) -> None:
+        self._pointers_moved(plan, self._read(list(plan.pointers), deadline, budget_ms, plan))
 
     def _pointers_moved(self, plan: _Plan, pointers: list[Any]) -> bool:
         """Record the generations the pointers name; True when one differs from the cached one.
 
+        A pointer gone after it was seen, and not because its version was retired, was lost by
+        Redis (a node restarted empty): the cached generation is kept, so its data keys are
+        still read, and the view counts as lost (`_lost`).
+
         Raises:
-            NotMaterializedError: a view's pointer is absent.
+            NotMaterializedError: a view's pointer is absent and was never seen (or retired).
         """
         moved = False
         for vp, gen in zip(plan.views, pointers, strict=True):
-            if gen is None:
-                self._generations.pop(vp.pointer, None)
-                raise self._not_materialized(vp.view)
             cached = self._generations.get(vp.pointer)
+            if gen is None:
+                error = self._not_materialized(vp.view)
+                if cached is None or isinstance(error, RetiredVersionError):
+                    self._generations.pop(vp.pointer, None)
+                    raise error
+                continue
             if cached is None or cached[0] != gen:
                 self._generations[vp.pointer] = (gen, data_key_tail(vp.name, gen))
                 moved = True
         return moved
 
+    def _lost(
+        self, plan: _Plan, raw: list[Any], n: int, groups: list[list[int]] | None
+    ) -> list[tuple[int, int]]:
+        """The (view, entity) pairs whose value is absent from a generation Redis lost part of:
+        the view's pointer is gone (after it was seen) or, on a cluster, the sentinel covering
+        the entity is (`groups`: per view the index in `raw` of each entity's sentinel)."""
+        nv = len(plan.views)
+        out = []
+        for vi in range(nv):
+            blobs = raw[nv + vi * n : nv + (vi + 1) * n]
+            if None not in blobs:
+                continue
+            if raw[vi] is None:
+                out += [(vi, ei) for ei, b in enumerate(blobs) if b is None]
+            elif groups is not None:
+                where = groups[vi]
+                out += [
+                    (vi, ei) for ei, b in enumerate(blobs) if b is None and raw[where[ei]] is None
+                ]
+        return out
+
+    def _lost_error(
+        self, plan: _Plan, raw: list[Any], lost: list[tuple[int, int]]
+    ) -> StoreUnavailableError:
+        views = list(dict.fromkeys(plan.views[vi].name for vi, _ in lost))
+        gens = {
+            plan.views[vi].name: self._generations[plan.views[vi].pointer][0].decode()
+            for vi, _ in lost
+        }
+        pointer_gone = [plan.views[vi].name for vi, _ in lost if raw[vi] is None]
+        what = (
+            f"its generation pointer is gone ({', '.join(dict.fromkeys(pointer_gone))})"
+            if pointer_gone
+            else "the completeness sentinel covering them is gone"
+        )
+        return StoreUnavailableError(
+            f"Redis at {self.redis_url} lost part of the served data of "
+            f"{', '.join(f'`{v}` (generation {gens[v]})' for v in views)}: {len(lost)} value "
+            f"row(s) asked for are absent and {what} — a node restarted empty or a flushed "
+            "database, not missing rows. Rematerialize (`skewless materialize --select "
+            f'{",".join(views)}`); meanwhile `on_store_error="defaults"` serves the column '
+            "defaults with status `unavailable`",
+            operation="serve",
+            view=", ".join(views),
+            url=self.redis_url,
+        )
+
     def _not_materialized(self, view: FeatureView) -> NotMaterializedError:
+        """The error for a view whose version has no pointer: retired (materialized, then pushed
+        out by newer versions; names the live ones) or never materialized."""
+        from skewless.online.versions import retired_error
+
+        try:
+            retired = retired_error(self.redis, view.name, view.version, self.redis_url)
+        except Exception:
+            retired = None
+        if retired is not None:
+            return retired
         try:
             stored = self.redis.hget(meta_key(view.name), "version")
         except Exception:
@@ -598,8 +912,8 @@ class FeatureStore:
         )
         return NotMaterializedError(
             f"feature view `{view.name}` at its current definition version {view.version} was "
-            f"never materialized into Redis at {self.redis_url}{held}; run "
-            f"`skewless materialize --select {view.name}`"
+            f"never materialized into Redis at {self.redis_url}{held} (or Redis lost it: a "
+            f"server or node restarted empty); run `skewless materialize --select {view.name}`"
         )
 
     def _view_slow(
@@ -669,6 +983,9 @@ class FeatureStore:
     ) -> list[list[Any]]:
         """Visible values of each row, followed by the requested on-demand features computed
         from the request payload and the input features read in the same round trip."""
+        for entity in entities:  # (a view's key builder checks them when one is read)
+            if not isinstance(entity, Mapping):
+                raise RequestError(f"entities must be dicts, got {brief(entity)}")
         payloads = _requests(request, len(rows), od.views)
         now = codec.decode_timestamp(now_us)
         offsets = od.offsets
@@ -693,6 +1010,9 @@ class FeatureStore:
         entities: Sequence[Mapping[str, Any]],
         request: Any = None,
         now: datetime | None = None,
+        *,
+        deadline_ms: float | None = None,
+        on_store_error: str | None = None,
     ) -> OnlineResponse:
         """Look up feature values for entities, in one Redis round trip.
 
@@ -709,15 +1029,26 @@ class FeatureStore:
                 `request_timestamp: now`. Also kept on the response and handed to the
                 `post_lookup` hooks.
             now: the time values are aged against (default: the current time); naive means UTC.
+            deadline_ms: this call's deadline in milliseconds (default: the store's
+                `deadline_ms`). Connecting, sending and reading all count; when it is reached
+                the call stops waiting (nothing is re-sent) and raises `DeadlineExceeded`.
+            on_store_error: what a Redis failure does (default: the store's `on_store_error`):
+                `raise` an `OnlineStoreError`, or `defaults`: serve every value of the views
+                read as its column default (None without one) with status `unavailable`;
+                request-time features are computed from those values as usual.
 
         Raises:
             UnknownFeatureError: a reference names no feature.
+            BrokenViewError: a reference names a feature of a disabled view (see `problems`).
             RequestError: an entity lacks a key or has one that cannot be converted; a payload
                 field is missing or not of its type; a name has different values in the entity
                 and in the request (each naming the field).
             NotMaterializedError: a view's current definition version was never materialized.
             StaleFeatureError: a value is past its view's freshness SLA and `on_stale: reject`.
-            OnlineStoreError: Redis failed.
+            DeadlineExceeded: Redis did not answer within the deadline (policy `raise`).
+            OnlineStoreError: Redis failed (policy `raise`): connection refused or reset, an
+                error reply (OOM, NOPERM, LOADING…), a cluster error — naming the views and the
+                redacted URL.
         """
         plan = self._plan(features)
         if entities.__class__ is not list:
@@ -726,46 +1057,40 @@ class FeatureStore:
                 or isinstance(entities, str)
                 or not isinstance(entities, Sequence)
             ):
-                raise RequestError(f"entities must be a list of dicts, got {entities!r}")
+                raise RequestError(f"entities must be a list of dicts, got {brief(entities)}")
             entities = list(entities)
+        if len(entities) > MAX_ENTITIES:
+            raise RequestLimitError(
+                f"entities: {len(entities):,} in one call, past the limit of {MAX_ENTITIES:,} "
+                "(MAX_ENTITIES, see docs/limits.md); split the call"
+            )
         now_us = _now_micros(now)
+        if deadline_ms is None:
+            budget_ms = self.deadline_ms
+        else:
+            budget_ms = _deadline_ms(deadline_ms, "deadline_ms")
+        if on_store_error is not None:
+            _policy(on_store_error, "on_store_error")
+        # the deadline starts here: key building and every round trip of the call count
+        deadline = _monotonic() + budget_ms / 1000
         views = plan.views
         nv = len(views)
         n = len(entities)
-        builders = plan.builders
-        cache = self._generations
-        for pointer in plan.pointers:
-            if pointer not in cache:
-                self._refresh_generations(plan)
-                break
         if not views:  # only request-time features that read no stored input
             assert plan.on_demand is not None
             blank: list[list[Any]] = [[] for _ in entities]
             rows = self._evaluate_on_demand(plan, plan.on_demand, blank, entities, request, now_us)
             response = OnlineResponse(plan, entities, rows, [], [], request, now_us)
             return self._respond(response, request)
-        for _attempt in range(_MAX_POINTER_RETRIES):
-            # (generation, key tail) per view, read once: the keys and the check use the same
-            entries = [cache[p] for p in plan.pointers]
-            keys = list(plan.pointers)
-            if n == 1:
-                entity = entities[0]
-                keys += [
-                    builders[vp.entity_group].data_key(entity, entry[1])
-                    for vp, entry in zip(views, entries, strict=True)
-                ]
-            else:
-                for vp, entry in zip(views, entries, strict=True):
-                    keys += builders[vp.entity_group].data_keys(entities, entry[1])
-            raw = self._read(keys)
-            if raw[:nv] == [e[0] for e in entries]:
-                break
-            self._pointers_moved(plan, raw[:nv])  # a pointer moved: read again under the new one
-        else:
-            raise OnlineStoreError(
-                f"the generation pointers of {[vp.name for vp in views]} kept moving during "
-                f"{_MAX_POINTER_RETRIES} reads; is a loader flipping in a loop?"
-            )
+        try:
+            raw, groups = self._fetch(plan, entities, deadline, budget_ms)
+        except OnlineStoreError:
+            if (on_store_error or self.on_store_error) == "raise":
+                raise
+            return self._unavailable(plan, entities, request, now_us)
+        lost = self._lost(plan, raw, n, groups) if None in raw else None
+        if lost and (on_store_error or self.on_store_error) == "raise":
+            raise self._lost_error(plan, raw, lost)
 
         per_view: list[list[list[Any]]] = []
         vstatus: list[list[str] | None] = []
@@ -831,6 +1156,114 @@ class FeatureStore:
                 rows = per_view[0]
             else:
                 rows = [list(chain.from_iterable(parts)) for parts in zip(*per_view, strict=True)]
+        if lost:
+            # absent values of a generation Redis lost part of: served as `missing` would be
+            # (the column default, or None), with status `unavailable`
+            for vi, ei in lost:
+                vstatus[vi][ei] = _UNAVAILABLE  # type: ignore[index]
+        if plan.on_demand is not None:
+            rows = self._evaluate_on_demand(plan, plan.on_demand, rows, entities, request, now_us)
+            del vstatus[plan.nvisible :], stamps[plan.nvisible :]
+        return self._respond(
+            OnlineResponse(plan, entities, rows, vstatus, stamps, request, now_us), request
+        )
+
+    def _fetch(
+        self,
+        plan: _Plan,
+        entities: Sequence[Mapping[str, Any]],
+        deadline: float,
+        budget_ms: float,
+    ) -> tuple[list[Any], list[list[int]] | None]:
+        """The pointers, the data keys of every (view, entity), then the completeness sentinels,
+        as one MGET (again under the new generation when a pointer moved), before `deadline`.
+        → (the replies, on a cluster per view the reply index of each entity's sentinel)."""
+        views = plan.views
+        nv = len(views)
+        n = len(entities)
+        builders = plan.builders
+        cache = self._generations
+        for pointer in plan.pointers:
+            if pointer not in cache:
+                self._refresh_generations(plan, deadline, budget_ms)
+                break
+        for _attempt in range(_MAX_POINTER_RETRIES):
+            # (generation, key tail) per view, read once: the keys and the check use the same
+            entries = [cache[p] for p in plan.pointers]
+            keys = list(plan.pointers)
+            if n == 1:
+                entity = entities[0]
+                keys += [
+                    builders[vp.entity_group].data_key(entity, entry[1])
+                    for vp, entry in zip(views, entries, strict=True)
+                ]
+            else:
+                for vp, entry in zip(views, entries, strict=True):
+                    keys += builders[vp.entity_group].data_keys(entities, entry[1])
+            # a plain Redis needs no sentinel key: the pointer is one (same server, written
+            # after everything of its generation); a cluster node needs its own
+            groups = None
+            if self._cluster:
+                try:
+                    groups = self._cluster_sentinels(plan, keys, entries, n)
+                except FAULTS as e:  # a slot no node serves right now
+                    raise self._fault(e, plan, budget_ms) from None
+            raw = self._read(keys, deadline, budget_ms, plan)
+            if raw[:nv] == [e[0] for e in entries]:
+                return raw, groups
+            if not self._pointers_moved(plan, raw[:nv]):
+                return raw, groups  # only pointers lost (`_lost` tells), none moved
+        raise OnlineStoreError(
+            f"the generation pointers of {[vp.name for vp in views]} kept moving during "
+            f"{_MAX_POINTER_RETRIES} reads; is a loader flipping in a loop?",
+            operation="serve",
+            view=", ".join(vp.name for vp in views),
+            url=self.redis_url,
+        )
+
+    def _cluster_sentinels(
+        self, plan: _Plan, keys: list[bytes], entries: list[tuple[bytes, bytes]], n: int
+    ) -> list[list[int]]:
+        """Append to `keys` one sentinel per (view, cluster node) the data keys go to — the one
+        of the slot of the first such key, so it lives on that node and is lost with it.
+        → per view, the index in `keys` of each entity's sentinel."""
+        from redis.crc import key_slot
+
+        nv = len(plan.views)
+        slot_node = self.redis.nodes_manager.get_node_from_slot
+        groups = []
+        for vi, vp in enumerate(plan.views):
+            gen = entries[vi][0]
+            at: dict[str, int] = {}
+            where = []
+            for k in keys[nv + vi * n : nv + (vi + 1) * n]:
+                slot = key_slot(k)
+                node = slot_node(slot).name
+                i = at.get(node)
+                if i is None:
+                    i = at[node] = len(keys)
+                    keys.append(sentinel_key(vp.name, gen, slot))
+                where.append(i)
+            groups.append(where)
+        return groups
+
+    def _unavailable(
+        self,
+        plan: _Plan,
+        entities: Sequence[Mapping[str, Any]],
+        request: Any,
+        now_us: int,
+    ) -> OnlineResponse:
+        """The response of a failed lookup under `on_store_error="defaults"`: every value of
+        every view its column default (None without one), status `unavailable`; request-time
+        features computed from those values as usual."""
+        n = len(entities)
+        fallback: list[Any] = []
+        for vp in plan.views:
+            fallback += vp.fallback()
+        rows = [list(fallback) for _ in range(n)]
+        vstatus: list[list[str] | None] = [[_UNAVAILABLE] * n for _ in plan.views]
+        stamps: list[list[int | None]] = [[None] * n for _ in plan.views]
         if plan.on_demand is not None:
             rows = self._evaluate_on_demand(plan, plan.on_demand, rows, entities, request, now_us)
             del vstatus[plan.nvisible :], stamps[plan.nvisible :]
@@ -861,6 +1294,61 @@ def _requests(
         f"request must be a list of {n} dict(s), one per entity, for the request-time view(s) "
         f"{names}; got {type(request).__name__} of length {len(request) if hasattr(request, '__len__') else '?'}"
     )
+
+
+#: every store with connections of its own: a forked child drops the parent's (shared sockets)
+_STORES: weakref.WeakSet[FeatureStore] = weakref.WeakSet()
+
+
+def _forget_connections_after_fork() -> None:
+    for store in list(_STORES):
+        if store._idle is not None:
+            store._idle = []
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_connections_after_fork)
+
+
+def _deadline_ms(value: Any, name: str, env: bool = False) -> float:
+    """A deadline in milliseconds: `value`; with `env`, None reads `$SKEWLESS_DEADLINE_MS`,
+    else `DEFAULT_DEADLINE_MS`.
+
+    Raises:
+        RequestError: not a finite number > 0 (naming the argument or the variable).
+    """
+    if value is None and env:
+        value, name = os.environ.get(DEADLINE_ENV), DEADLINE_ENV
+        if not value:
+            return float(DEFAULT_DEADLINE_MS)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        ms = float(value)
+    except (TypeError, ValueError, OverflowError):
+        ms = float("nan")
+    if not (0 < ms < float("inf")):
+        raise RequestError(
+            f"{name} must be a number of milliseconds > 0, e.g. 250; got {str(value)[:40]!r}"
+        )
+    return ms
+
+
+def _policy(value: Any, name: str, env: bool = False) -> str:
+    """`raise` or `defaults`: `value`; with `env`, None reads `$SKEWLESS_ON_STORE_ERROR`, else
+    `raise`.
+
+    Raises:
+        RequestError: another value (naming the argument or the variable).
+    """
+    if value is None and env:
+        value, name = os.environ.get(ON_STORE_ERROR_ENV), ON_STORE_ERROR_ENV
+        if not value:
+            return "raise"
+    if value not in ON_STORE_ERROR_POLICIES:
+        choices = " or ".join(repr(p) for p in ON_STORE_ERROR_POLICIES)
+        raise RequestError(f"{name} must be {choices}; got {str(value)[:40]!r}")
+    return str(value)
 
 
 def _log_config(feature_log: FeatureLogConfig | bool | None) -> FeatureLogConfig | None:

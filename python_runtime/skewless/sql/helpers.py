@@ -9,10 +9,10 @@ import datetime as _dt
 import math
 import re
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from skewless.errors import ExpressionError, RequestError
+from skewless.errors import ExpressionError, RequestError, brief
 from skewless.sql import calendar as _calendar
 from skewless.sql import runtime as F
 from skewless.sql import strings as _strings
@@ -44,8 +44,10 @@ _FORMS = {
 
 
 def _reject(v: Any, key: str, tname: str, forms: str, why: str = "") -> RequestError:
-    why = f" ({why})" if why else ""
-    return RequestError(f"input {key!r} ({tname}): got {v!r}{why}; accepted: {_FORMS[forms]}")
+    why = f" ({why if len(why) <= 300 else why[:300] + '…'})" if why else ""
+    return RequestError(
+        f"input {brief(key)} ({tname}): got {brief(v)}{why}; accepted: {_FORMS[forms]}"
+    )
 
 
 def _text(cast: Callable[..., Any], v: str, key: str, tname: str, forms: str, *args: Any) -> Any:
@@ -73,6 +75,8 @@ def _in_int(v: Any, key: str, tname: str) -> int | None:
     elif isinstance(v, float) and v.is_integer():
         v = int(v)
     elif isinstance(v, Decimal) and v.is_finite() and v == v.to_integral_value():
+        if v.adjusted() > 39:  # past every integer type (and int() of it could take seconds)
+            raise _reject(v, key, tname, "int", f"out of range for {tname}")
         v = int(v)
     else:
         raise _reject(v, key, tname, "int")
@@ -92,6 +96,8 @@ def _in_double(v: Any, key: str) -> float | None:
             return float(v)
         except OverflowError:
             raise _reject(v, key, "DOUBLE", "DOUBLE", "out of range for DOUBLE") from None
+        except ValueError:  # Decimal('sNaN')
+            raise _reject(v, key, "DOUBLE", "DOUBLE", "a signaling NaN") from None
     raise _reject(v, key, "DOUBLE", "DOUBLE")
 
 
@@ -118,6 +124,8 @@ def _in_dec(v: Any, key: str, p: int, s: int) -> Decimal | None:
     except ExpressionError as e:
         why = str(e).partition("Conversion Error: ")[2] or str(e)
         raise _reject(v, key, f"DECIMAL({p},{s})", "DECIMAL", why) from None
+    except (InvalidOperation, ValueError, OverflowError):  # 1e999999: past Decimal's context
+        raise _reject(v, key, f"DECIMAL({p},{s})", "DECIMAL", "out of range") from None
     raise _reject(v, key, f"DECIMAL({p},{s})", "DECIMAL")
 
 

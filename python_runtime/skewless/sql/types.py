@@ -11,13 +11,21 @@ from skewless.sql import runtime as F
 _INT = frozenset(F.INT_RANGES)
 _NUMERIC = _INT | {"DOUBLE", "FLOAT", "DECIMAL"}
 _TEMPORAL = frozenset({"DATE", "TIMESTAMP", "TIMESTAMPTZ"})
+# Every spelling DuckDB itself accepts for the supported types (checked against DuckDB's own
+# CAST by tests/test_type_aliases.py). PostgreSQL's spellings that DuckDB shares mean the same
+# there (`character varying`, `double precision`, `int4`, `float8`, `bool`…) with one exception
+# kept as DuckDB has it: a bare `float` is FLOAT (4-byte real) in DuckDB but double precision in
+# PostgreSQL; DuckDB's meaning wins, as the column is built (and read) by DuckDB.
 _ALIASES = {
     "INT": "INTEGER",
+    "INT32": "INTEGER",
     "INT4": "INTEGER",
     "SIGNED": "INTEGER",
     "INT8": "BIGINT",
+    "INT64": "BIGINT",
     "LONG": "BIGINT",
     "INT2": "SMALLINT",
+    "INT16": "SMALLINT",
     "SHORT": "SMALLINT",
     "INT1": "TINYINT",
     "INT128": "HUGEINT",
@@ -33,6 +41,11 @@ _ALIASES = {
     "STRING": "VARCHAR",
     "CHAR": "VARCHAR",
     "BPCHAR": "VARCHAR",
+    "NVARCHAR": "VARCHAR",
+    "CHARACTER": "VARCHAR",
+    "CHARACTER VARYING": "VARCHAR",
+    "CHAR VARYING": "VARCHAR",
+    "NATIONAL CHARACTER VARYING": "VARCHAR",
     "BOOL": "BOOLEAN",
     "LOGICAL": "BOOLEAN",
     "DATETIME": "TIMESTAMP",
@@ -100,7 +113,9 @@ INTERVAL, TIMESTAMP, TIMESTAMPTZ, DATE = (
     _T["DATE"],
 )
 TINYINT = _T["TINYINT"]
-_DEC_RE = re.compile(r"(?:DECIMAL|NUMERIC)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?")
+_DEC_RE = re.compile(r"(?:DECIMAL|NUMERIC|DEC)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?")
+# `name(n)`: a type name with one modifier (`varchar(20)`, `float(53)`, `timestamp(6)`)
+_MODIFIED_RE = re.compile(r"([A-Z ]+?)\s*\(\s*(\d+)\s*\)(?:\s+(WITHOUT TIME ZONE))?")
 
 
 def parse_type(text: str) -> SqlType:
@@ -117,13 +132,37 @@ def parse_type(text: str) -> SqlType:
         if not (1 <= p <= 38 and 0 <= s <= p):
             raise UnsupportedExpression(f"type {text!r}: DECIMAL width must be 1-38, scale 0-width")
         return SqlType("DECIMAL", p, s)
+    m = _MODIFIED_RE.fullmatch(t)
+    if m:
+        modified = _modified(m.group(1), int(m.group(2)), m.group(3) is not None)
+        if modified is not None:
+            return modified
     t = _ALIASES.get(t, t)
     if t in _T and t != "NULL":
         return _T[t]
+    if "(" in t and t.count("(") != t.count(")"):
+        # `{name: x, data_type: decimal(10,2)}` in YAML flow style: the comma ends the value
+        raise UnsupportedExpression(
+            f"type {text!r} has unbalanced parentheses — YAML flow style (`{{name: …, data_type: "
+            f'decimal(10,2)}}`) cuts a type at its comma; quote it: `data_type: "decimal(10,2)"`'
+        )
     raise UnsupportedExpression(
         f"type {text!r} is not supported in request-time expressions "
         "(see docs/functions.md for the supported types)"
     )
+
+
+def _modified(base: str, n: int, without_tz: bool) -> SqlType | None:
+    """A type name with one modifier, as DuckDB reads it: the length of a text type is ignored,
+    `float(p)` is FLOAT up to 24 bits and DOUBLE up to 53, `timestamp(p)` with 4-6 fractional
+    digits is TIMESTAMP (others are TIMESTAMP_S/_MS/_NS, not supported). None: not one of these."""
+    if base == "TIMESTAMP":
+        return _T["TIMESTAMP"] if 4 <= n <= 6 else None
+    if without_tz:
+        return None
+    if base == "FLOAT":  # not FLOAT4/REAL: DuckDB takes a precision on `float` alone
+        return (_T["FLOAT"] if n <= 24 else _T["DOUBLE"]) if 1 <= n <= 53 else None
+    return _T["VARCHAR"] if _ALIASES.get(base, base) == "VARCHAR" else None
 
 
 def _is_int(t: SqlType) -> bool:

@@ -15,7 +15,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
 	@touch $(STAMP)
 
 .PHONY: venv
@@ -26,8 +26,21 @@ demo: $(STAMP) ## Build the example features on DuckDB, load them into Redis, se
 	$(PY) examples/payments/demo.py
 
 .PHONY: test
-test: $(STAMP) ## Run every test: dbt integration tests (DuckDB, PostgreSQL) and pytest
+test: $(STAMP) java ## Run every test: dbt integration tests (DuckDB, PostgreSQL, Spark) and pytest
 	$(PY) -m pytest -n 2 --dist loadgroup python_runtime/tests
+
+# The Spark suite (dbt-spark session mode, in-process Spark 4) needs Java >= 17, found as pyspark
+# finds it: $JAVA_HOME/bin/java, else `java` on PATH. Under CI=true a missing Java fails `make test`;
+# on a laptop the Spark tests skip with the same message.
+JAVA_BIN = $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
+.PHONY: java
+java: ## Check that Java >= 17 is there for the Spark suite (and say how to install it)
+	@v=$$($(JAVA_BIN) -version 2>&1 | awk -F'"' '/version/ {print $$2; exit}' | sed 's/^1\.//' | cut -d. -f1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 17 ] 2>/dev/null; then \
+	  msg="the Spark suite needs Java >= 17 (found: $${v:-none}); install it with: sudo apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"; \
+	  case "$${CI:-}" in true|1|yes) echo "error: $$msg" >&2; exit 1;; \
+	    *) echo "warning: $$msg — the Spark tests will be skipped" >&2;; esac; \
+	else echo "java $$v: the Spark suite will run"; fi
 
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint + format check) and mypy on python_runtime/

@@ -96,11 +96,11 @@
     {%- set result = {'name': name, 'entity': [], 'timestamp': none, 'ttl_seconds': none,
                       'available_after_seconds': 0, 'features': [], 'columns': [], 'quote': {}, 'defaults': {}} -%}
     {%- if meta is none -%}
-        {%- do issues.append(where ~ ": `" ~ name ~ "` has no config.meta.skewless; give the model "
+        {%- do issues.append(where ~ ": model `" ~ name ~ "` has no config.meta.skewless; give the model "
             ~ "`config: {meta: {skewless: {entity: <key column(s)>, timestamp: <column>, ttl: 30d}}}` "
             ~ "in its YAML") -%}
     {%- elif meta is not mapping -%}
-        {%- do issues.append(where ~ ": `" ~ name ~ "`: config.meta.skewless must be a mapping "
+        {%- do issues.append(where ~ ": model `" ~ name ~ "`: config.meta.skewless must be a mapping "
             ~ "(entity, timestamp, ttl, available_after, ...), got " ~ meta) -%}
     {%- else -%}
         {#- the keys and values the runtime's manifest reader accepts (python_runtime/skewless/manifest.py) -#}
@@ -111,21 +111,21 @@
             {%- if k not in view_keys + other_keys -%}{%- do unknown.append(k) -%}{%- endif -%}
         {%- endfor -%}
         {%- if unknown -%}
-            {%- do issues.append(where ~ ": `" ~ name ~ "`: unknown key(s) " ~ unknown ~ " in "
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: unknown key(s) " ~ unknown ~ " in "
                 ~ "meta.skewless; allowed: " ~ view_keys | join(', ')) -%}
         {%- endif -%}
         {%- set freshness = meta.get('freshness') -%}
         {%- if freshness is not none and skewless._pit_try_parse_duration(freshness) is none -%}
-            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.freshness is " ~ freshness
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.freshness is " ~ freshness
                 ~ ", not a duration; write a whole number and a unit: 90s, 15m, 12h, 30d, 2w "
                 ~ "(or a sum such as 1h30m)") -%}
         {%- endif -%}
         {%- set on_stale = meta.get('on_stale', 'serve') -%}
         {%- if on_stale not in ['serve', 'default', 'null', 'reject'] -%}
-            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.on_stale is " ~ on_stale
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.on_stale is " ~ on_stale
                 ~ "; allowed: serve, default, null, reject") -%}
         {%- elif on_stale != 'serve' and freshness is none -%}
-            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.on_stale is " ~ on_stale
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.on_stale is " ~ on_stale
                 ~ " but no `freshness` SLA is set; add e.g. `freshness: 2h`") -%}
         {%- endif -%}
         {%- set entity_raw = meta.get('entity') -%}
@@ -137,12 +137,12 @@
                 {%- if e is string and e and e not in result.entity -%}
                     {%- do result.entity.append(e) -%}
                 {%- else -%}
-                    {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.entity must list "
+                    {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must list "
                         ~ "distinct column names, got " ~ entity_raw) -%}
                 {%- endif -%}
             {%- endfor -%}
         {%- else -%}
-            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.entity must be a column name "
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must be a column name "
                 ~ "or a list of column names (e.g. `user_id` or `[user_id, merchant_id]`), got "
                 ~ entity_raw) -%}
         {%- endif -%}
@@ -150,11 +150,11 @@
         {%- if timestamp is string and timestamp -%}
             {%- do result.update({'timestamp': timestamp}) -%}
             {%- if timestamp in result.entity -%}
-                {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.timestamp `" ~ timestamp
+                {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.timestamp `" ~ timestamp
                     ~ "` is also an entity column; name the as-of time column") -%}
             {%- endif -%}
         {%- else -%}
-            {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless.timestamp must name the "
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.timestamp must name the "
                 ~ "column saying from when a row's values hold, got " ~ timestamp) -%}
         {%- endif -%}
         {%- for key, default in [('ttl', none), ('available_after', '0s')] -%}
@@ -163,7 +163,7 @@
             {%- if raw is not none or key == 'available_after' -%}
                 {%- set seconds = skewless._pit_try_parse_duration(raw) -%}
                 {%- if seconds is none -%}
-                    {%- do issues.append(where ~ ": `" ~ name ~ "`: meta.skewless." ~ key ~ " is "
+                    {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless." ~ key ~ " is "
                         ~ raw ~ ", not a duration; write a whole number and a unit: 90s, 15m, 12h, "
                         ~ "30d, 2w (or a sum such as 1h30m)") -%}
                 {%- elif key == 'ttl' -%}
@@ -203,7 +203,7 @@
             {%- endif -%}
         {%- endfor -%}
         {%- if missing -%}
-            {%- do issues.append(where ~ ": `" ~ name ~ "`: column(s) " ~ missing ~ " named in "
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: column(s) " ~ missing ~ " named in "
                 ~ "meta.skewless are not columns of the view; declare them in the model's YAML "
                 ~ "(columns: - name: ..., data_type: ...) or fix meta.skewless") -%}
         {%- endif -%}
@@ -215,7 +215,7 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if not issues and result.features | length == 0 -%}
-        {%- do issues.append(where ~ ": `" ~ name ~ "` has no feature columns besides its entity and "
+        {%- do issues.append(where ~ ": model `" ~ name ~ "` has no feature columns besides its entity and "
             ~ "timestamp; declare its columns in the model's YAML") -%}
     {%- endif -%}
 
@@ -383,6 +383,13 @@
     epoch_ns({{ expression }})
 {%- endmacro %}
 
+{#- Spark (>= 4.0): integer microseconds, Spark's precision. unix_micros takes TIMESTAMP (an
+    instant) and TIMESTAMP_NTZ (its wall clock read as UTC, whatever the session time zone);
+    there is no extract(epoch from ...), and unix_seconds would drop the fraction. -#}
+{% macro spark___pit_epoch(expression) -%}
+    unix_micros({{ expression }})
+{%- endmacro %}
+
 
 {% macro _pit_epoch_units_per_second() %}
     {{ return(adapter.dispatch('_pit_epoch_units_per_second', 'skewless')()) }}
@@ -394,6 +401,10 @@
 
 {% macro duckdb___pit_epoch_units_per_second() %}
     {{ return(1000000000) }}
+{% endmacro %}
+
+{% macro spark___pit_epoch_units_per_second() %}
+    {{ return(1000000) }}
 {% endmacro %}
 
 
@@ -478,7 +489,43 @@ left join (
     {%- elif value is number -%}
         {{ return(value | string) }}
     {%- endif -%}
+    {{ return(skewless._sql_string_literal(value | string)) }}
+{% endmacro %}
+
+{#- Spark: the CASE around a text literal and a DATE/TIMESTAMP column would turn the column into
+    a string, so a date or timestamp default is cast to the column's Spark type (a naive
+    `timestamp` is Spark's TIMESTAMP_NTZ, a tz-aware one Spark's TIMESTAMP). -#}
+{% macro spark___pit_default_literal(default) %}
+    {%- set literal = skewless.default___pit_default_literal(default) -%}
+    {%- set value = default['value'] -%}
+    {%- if value is string and default['data_type'] -%}
+        {%- set spark_types = {'DATE': 'date', 'TIMESTAMP': 'timestamp_ntz',
+                               'TIMESTAMP WITH TIME ZONE': 'timestamp'} -%}
+        {%- set canonical = skewless._fv_canonical_type(default['data_type']) -%}
+        {%- if canonical in spark_types -%}
+            {{ return('cast(' ~ literal ~ ' as ' ~ spark_types[canonical] ~ ')') }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(literal) }}
+{% endmacro %}
+
+
+{#
+    A SQL string literal of the text `value`. Standard SQL doubles the quote (DuckDB, PostgreSQL
+    with standard_conforming_strings). Spark SQL reads backslash escapes in literals, and Spark
+    3.5 reads 'o''neil' as two adjacent literals ('oneil'): there both the backslash and the
+    quote are escaped with a backslash.
+#}
+{% macro _sql_string_literal(value) %}
+    {{ return(adapter.dispatch('_sql_string_literal', 'skewless')(value)) }}
+{% endmacro %}
+
+{% macro default___sql_string_literal(value) %}
     {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
+{% endmacro %}
+
+{% macro spark___sql_string_literal(value) %}
+    {{ return("'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'") }}
 {% endmacro %}
 
 {% macro duckdb___pit_default_literal(default) %}

@@ -3,8 +3,8 @@
 
     Every spine row plus, for each feature view, the values of the view row with the greatest
     timestamp such that timestamp + available_after <= spine timestamp (< when strict) and
-    spine timestamp - timestamp <= ttl (DESIGN.md §3.2). Exactly one output row per spine row.
-    Documented in macros/point_in_time_join.yml.
+    spine timestamp - timestamp <= ttl. Exactly one output row per spine row.
+    Documented in macros/point_in_time_join.yml (semantics, ties, implementations).
 #}
 {% macro point_in_time_join(spine, spine_timestamp, feature_views, strict=false) %}
     {{ return(adapter.dispatch('point_in_time_join', 'skewless')(spine, spine_timestamp, feature_views, strict)) }}

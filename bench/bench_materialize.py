@@ -98,7 +98,8 @@ def raw_commands(client, view: FeatureView, limit: int) -> list[tuple[bytes, byt
     for k in keys_:
         pipe.pexpiretime(k)
     expiries = pipe.execute()
-    return [(b"raw:" + k, v, e) for k, v, e in zip(keys_, values, expiries, strict=True)]
+    # data keys only: the key list also records bookkeeping written without an expiry
+    return [(b"raw:" + k, v, e) for k, v, e in zip(keys_, values, expiries, strict=True) if e > 0]
 
 
 def server_ingest(client, cmds: list[tuple[bytes, bytes, int]]) -> float:  # type: ignore[no-untyped-def]

@@ -11,8 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serving_fixtures import NOON, BuiltProject, build_serving_project
 
+from skewless.definitions.registry import Registry
+from skewless.online.connection import connect
 from skewless.online.local_redis import LocalRedis, free_port  # noqa: F401 (re-exported to tests)
+from skewless.online.materialize import materialize
+from skewless.online.store import FeatureStore
 
 REPO = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -88,3 +93,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "recorded summaries")
         for line in sorted(lines):
             terminalreporter.write_line(line)
+
+
+# the serving project built once per session, and a store over it (test_online, test_reasons)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
+    return build_serving_project(tmp_path_factory.mktemp("serving-build"))
+
+
+@pytest.fixture()
+def store(built: BuiltProject, redis_url: str) -> FeatureStore:
+    registry = Registry.from_manifest(built.manifest)
+    client = connect(redis_url)
+    materialize(registry, client, built.duckdb, now=NOON)
+    return FeatureStore(registry, client, redis_url)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 from conftest import RedisServer
-from serving_fixtures import NOON, BuiltProject, build_serving_project
+from serving_fixtures import NOON, BuiltProject
 
 from skewless.definitions.registry import Registry
 from skewless.errors import (
@@ -30,19 +30,6 @@ UTC = timezone.utc
 ALL_TYPES = [
     "i_big", "i_int", "i_huge", "i_ubig", "f_dbl", "dec", "s", "b", "d", "t_naive", "t_tz",
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
-    return build_serving_project(tmp_path_factory.mktemp("serving-build"))
-
-
-@pytest.fixture()
-def store(built: BuiltProject, redis_url: str) -> FeatureStore:
-    registry = Registry.from_manifest(built.manifest)
-    client = connect(redis_url)
-    materialize(registry, client, built.duckdb, now=NOON)
-    return FeatureStore(registry, client, redis_url)
 
 
 def feats(view: str, names: list[str]) -> list[str]:

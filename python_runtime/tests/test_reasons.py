@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from serving_fixtures import NOON, BuiltProject, build_serving_project
+from serving_fixtures import NOON, BuiltProject
 
 from skewless.cli import main
 from skewless.definitions.registry import Registry
@@ -25,19 +25,6 @@ FRESH, STALE = {"user_id": 2}, {"user_id": 1}  # 30 min and 2 h old at noon; fre
 NOBODY = {"user_id": 999_999}
 #: past the 7d ttl of the stale_* views for user 1 (10:00), within it for user 2 (11:30)
 AFTER_TTL = NOON + timedelta(days=7, hours=-1)
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
-    return build_serving_project(tmp_path_factory.mktemp("serving-build"))
-
-
-@pytest.fixture()
-def store(built: BuiltProject, redis_url: str) -> FeatureStore:
-    registry = Registry.from_manifest(built.manifest)
-    client = connect(redis_url)
-    materialize(registry, client, built.duckdb, now=NOON)
-    return FeatureStore(registry, client, redis_url)
 
 
 def triples(resp: OnlineResponse) -> list[dict[str, tuple[object, str, str | None]]]:

@@ -670,15 +670,18 @@ class FeatureStore:
             SkewlessError: with `strict`, the first broken definition.
             OnlineStoreError: Redis cannot be reached or refuses the credentials.
         """
-        registry = Registry.from_dbt(project_dir, target_path, strict=strict)
-        url = redis_url or DEFAULT_REDIS_URL
-        return cls(
-            registry,
-            connect(url, **redis_options),
-            url,
-            _log_config(feature_log),
+        target = Path(target_path)
+        manifest = (
+            target if target.is_absolute() else Path(project_dir) / target
+        ) / "manifest.json"
+        return cls.from_manifest(
+            manifest,
+            redis_url,
+            feature_log,
+            strict=strict,
             deadline_ms=deadline_ms,
             on_store_error=on_store_error,
+            **redis_options,
         )
 
     @classmethod

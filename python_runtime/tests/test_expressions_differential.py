@@ -407,7 +407,8 @@ CONSTRUCTS: dict[str, list[str]] = {
     ],
     "interval": [
         "ts + iv",
-        "tz - iv",
+        "tz - interval 1 month",  # (tz ± a non-constant interval is refused: docs/functions.md)
+        "tz + interval 90 minute",
         "dt + iv",
         "iv + interval 1 month",
         "-iv",

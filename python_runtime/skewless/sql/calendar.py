@@ -351,6 +351,11 @@ def time_bucket(width: F.Interval, v: _dt.datetime, origin: _dt.datetime | None 
     return out.replace(tzinfo=UTC) if v.tzinfo is not None else out
 
 
+def time_bucket_offset(width: F.Interval, v: _dt.datetime, offset: F.Interval) -> Any:
+    """time_bucket(width, ts, offset): the bucket of ts - offset, shifted by offset."""
+    return F.ts_add_iv(time_bucket(width, F.ts_sub_iv(v, offset)), offset)
+
+
 # --- epoch_ms / epoch_us / epoch_ns of a timestamp -------------------------------------------
 def epoch_ms_rounded(v: _dt.date) -> int:
     """epoch_ms(TIMESTAMP[TZ]): DuckDB's Timestamp::GetEpochRounded - µs/1000 rounded half away

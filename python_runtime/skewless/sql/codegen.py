@@ -246,9 +246,15 @@ class CoreCompiler:
             # so does a constant expression the optimizer folds to NULL (TRY_CAST of a bad
             # constant, a CASE of constants left with no branch; measured)
             return "None"
-        if any(c.src == "None" for c in codes):  # a NULL only the optimizer finds: run the rest
-            if any(c.raises for c in codes):
-                binds = ", ".join(self.bind(c)[0] for c in codes)
+        if any(c.src == "None" for c in codes):
+            # a NULL on every row that DuckDB does not fold (a CASE naming a column in its
+            # dropped branches): DuckDB runs the operands before it and skips those after it,
+            # whose input vector is all NULL (measured: `CASE WHEN false THEN d END - (200 * ut)`
+            # is NULL, `(200 * ut) + CASE WHEN false THEN d END` overflows)
+            first = next(n for n, c in enumerate(codes) if c.src == "None")
+            before = [c for c in codes[:first] if c.raises]
+            if before:
+                binds = ", ".join(self.bind(c)[0] for c in before)
                 return f"({binds}, None)[-1]"
             return "None"
         doomed = [c for c in codes if c.doomed]

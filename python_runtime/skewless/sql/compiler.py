@@ -123,7 +123,12 @@ _LEAVES = (exp.Column, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Star, 
 _OPERATIONS = (exp.Func, exp.Binary, exp.Unary, exp.Case, exp.Cast, exp.Between, exp.In, exp.Is)
 
 
-def _outside_case(root: exp.Expression) -> list[exp.Expression]:
+_UNKNOWN = object()
+
+
+def _outside_case(
+    root: exp.Expression, constant: Callable[[exp.Expression], Any] | None = None
+) -> list[exp.Expression]:
     """The nodes of a tree, not descending into CASE/IF (measured: DuckDB does not hoist a
     sub-expression out of a CASE branch, only out of operators and COALESCE). COALESCE arguments
     after a constant one are kept: DuckDB drops them before hoisting in most shapes but not all
@@ -134,6 +139,22 @@ def _outside_case(root: exp.Expression) -> list[exp.Expression]:
     while stack:
         n = stack.pop()
         out.append(n)
+        if isinstance(n, exp.Case) and n.this is None and constant is not None:
+            # the optimizer first drops branches with constant FALSE/NULL conditions and stops
+            # at a constant TRUE one: a CASE left with one result is that result (hoistable)
+            chosen: exp.Expression | None = None
+            for i in n.args.get("ifs") or []:
+                value = constant(i.this)
+                if value is _UNKNOWN:
+                    break
+                if value is True:
+                    chosen = i.args["true"]
+                    break
+            else:
+                chosen = n.args.get("default")
+            if chosen is not None:
+                stack.append(chosen)
+            continue
         if isinstance(n, (exp.Case, exp.If)):
             continue
         for v in n.args.values():
@@ -153,10 +174,20 @@ def _eagerly(compiler: _Compiler, nodes: list[exp.Expression], body: str) -> str
     COALESCE would never use it (measured; not out of a CASE branch). Where such a sub-expression can
     raise, it is evaluated first here too, so an error happens on the same rows.
     """
+
+    def constant(node: exp.Expression) -> Any:  # a constant condition's value, or _UNKNOWN
+        try:
+            code = compiler.c(node.copy())
+        except UnsupportedExpression:
+            return _UNKNOWN
+        if code.cols or code.const not in (True, False, None):
+            return _UNKNOWN
+        return code.const
+
     seen: dict[str, int] = {}
     first: dict[str, exp.Expression] = {}
     for root in nodes:
-        for n in _outside_case(root):
+        for n in _outside_case(root, constant):
             if isinstance(n, exp.Nullif):
                 a = n.this
                 while isinstance(a, exp.Paren):

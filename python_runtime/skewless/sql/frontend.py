@@ -51,6 +51,8 @@ class _Parser(DuckDB.Parser):  # type: ignore[misc,name-defined,valid-type]
             name: _part_kept(DuckDB.Parser.FUNCTIONS[name])
             for name in ("DATE_TRUNC", "DATEDIFF", "DATE_DIFF")
         },
+        # DuckDB has no date_bin (sqlglot reads it as time_bucket): keep it unknown
+        "DATE_BIN": lambda args: exp.Anonymous(this="date_bin", expressions=args),
     }
     _typed_literal = False
 

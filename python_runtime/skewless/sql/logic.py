@@ -158,6 +158,12 @@ class LogicCompiler(CastCompiler):
             return self.c(halves)
         t = self.common([x, lo, hi], "BETWEEN", compare=True)
         x, lo, hi = self.conv(x, t), self.conv(lo, t), self.conv(hi, t)
+        if x.const is None and not x.cols:  # NULL, but DuckDB still runs both bounds
+            raising = [c for c in (lo, hi) if c.raises]
+            src = (
+                f"({', '.join(self.bind(c)[0] for c in raising)}, None)[-1]" if raising else "None"
+            )
+            return _Code(src, BOOLEAN, True, bool(raising), lo.cols | hi.cols)
         ge, le = self._cmp_body(">=", t), self._cmp_body("<=", t)
         if not lo.nullable and not hi.nullable and not (lo.raises or hi.raises):
             src = self.strict([x], lambda v: f"({ge(v, lo.src)} and {le(v, hi.src)})")
@@ -321,6 +327,13 @@ class LogicCompiler(CastCompiler):
             decisive = "False" if kind == "and" else "True"
             if decisive in (left, right):
                 return decisive, [*lcodes, *rcodes]
+            consts = {"True", "False", "None"}
+            if left in consts and right in consts:  # two constants: DuckDB folds them
+                value = {"True": True, "False": False, "None": None}
+                a, b = value[left], value[right]
+                # Kleene logic; a decisive operand was handled above
+                folded = None if a is None or b is None else (a and b if kind == "and" else a or b)
+                return repr(folded), [*lcodes, *rcodes]
             return f"({left} {kind} {right})", [*lcodes, *rcodes]
         code = self._bool(self.c(inner), "CASE WHEN")
         if code.const is True or code.const is False:

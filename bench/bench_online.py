@@ -10,7 +10,19 @@ interleaved, for each case:
 - raw HMGET: a redis-py pipeline (transaction=False) of one `HMGET` per entity and view, over
   the same values stored as one hash per entity and view.
 
-The ratio is against the faster raw read. p50/p99 are medians over runs. Also reports
+The ratio is against the faster raw read. p50/p99 are medians over runs.
+
+Then the same cases on a three-node Redis Cluster it starts locally (fewer entities), against:
+
+- raw MGET per node: the keys grouped by the node of their slot (the cluster client's slot map,
+  inside the timed call), one MGET per slot, all of a node's MGETs in one pipelined send on a
+  plain connection per node, every node sent before any reply is read;
+- redis-py cluster pipeline: `RedisCluster.pipeline()` of one GET per key (the read path
+  skewless used before its own per-node read).
+
+The raw reads fetch the data keys only (no pointer, no sentinel, nothing decoded).
+
+Also reports
 `python -X importtime -c "import skewless"` (total, and that no dbt module is imported).
 
     python bench/bench_online.py [--quick]
@@ -30,6 +42,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_runtime"))
@@ -38,7 +51,7 @@ from skewless.definitions import Feature, FeatureView  # noqa: E402
 from skewless.definitions.registry import Registry  # noqa: E402
 from skewless.online import keys  # noqa: E402
 from skewless.online.connection import connect  # noqa: E402
-from skewless.online.local_redis import LocalRedis  # noqa: E402
+from skewless.online.local_redis import LocalRedis, free_port  # noqa: E402
 from skewless.online.materialize import materialize  # noqa: E402
 from skewless.online.store import FeatureStore  # noqa: E402
 
@@ -137,6 +150,158 @@ def import_time() -> tuple[int, list[str], int]:
         subprocess.run([sys.executable, "-c", "pass"])
         runs.append(int(((t1 - t0) - (time.perf_counter() - t1)) * 1e6))
     return total, dbt, int(statistics.median(runs))
+
+
+def start_cluster(tmp: Path) -> list[LocalRedis]:
+    """Three masters on free ports, slots split evenly, converged (cluster_state:ok)."""
+    import redis
+
+    nodes: list[LocalRedis] = []
+    buses: list[int] = []
+    try:
+        for i in range(3):
+            bus = free_port()
+            buses.append(bus)
+            nodes.append(
+                LocalRedis(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-port",
+                    str(bus),
+                    "--cluster-config-file",
+                    str(tmp / f"nodes-{i}.conf"),
+                )
+            )
+        clients = [redis.Redis(port=n.port) for n in nodes]
+        for c, (lo, hi) in zip(clients, [(0, 5460), (5461, 10922), (10923, 16383)], strict=True):
+            c.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
+        for n, bus in zip(nodes[1:], buses[1:], strict=True):
+            clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", n.port, bus)
+        deadline = time.monotonic() + 30
+        while not all(b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO") for c in clients):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bench cluster did not converge")
+            time.sleep(0.05)
+        return nodes
+    except BaseException:
+        for n in nodes:
+            n.stop()
+        raise
+
+
+def bench_cluster(
+    tmp: Path, views: list[FeatureView], now: datetime, runs: int, quick: bool
+) -> tuple[int, dict[int, int], list[tuple[str, dict[str, tuple[float, float]]]]]:
+    """The read cases on a local three-node cluster: skewless vs raw MGET per node and redis-py's
+    cluster pipeline. → (entities per view, calls per run, [(case, {key: (p50, p99)})])."""
+    from binascii import crc_hqx
+
+    import redis
+
+    entities_n = 2_000 if quick else 20_000
+    iters = {1: 300, 100: 60} if quick else {1: 2000, 100: 300}
+    nodes = start_cluster(tmp)
+    try:
+        url = f"redis+cluster://127.0.0.1:{nodes[0].port}/0"
+        db = tmp / "bench-cluster.duckdb"
+        build_duckdb(db, views, entities_n, now)
+        registry = Registry({v.name: v for v in views})
+        client = connect(url)
+        materialize(registry, client, db, now=now)
+        store = FeatureStore(registry, client, url)
+        tails = {
+            v.name: b"}:%s:%s" % (v.name.encode(), client.get(keys.pointer_key(v.name, v.version)))
+            for v in views
+        }
+        slots = client.nodes_manager.slots_cache
+        conns: dict[str, Any] = {}
+        for n in nodes:
+            conns[f"127.0.0.1:{n.port}"] = redis.Connection(host="127.0.0.1", port=n.port)
+        pipe_client = connect(url)
+
+        def raw_per_node(uids, spec_tails):  # type: ignore[no-untyped-def]
+            # keys built from the ids, grouped by node and slot with the client's slot map
+            batches: dict[str, dict[int, list[bytes]]] = {}
+            for u in uids:
+                d = b"%d" % u
+                tag = b"%d:%s" % (len(d), d)
+                slot = crc_hqx(tag, 0) % 16384
+                per_slot = batches.setdefault(slots[slot][0].name, {}).setdefault(slot, [])
+                for t in spec_tails:
+                    per_slot.append(b"skw:{" + tag + t)
+            sent = []
+            for name, per_slot in batches.items():
+                conn = conns[name]
+                conn.send_packed_command(
+                    conn.pack_commands([("MGET", *ks) for ks in per_slot.values()]),
+                    check_health=False,
+                )
+                sent.append((conn, len(per_slot)))
+            return [[conn.read_response() for _ in range(k)] for conn, k in sent]
+
+        def pipeline(uids, spec_tails):  # type: ignore[no-untyped-def]
+            p = pipe_client.pipeline(transaction=False)
+            for t in spec_tails:
+                for u in uids:
+                    d = b"%d" % u
+                    p.get(b"skw:{%d:%s%s" % (len(d), d, t))
+            return p.execute()
+
+        cases = [
+            ("1 entity × 10 features (1 view)", ["v10"], 1),
+            ("1 entity × 50 features (3 views)", ["w20", "x20", "y10"], 1),
+            ("100 entities × 10 features (1 view)", ["v10"], 100),
+        ]
+        by_name = {v.name: v for v in views}
+        rng = random.Random(11)
+        rows = []
+        for title, names, n_ent in cases:
+            refs = [f"{v}.{f}" for v in names for f in by_name[v].feature_names]
+            spec_tails = [tails[v] for v in names]
+            stats: dict[str, list[tuple[float, float]]] = {k: [] for k in ("ours", "raw", "pipe")}
+            for _run in range(runs):
+                picks = [
+                    [rng.randrange(entities_n) for _ in range(n_ent)] for _ in range(iters[n_ent])
+                ]
+                ent_picks = [[{"user_id": u} for u in p] for p in picks]
+
+                def ours(ents, refs=refs):  # type: ignore[no-untyped-def]
+                    return store.get_online_features(refs, ents, now=now)
+
+                def raw(uids, spec_tails=spec_tails):  # type: ignore[no-untyped-def]
+                    return raw_per_node(uids, spec_tails)
+
+                def pipe(uids, spec_tails=spec_tails):  # type: ignore[no-untyped-def]
+                    return pipeline(uids, spec_tails)
+
+                check = ours(ent_picks[0])
+                assert all(s == "present" for row in check.statuses for s in row.values())
+                raw(picks[0])
+                pipe(picks[0])
+                for key, fn, arg in (
+                    ("raw", raw, picks),
+                    ("ours", ours, ent_picks),
+                    ("pipe", pipe, picks),
+                ):
+                    samples = time_loop(fn, arg)
+                    stats[key].append((percentile(samples, 0.5), percentile(samples, 0.99)))
+            med = {
+                k: (statistics.median(a for a, _ in v), statistics.median(b for _, b in v))
+                for k, v in stats.items()
+            }
+            rows.append((title, med))
+            print(
+                "cluster:",
+                title,
+                {k: tuple(round(x) for x in v) for k, v in med.items()},
+                f"x{med['ours'][0] / med['raw'][0]:.2f}",
+                flush=True,
+            )
+        store.close()
+        return entities_n, iters, rows
+    finally:
+        for n in nodes:
+            n.stop()
 
 
 def main() -> int:
@@ -275,6 +440,7 @@ def main() -> int:
                 flush=True,
             )
 
+        cluster_rows = bench_cluster(tmp, views, now, runs, args.quick)
         imp_us, dbt_mods, wall_us = import_time()
     finally:
         server.stop()
@@ -293,7 +459,8 @@ def main() -> int:
         "beforehand (the bare network + redis-py cost). Ratio = skewless ÷ the faster raw read. "
         "Local redis-server, one connection, loopback. *skewless* includes the lost-data check "
         "(docs/operations.md): on a plain Redis the generation pointer, already in the MGET, is "
-        "the sentinel, so no key is added; a cluster read adds one sentinel GET per view and node."
+        "the sentinel, so no key is added; a cluster read adds one sentinel key per view and node "
+        "(in the MGET of its slot, see the cluster table)."
         + (" **--quick run: tiny sizes, not representative.**" if args.quick else ""),
         "",
         "| case | skewless p50 / p99 | + to_dicts() p50 / p99 | raw MGET p50 / p99 | raw HMGET p50 / p99 | MGET floor p50 / p99 | ratio p50 (p99) | target | met | vs floor p50 |",
@@ -306,6 +473,37 @@ def main() -> int:
             f"| {med['floor'][0]:.0f} / {med['floor'][1]:.0f} "
             f"| {r50:.2f}× ({r99:.2f}×) vs {best.upper()} | ≤ {target}× | {'yes' if r50 <= target else 'NO'} "
             f"| {med['ours'][0] / med['floor'][0]:.2f}× |"
+        )
+    c_entities, c_iters, c_rows = cluster_rows
+    lines += [
+        "",
+        "### On Redis Cluster (three local nodes)",
+        "",
+        f"{c_entities:,} entities per view on a three-node cluster started locally (loopback, "
+        f"16,384 slots split evenly), {runs} runs × {c_iters[1]:,} calls (1 entity) / "
+        f"{c_iters[100]:,} calls (100 entities), interleaved. *skewless* groups the keys by node "
+        "and slot and sends each node one pipelined batch, one MGET per slot, on its own "
+        "connection (every node before any reply is read); it also reads each view's generation "
+        "pointer (on the node of the view's slot) and per view and node one completeness "
+        "sentinel (in the MGET of the slot it shares with the node's first key), so a one-entity "
+        "call talks to two nodes when the pointer is elsewhere; socket timeouts come from the "
+        "call's deadline. *raw MGET per node* groups the same "
+        "keys by node with the cluster client's slot map inside the timed call and sends one MGET "
+        "per slot (keys of one entity share a slot), a node's MGETs in one pipelined send, every "
+        "node before any reply is read — nothing decoded, no sentinel. *redis-py cluster "
+        "pipeline* is `RedisCluster.pipeline()` with one GET per key (skewless's read path "
+        "before). Ratio = skewless ÷ raw MGET per node.",
+        "",
+        "| case | skewless p50 / p99 | raw MGET per node p50 / p99 | redis-py cluster pipeline p50 / p99 | ratio p50 (p99) vs raw MGET per node | skewless vs cluster pipeline p50 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for title, med in c_rows:
+        lines.append(
+            f"| {title} | {med['ours'][0]:.0f} / {med['ours'][1]:.0f} "
+            f"| {med['raw'][0]:.0f} / {med['raw'][1]:.0f} "
+            f"| {med['pipe'][0]:.0f} / {med['pipe'][1]:.0f} "
+            f"| {med['ours'][0] / med['raw'][0]:.2f}× ({med['ours'][1] / med['raw'][1]:.2f}×) "
+            f"| {med['ours'][0] / med['pipe'][0]:.2f}× |"
         )
     lines += [
         "",

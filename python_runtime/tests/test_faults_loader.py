@@ -14,6 +14,7 @@ line in the test report.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -622,3 +623,120 @@ def test_a_plain_redis_restarted_empty_is_unavailable_never_missing(tmp_path: Pa
         check_all_served(store, 500)
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line: `skewless features` on a store that lost data, `materialize` vs a lease
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    from click.testing import CliRunner
+
+    from skewless.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture()
+def cli_env(built: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The serving fixture project (conftest `built`) as the CLI's project."""
+    monkeypatch.setenv("SKEWLESS_PROJECT_DIR", str(built.dir))
+    monkeypatch.setenv("SKEWLESS_DUCKDB_PATH", str(built.duckdb))
+    monkeypatch.setenv("SKEWLESS_TARGET_PATH", "target")
+    return built
+
+
+LOAD_EVENTS = ["materialize", "-s", "events", "--now", NOON.isoformat()]
+
+
+def features_json() -> dict[str, dict[str, Any]]:
+    code, out, err = run_cli("features", "--json")
+    assert code == 0, err
+    return {r["view"]: r for r in json.loads(out)}
+
+
+def check_incomplete(total: int) -> None:
+    """`features` says INCOMPLETE (table, warning) and `--json` "incomplete" for `events`."""
+    record = features_json()["events"]
+    assert record["online_status"] == "incomplete", record
+    assert record["sentinels_total"] == total and record["sentinels_intact"] < total, record
+    code, out, err = run_cli("features")
+    assert code == 0, err
+    (row,) = [line for line in out.splitlines() if line.split()[:1] == ["events"]]
+    assert row.split()[7] == "INCOMPLETE", row  # the `online` column
+    assert "warning: `events`: Redis lost part of the generation served" in err, err
+    assert "skewless materialize --select events" in err, err
+
+
+def test_cli_features_reports_a_plain_redis_generation_incomplete(
+    cli_env: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a plain Redis the generation's one sentinel gone (its data with it: a FLUSH of part
+    of the keyspace, a key eviction) is what `features` reports."""
+    monkeypatch.setenv("SKEWLESS_REDIS_URL", redis_url)
+    assert run_cli(*LOAD_EVENTS)[0] == 0
+    record = features_json()["events"]
+    assert record["online_status"] == "current" and record["sentinels_intact"] == 1, record
+    redis.Redis.from_url(redis_url).delete(keys.sentinel_key("events", record["generation"]))
+    check_incomplete(1)
+    assert run_cli(*LOAD_EVENTS)[0] == 0  # a reload repairs it
+    assert features_json()["events"]["online_status"] == "current"
+
+
+def test_cli_features_reports_a_cluster_node_restarted_empty(
+    cluster: list[list[Any]], cli_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.crc import key_slot
+
+    monkeypatch.setenv("SKEWLESS_REDIS_URL", f"redis+cluster://127.0.0.1:{cluster[0][1]}/0")
+    assert run_cli(*LOAD_EVENTS)[0] == 0
+    record = features_json()["events"]
+    assert record["online_status"] == "current", record
+    assert record["sentinels_intact"] == record["sentinels_total"] == keys.CLUSTER_SLOTS
+    # a node other than the one holding the view's bookkeeping (else it is never materialized)
+    home = key_slot(keys.meta_key("events"))
+    lost = next(
+        i for i, (lo, hi) in enumerate([(0, 5460), (5461, 10922), (10923, 16383)])
+        if not lo <= home <= hi
+    )  # fmt: skip
+    restart_empty(cluster, lost)
+    check_incomplete(keys.CLUSTER_SLOTS)
+
+
+def _error_line(code: int, err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert code == 1 and len(errors) == 1 and lines[-1] == errors[0], (code, err)
+    assert "Traceback" not in err
+    return errors[0]
+
+
+def test_cli_materialize_while_another_loader_holds_the_lease(
+    cli_env: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `--wait`: one line naming the holder, exit 1, at once. With `--wait`: done once
+    the holder releases (within `--wait-timeout`), or one line after it."""
+    monkeypatch.setenv("SKEWLESS_REDIS_URL", redis_url)
+    with Lease.acquire(connect(redis_url), "events", ttl=30) as lease:
+        started = time.monotonic()
+        line = _error_line(*run_cli(*LOAD_EVENTS)[::2])
+        assert time.monotonic() - started < 2
+        assert "feature view `events` is being loaded" in line, line
+        assert f"pid {os.getpid()}" in line and f"host {socket.gethostname()}" in line, line
+        assert "--wait" in line, line
+        # a wait shorter than the holder's: refused after about that long
+        started = time.monotonic()
+        line = _error_line(*run_cli(*LOAD_EVENTS, "--wait", "--wait-timeout", "0.5")[::2])
+        assert 0.45 <= time.monotonic() - started < 2.5 and "waited 0.5s" in line, line
+        # the holder releases after 1 s: a waiting load then runs
+        release = threading.Timer(1.0, lease.release)
+        release.start()
+        started = time.monotonic()
+        code, out, err = run_cli(*LOAD_EVENTS, "--wait", "--wait-timeout", "5")
+        waited = time.monotonic() - started
+        release.join()
+    assert code == 0 and "events" in out, err
+    assert 0.9 <= waited < 5, waited
+    assert features_json()["events"]["online_status"] == "current"
+    assert redis.Redis.from_url(redis_url).get(keys.lease_key("events")) is None

@@ -26,8 +26,10 @@ Read path, per call (see `keys.py` for the key layout and `codec.py` for the val
    `missing`, `expired` or `stale` — what `defaulted` (and a None served for a missing, expired
    or nulled stale row) does not say.
 
-Redis Cluster: MGET cannot span slots, so the cluster client reads the same keys with a
-non-transactional cluster pipeline (one round trip per node involved). Each view's data keys
+Redis Cluster: MGET cannot span slots, so the keys are grouped by node and slot (the cluster
+client's slot map) and each node gets one pipelined batch of per-slot MGETs on a connection of
+the store's own, every node sent before any reply is read (one round trip, the nodes in
+parallel), read with the time left before the deadline (`_read_cluster`). Each view's data keys
 carry the generation, so a read still never mixes generations within a view; what is lost is
 the atomic pointer+data snapshot, which the one-generation grace period of the loader covers
 (a generation is deleted only after two newer ones were flipped in). The cluster path is tested
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgpack
+from redis.crc import key_slot as _key_slot
 
 from skewless.definitions import FeatureView
 from skewless.definitions.registry import Registry
@@ -122,6 +126,7 @@ _PRESENT, _MISSING, _EXPIRED, _STALE = "present", "missing", "expired", "stale"
 _UNAVAILABLE = "unavailable"
 _monotonic = time.monotonic
 _MAX_POINTER_RETRIES = 5
+_MAX_REDIRECTS = 5  # cluster reads after a MOVED/ASK reply, within the deadline
 
 #: Most entities in one `get_online_features` call (`RequestLimitError` beyond): one call is one
 #: MGET, and Redis serves nobody else while it answers it.
@@ -609,8 +614,14 @@ class FeatureStore:
         # The read path of a plain Redis uses connections of its own, made like the client's
         # pool makes them but with no retry and bytes replies: their socket timeouts are set per
         # call from the remaining deadline, which a pool shared with other callers cannot allow.
-        pool = None if self._cluster else getattr(client, "connection_pool", None)
+        # On Redis Cluster likewise, per node: the cluster client only supplies the slot map.
         self._idle: list[Any] | None = None
+        self._node_idle: dict[str, list[Any]] | None = None
+        if self._cluster:
+            node = client.get_default_node()
+            pool = getattr(getattr(node, "redis_connection", None), "connection_pool", None)
+        else:
+            pool = getattr(client, "connection_pool", None)
         if pool is not None and getattr(pool, "connection_class", None) is not None:
             from redis.backoff import NoBackoff
             from redis.retry import Retry
@@ -622,7 +633,12 @@ class FeatureStore:
                 "decode_responses": False,
                 "health_check_interval": 0,
             }
-            self._idle = []
+            if self._cluster:
+                self._node_idle = {}
+                self._slot_refresh: threading.Thread | None = None
+                self._slot_refreshed = 0.0
+            else:
+                self._idle = []
             _STORES.add(self)
         if self.problems:
             _log.warning(
@@ -725,6 +741,10 @@ class FeatureStore:
         idle, self._idle = self._idle, ([] if self._idle is not None else None)
         for conn in idle or ():
             conn.disconnect()
+        nodes, self._node_idle = self._node_idle, ({} if self._node_idle is not None else None)
+        for conns in (nodes or {}).values():
+            for conn in conns:
+                conn.disconnect()
         close = getattr(self.redis, "close", None)
         if close is not None:
             close()
@@ -800,10 +820,12 @@ class FeatureStore:
                 raise self._fault(e, plan, budget_ms) from None
             finally:
                 idle.append(conn)
+        if self._node_idle is not None:
+            return self._read_cluster(keys, deadline, budget_ms, plan)
         if deadline - _monotonic() <= 0:
             raise self._fault(TimeoutError(), plan, budget_ms)
         try:
-            if self._cluster:
+            if self._cluster:  # a cluster client of another shape: its own pipeline
                 pipe = self.redis.pipeline(transaction=False)
                 for k in keys:
                     pipe.get(k)
@@ -811,6 +833,206 @@ class FeatureStore:
             return self.redis.execute_command("MGET", *keys)  # type: ignore[no-any-return]
         except FAULTS as e:
             raise self._fault(e, plan, budget_ms) from None
+
+    def _read_cluster(
+        self, keys: list[bytes], deadline: float, budget_ms: float, plan: _Plan
+    ) -> list[Any]:
+        """`keys` read from a Redis Cluster before `deadline`, or abandoned: never re-sent past it.
+
+        The keys are grouped by the node serving their slot (the cluster client's slot map) and
+        by slot; each node gets one pipelined batch — one MGET per slot (the keys of one entity,
+        and its sentinel, share a slot) — on a connection of the store's own. Every batch is
+        sent before any reply is read (the nodes answer in parallel: one round trip, not one
+        per node), and each node's replies are read with the time left as the socket timeout.
+        A MOVED reply (the slot migrated) updates the slot map and the slot is read again; an
+        ASK or TRYAGAIN reply (the slot is migrating) reads its keys again one GET each (after
+        ASKING, at the node an ASK names) — only while time remains.
+
+        Raises:
+            DeadlineExceeded: a node did not answer in time (connect, send or read).
+            OnlineStoreError: any other fault (a node down, an error reply, slots that keep
+                moving).
+        """
+        from redis.exceptions import AskError, ResponseError, TryAgainError
+
+        manager = self.redis.nodes_manager
+        slots = manager.slots_cache
+        out: list[Any] = [None] * len(keys)
+        todo: list[int] = list(range(len(keys)))
+        # keys read one GET each (a migrating slot) → the node an ASK named, or None
+        single: dict[int, str | None] = {}
+        for _attempt in range(_MAX_REDIRECTS):
+            # per node, in reply order: a slot → its keys' indices (one MGET), or ("get", i)
+            # / ("ask", i) → [i] (one GET, after ASKING for an ask)
+            batches: dict[str, dict[Any, list[int]]] = {}
+            try:
+                group: Any
+                for i in todo:
+                    at = single.get(i) if single else None
+                    if at is not None:
+                        name, group = at, ("ask", i)
+                    else:
+                        slot = _key_slot(keys[i])
+                        owners = slots.get(slot)
+                        if not owners:
+                            manager.get_node_from_slot(slot)  # raises, naming the slot
+                        name = owners[0].name
+                        group = ("get", i) if single and i in single else slot
+                    node = batches.get(name)
+                    if node is None:
+                        node = batches[name] = {}
+                    idxs = node.get(group)
+                    if idxs is None:
+                        node[group] = [i]
+                    else:
+                        idxs.append(i)
+            except FAULTS as e:  # a slot no node serves right now
+                raise self._fault(e, plan, budget_ms) from None
+            sent: list[tuple[Any, dict[Any, list[int]]]] = []
+            moved: list[Any] = []
+            retry: list[int] = []
+            retry_at: dict[int, str | None] = {}
+            error: BaseException | None = None
+            done = 0
+            try:
+                for name, node in batches.items():
+                    conn = self._node_conn(name, deadline)
+                    sent.append((conn, node))
+                    parts = []
+                    for group, idxs in node.items():
+                        if type(group) is int:
+                            parts.append(b"*%d\r\n$4\r\nMGET\r\n" % (len(idxs) + 1))
+                        elif group[0] == "ask":
+                            parts.append(b"*1\r\n$6\r\nASKING\r\n*2\r\n$3\r\nGET\r\n")
+                        else:
+                            parts.append(b"*2\r\n$3\r\nGET\r\n")
+                        for i in idxs:
+                            k = keys[i]
+                            parts.append(b"$%d\r\n%s\r\n" % (len(k), k))
+                    conn._sock.sendall(b"".join(parts))
+                for conn, node in sent:
+                    remaining = deadline - _monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    conn._sock.settimeout(remaining)
+                    read = conn.read_response
+                    for group, idxs in node.items():
+                        try:
+                            if type(group) is int:
+                                for i, value in zip(idxs, read(), strict=True):
+                                    out[i] = value
+                                continue
+                            if group[0] == "ask":
+                                read()  # ASKING's OK
+                            out[idxs[0]] = read()
+                        except ResponseError as e:  # a whole reply: the socket stays in step
+                            if type(e) is AskError:  # migrating: at the node it names
+                                for i in idxs:
+                                    retry.append(i)
+                                    retry_at[i] = f"{e.host}:{e.port}"
+                            elif isinstance(e, AskError):  # MOVED: the slot has a new owner
+                                moved.append(e)
+                                retry += idxs
+                            elif isinstance(e, TryAgainError):  # migrating, keys on both sides
+                                for i in idxs:
+                                    retry.append(i)
+                                    retry_at[i] = None
+                            elif error is None:
+                                error = e
+                    done += 1
+            except FAULTS as e:
+                for conn, _node in sent[done:]:
+                    conn.disconnect()  # replies may still come: these sockets are out of step
+                if not isinstance(e, (TimeoutError, self._timeout_error)):
+                    self._refresh_slot_map_soon()  # a node down: did its slots fail over?
+                raise self._fault(e, plan, budget_ms) from None
+            finally:
+                for conn, _node in sent:
+                    self._node_idle_list(conn).append(conn)
+            if error is not None:
+                raise self._fault(error, plan, budget_ms)
+            if not retry:
+                return out
+            for redirect in moved:
+                manager.move_slot(redirect)  # the slot map learns the slot's new owner
+            todo, single = retry, retry_at
+            if deadline - _monotonic() <= 0:
+                raise self._fault(TimeoutError(), plan, budget_ms)
+        raise OnlineStoreError(
+            f"the hash slots read for {[vp.name for vp in plan.views]} kept moving during "
+            f"{_MAX_REDIRECTS} reads; is the cluster resharding?",
+            operation="serve",
+            view=", ".join(vp.name for vp in plan.views),
+            url=self.redis_url,
+        )
+
+    def _refresh_slot_map_soon(self) -> None:
+        """Reload the cluster client's slot map (CLUSTER SLOTS) in a background thread, at most
+        one at a time and once a second: a call never waits for it (the nodes asked may be
+        slow), the next calls use the new map (a failed-over slot's new primary)."""
+        now = _monotonic()
+        if self._slot_refresh is not None or now - self._slot_refreshed < 1.0:
+            return
+        manager = self.redis.nodes_manager
+
+        def refresh() -> None:
+            try:
+                manager.initialize()
+            except Exception:  # the next failed call tries again
+                pass
+            finally:
+                self._slot_refreshed = _monotonic()
+                self._slot_refresh = None
+
+        self._slot_refreshed = now
+        thread = threading.Thread(target=refresh, name="skewless-slot-map", daemon=True)
+        self._slot_refresh = thread
+        thread.start()
+
+    def _node_idle_list(self, conn: Any) -> list[Any]:
+        idle = self._node_idle
+        name = f"{conn.host}:{conn.port}"
+        if idle is None:  # closed meanwhile
+            return []
+        return idle.setdefault(name, [])
+
+    def _node_conn(self, name: str, deadline: float) -> Any:
+        """A connection of the store's own to cluster node `name` (`host:port`), connected
+        and with the time left before `deadline` as its socket timeout."""
+        assert self._node_idle is not None
+        try:
+            conn = self._node_idle.get(name, []).pop()
+        except IndexError:
+            host, _, port = name.rpartition(":")
+            conn = self._conn_class(**{**self._conn_kwargs, "host": host, "port": int(port)})
+        remaining = deadline - _monotonic()
+        if remaining <= 0:
+            self._node_idle.setdefault(name, []).append(conn)
+            raise TimeoutError
+        sock = conn._sock
+        if sock is not None:
+            # an idle socket that reads as ready was closed by the server: reconnect first
+            try:
+                closed = conn.can_read()
+            except FAULTS:
+                closed = True
+            if closed:
+                conn.disconnect()
+                sock = None
+        if sock is None:
+            conn.socket_connect_timeout = conn.socket_timeout = remaining
+            try:
+                conn.connect()
+            except BaseException:
+                self._node_idle.setdefault(name, []).append(conn)
+                raise
+            sock = conn._sock
+            remaining = deadline - _monotonic()
+            if remaining <= 0:
+                self._node_idle.setdefault(name, []).append(conn)
+                raise TimeoutError
+        sock.settimeout(remaining)
+        return conn
 
     def _fault(self, e: BaseException, plan: _Plan, budget_ms: float) -> OnlineStoreError:
         """The error for a failed read of `plan`'s views: `DeadlineExceeded` for a timeout."""
@@ -1307,6 +1529,8 @@ def _forget_connections_after_fork() -> None:
     for store in list(_STORES):
         if store._idle is not None:
             store._idle = []
+        if store._node_idle is not None:
+            store._node_idle = {}
 
 
 if hasattr(os, "register_at_fork"):

@@ -15,7 +15,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,spark,postgres]"
 	@touch $(STAMP)
 
 .PHONY: venv

@@ -37,11 +37,15 @@ def _duckdb_option(f: Any) -> Any:
 def open_offline(
     obj: CliContext, duckdb_path: Path | None, profiles_dir: Path | None, dbt_target: str | None
 ) -> Any:
-    """A read-only DuckDB session on the project's database (see `offline.duckdb.open_duckdb`)."""
-    from skewless.online.materialize import duckdb_path_from_profile, open_duckdb
+    """A reader of what dbt built: `--duckdb-path` when given, else the profile target's
+    engine (DuckDB or PostgreSQL; see docs/engines.md)."""
+    from skewless.offline import reader_from_profile
+    from skewless.offline.duckdb import DuckDBReader
 
-    path = duckdb_path or duckdb_path_from_profile(obj.project_dir, profiles_dir, dbt_target)
-    return open_duckdb(path, obj.registry().views.values())
+    views = obj.registry().views.values()
+    if duckdb_path:
+        return DuckDBReader.open(duckdb_path, views)
+    return reader_from_profile(obj.project_dir, profiles_dir, dbt_target, views)
 
 
 def _load_thresholds(path: Path | None) -> dict[str, float]:
@@ -218,9 +222,15 @@ def consistency(
             if training_relation:
                 from skewless.guards.drift import training_vs_served
 
+                if getattr(duck, "engine", "duckdb") != "duckdb":
+                    raise SkewlessError(
+                        f"--training-relation: drift reads the training set from DuckDB only "
+                        f"(this target is {duck.engine}); run the replay without it"
+                    )
+
                 training_relation = _relation_of(registry, training_relation)
                 report.drift = training_vs_served(
-                    registry, duck, training_relation, rows, features=wanted
+                    registry, duck.con, training_relation, rows, features=wanted
                 )
                 report.max_psi = max_psi
     finally:

@@ -61,7 +61,10 @@ def split_list(values: tuple[str, ...]) -> list[str]:
     help="Where profiles.yml is (default: as dbt looks).",
 )
 @click.option(
-    "--dbt-target", help="The profile target holding the DuckDB path (default: the profile's)."
+    "--dbt-target",
+    envvar="DBT_TARGET",
+    help="The dbt profile target to read what dbt built from: a duckdb or postgres output "
+    "[env DBT_TARGET; default: the profile's].",
 )
 @click.option(
     "--now",
@@ -145,9 +148,10 @@ def materialize(
       skewless --project-dir examples/payments materialize --select user_txn_stats
       SKEWLESS_REDIS_URL=redis://localhost:6379/0 skewless materialize --incremental
       skewless materialize --select user_txn_stats --wait --wait-timeout 900
+      skewless materialize --dbt-target postgres
     """
     from skewless.definitions.durations import parse_duration
-    from skewless.online.materialize import duckdb_path_from_profile
+    from skewless.offline import reader_from_profile
     from skewless.online.materialize import materialize as run
 
     registry = obj.registry()
@@ -175,7 +179,35 @@ def materialize(
         lookback_td = parse_duration(lookback) if lookback else None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--lookback") from None
-    path = duckdb_path or duckdb_path_from_profile(obj.project_dir, profiles_dir, dbt_target)
+    # --duckdb-path names the file; otherwise the profile target says which engine to read
+    offline: Any = duckdb_path or reader_from_profile(
+        obj.project_dir, profiles_dir, dbt_target, registry.views.values()
+    )
+    try:
+        _run(obj, run, offline, names, incremental, lookback_td, now_text, chunk_rows,
+             keep_versions, wait, wait_timeout, lease_ttl, as_json)  # fmt: skip
+    finally:
+        if not isinstance(offline, Path):
+            offline.close()
+    if broken:
+        raise _disabled(registry, broken)
+
+
+def _run(
+    obj: CliContext,
+    run: Any,
+    offline: Any,
+    names: list[str] | None,
+    incremental: bool,
+    lookback_td: Any,
+    now_text: str | None,
+    chunk_rows: int,
+    keep_versions: int | None,
+    wait: bool,
+    wait_timeout: float,
+    lease_ttl: float | None,
+    as_json: bool,
+) -> None:
     client = obj.redis()
     from skewless.online.connection import redact
 
@@ -194,9 +226,9 @@ def materialize(
 
     try:
         results = run(
-            registry,
+            obj.registry(),
             client,
-            path,
+            offline,
             select=names,
             now=parse_now(now_text),
             incremental=incremental,
@@ -224,8 +256,6 @@ def materialize(
         click.echo(to_json([r.to_dict() for r in results]))
     else:
         _print_results(results)
-    if broken:
-        raise _disabled(registry, broken)
 
 
 def _disabled(registry: Any, names: list[str]) -> Exception:

@@ -461,6 +461,38 @@ def _fetch_dicts(duck: Any, sql: str, params: Sequence[Any] | None = None) -> li
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+def _engine(duck: Any) -> tuple[Any, Any]:
+    """(a non-DuckDB offline reader or None, the DuckDB session or None) of what the checks were
+    given: an `offline.OfflineReader` (DuckDB, PostgreSQL) or a DuckDB session."""
+    if not hasattr(duck, "latest_rows"):
+        return None, duck
+    con = getattr(duck, "con", None)
+    return (None, con) if con is not None else (duck, None)
+
+
+def _sample_latest(
+    reader: Any, view: FeatureView, watermark_us: int, sample: int, seed: int
+) -> list[dict[str, Any]]:
+    """A reservoir sample (`sample` rows, seeded) of the latest row per entity up to the
+    watermark, selected in the engine (`OfflineReader.latest_rows`) and streamed."""
+    import random
+
+    rng = random.Random(seed)
+    kept: list[dict[str, Any]] = []
+    seen = 0
+    _, batches = reader.latest_rows(view, visible_us=watermark_us, since_us=None, chunk_rows=10_000)
+    for batch in batches:
+        for row in batch.to_pylist():
+            seen += 1
+            if len(kept) < sample:
+                kept.append(row)
+            else:
+                j = rng.randrange(seen)
+                if j < sample:
+                    kept[j] = row
+    return kept
+
+
 def _serving_rule(
     view: FeatureView,
     features: Sequence[Feature],
@@ -522,8 +554,8 @@ def online_vs_offline(
 
     Args:
         store: a `FeatureStore` (its registry and Redis client are used).
-        duck: a DuckDB connection where the views' relations resolve (see
-            `offline.duckdb.open_duckdb`).
+        duck: the offline reader (`offline.reader_from_profile`: DuckDB, PostgreSQL), or a
+            DuckDB connection where the views' relations resolve (`offline.duckdb.open_duckdb`).
         views: view names (default: every feature view).
         sample: entities per view (reservoir sample of the offline latest rows).
         seed: the sample's seed (same seed, same entities).
@@ -576,10 +608,14 @@ def online_vs_offline(
             f"WHERE {not_null} AND {ts} <= {_lit_ts(watermark)} "
             f"QUALIFY row_number() OVER (PARTITION BY {ent} ORDER BY {ts} DESC) = 1"
         )
-        rows = _fetch_dicts(
-            duck,
-            f"SELECT * FROM ({latest}) USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE ({int(seed)})",
-        )
+        engine, con = _engine(duck)
+        if engine is not None:  # another engine: selected there, sampled as it streams
+            rows = _sample_latest(engine, view, int(meta["watermark"]), int(sample), int(seed))
+        else:
+            rows = _fetch_dicts(
+                con,
+                f"SELECT * FROM ({latest}) USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE ({int(seed)})",
+            )
         entities = [{c: r[c] for c in view.entity} for r in rows]
         refs = [f.ref for f in view.features]
         for entity, r in zip(entities, rows, strict=True):
@@ -623,6 +659,13 @@ def pit_rows(
 
     if not spine:
         return []
+    engine, duck = _engine(duck)
+    if engine is not None:  # another engine: the spine travels there, the join runs there
+        return [
+            (None, None) if r["__skw_ts"] is None else (_norm(r["__skw_ts"]), r)
+            for b in engine.point_in_time(view, spine)
+            for r in b.to_pylist()
+        ]
     cols: dict[str, list[Any]] = {"__i": list(range(len(spine)))}
     for c in view.entity:
         cols[c] = [None if e.get(c) is None else _key_text(e.get(c)) for e, _ in spine]
@@ -698,7 +741,8 @@ def replay(
 
     Args:
         registry: the current feature views.
-        duck: a DuckDB connection where the views' relations resolve.
+        duck: the offline reader (`offline.reader_from_profile`: DuckDB, PostgreSQL), or a
+            DuckDB connection where the views' relations resolve.
         rows: logged rows (`feature_log.read_feature_log`).
         features: only these feature references (default: every logged feature of a known view).
         thresholds: maximum mismatch rate per feature reference.
@@ -925,6 +969,12 @@ def _replay_on_demand(
         }
     )
     name = f"__skw_od_{odv.name}"
+    engine, duck = _engine(duck)
+    if engine is not None:  # the request-time SQL is DuckDB's: evaluated in a local session
+        import duckdb
+
+        duck = duckdb.connect()
+        duck.execute("SET TimeZone='UTC'")
     duck.register(name, table)
     try:
         casts = ", ".join(f"CAST({_q(c)} AS {types[c]}) AS {_q(c)}" for c in columns)
@@ -941,6 +991,8 @@ def _replay_on_demand(
             return [acc.finish() for acc in accs.values()]
     finally:
         duck.unregister(name)
+        if engine is not None:
+            duck.close()
     for r, rec in zip(rows, recomputed, strict=True):
         ctx = {"entity": r.entity, "served_at": r.served_at, "request": r.request}
         for f in feats:

@@ -99,7 +99,8 @@ def training_record(
     Args:
         registry: the feature views and the manifest (`Registry.from_dbt`).
         model: the training-set model's name.
-        duck: a DuckDB connection where the model's relation resolves.
+        duck: the offline reader (`offline.reader_from_profile`: DuckDB or PostgreSQL), or a
+            DuckDB connection where the model's relation resolves.
         timestamp: the spine's timestamp column (default: the first TIMESTAMP/DATE column of the
             relation that is not a feature).
         project_dir: the dbt project folder, for its git commit (default: the manifest's parent).
@@ -125,13 +126,18 @@ def training_record(
         )
     views_by_id = {v.unique_id: v for v in registry.views.values()}
     view_names = _upstream_views(manifest, str(node.get("unique_id")), views_by_id)
-    try:
-        desc = duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    except Exception as e:
-        raise SkewlessError(
-            f"model `{model}`: cannot read {relation} in DuckDB ({e}); run `dbt build` first"
-        ) from None
-    columns = {str(r[0]): str(r[1]).upper() for r in desc}
+    # an offline reader (`offline.OfflineReader`: DuckDB, PostgreSQL) or a DuckDB session
+    con = getattr(duck, "con", None) if hasattr(duck, "latest_rows") else duck
+    if con is not None:
+        try:
+            desc = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        except Exception as e:
+            raise SkewlessError(
+                f"model `{model}`: cannot read {relation} in DuckDB ({e}); run `dbt build` first"
+            ) from None
+        columns = {str(r[0]): str(r[1]).upper() for r in desc}
+    else:
+        columns = {c: t.upper() for c, t in duck.relation_types(str(relation), model).items()}
     feature_columns: set[str] = set()
     fviews: dict[str, Any] = {}
     for name in view_names:
@@ -157,7 +163,12 @@ def training_record(
             f"model `{model}`: no column `{timestamp}` in {relation}; its columns: {', '.join(columns)}"
         )
     ts_sql = f'min("{timestamp}"), max("{timestamp}")' if timestamp else "NULL, NULL"
-    count, lo, hi = duck.execute(f"SELECT count(*), {ts_sql} FROM {relation}").fetchone()
+    stats_sql = f"SELECT count(*), {ts_sql} FROM {relation}"
+    if con is not None:
+        count, lo, hi = con.execute(stats_sql).fetchone()
+    else:
+        (row,) = [r for b in duck.query(stats_sql, 1) for r in b.to_pylist()]
+        count, lo, hi = row.values()
     folder = (
         Path(project_dir)
         if project_dir

@@ -19,36 +19,26 @@ A modifier DuckDB ignores (`varchar(20)`) is dropped. Types the compiler does no
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from skewless.definitions import FeatureView
-from skewless.errors import ColumnTypeError, ManifestError, UnsupportedExpression
+from skewless.errors import ColumnTypeError, ManifestError, SkewlessError, UnsupportedExpression
+from skewless.offline.profile import ProfileTarget, profile_target
 
 __all__ = [
+    "DuckDBReader",
     "canonical_type",
     "check_relation_types",
+    "check_relation_types_from",
     "duckdb_path_from_profile",
+    "duckdb_path_of",
     "open_duckdb",
     "relation_column_types",
     "type_mismatches",
 ]
-
-_ENV_VAR = re.compile(r"\{\{\s*env_var\(\s*(['\"])(.+?)\1\s*(?:,\s*(['\"])(.*?)\3\s*)?\)\s*\}\}")
-
-
-def _render_env(text: str, where: str) -> str:
-    def sub(m: re.Match[str]) -> str:
-        name, default = m.group(2), m.group(4)
-        value = os.environ.get(name, default)
-        if value is None:
-            raise ManifestError(f"{where}: env_var('{name}') is not set and has no default")
-        return value
-
-    return _ENV_VAR.sub(sub, text)
 
 
 def duckdb_path_from_profile(
@@ -57,48 +47,32 @@ def duckdb_path_from_profile(
     """The DuckDB database file of a dbt project's profile (`path:` of its duckdb output).
 
     Looks for `profiles.yml` in `profiles_dir`, `$DBT_PROFILES_DIR`, the project folder, then
-    `~/.dbt`. `{{ env_var('NAME', 'default') }}` is rendered; a relative path is taken relative
-    to the project folder (where dbt runs).
+    `~/.dbt` (`offline.profile.profile_target`). `{{ env_var('NAME', 'default') }}` is rendered;
+    a relative path is taken relative to the project folder (where dbt runs).
 
     Raises:
         ManifestError: saying which file or key is missing and how to pass `--duckdb-path`.
     """
-    import yaml  # type: ignore[import-untyped]
-
-    project = Path(project_dir)
     hint = "pass --duckdb-path (or set SKEWLESS_DUCKDB_PATH)"
-    try:
-        project_cfg = yaml.safe_load((project / "dbt_project.yml").read_text()) or {}
-    except FileNotFoundError:
-        raise ManifestError(f"no dbt_project.yml in {project}; {hint}") from None
-    profile_name = project_cfg.get("profile")
-    candidates = [profiles_dir, os.environ.get("DBT_PROFILES_DIR"), project, Path.home() / ".dbt"]
-    for folder in candidates:
-        if folder and (Path(folder) / "profiles.yml").is_file():
-            profiles_file = Path(folder) / "profiles.yml"
-            break
-    else:
-        raise ManifestError(f"no profiles.yml found for the dbt project in {project}; {hint}")
-    profiles = yaml.safe_load(profiles_file.read_text()) or {}
-    profile = profiles.get(profile_name)
-    if not isinstance(profile, dict):
-        raise ManifestError(f"{profiles_file} has no profile `{profile_name}`; {hint}")
-    target_name = target or os.environ.get("DBT_TARGET") or profile.get("target", "dev")
-    target_name = _render_env(str(target_name), str(profiles_file))
-    output = (profile.get("outputs") or {}).get(target_name)
-    if not isinstance(output, dict) or output.get("type") != "duckdb":
+    t = profile_target(project_dir, profiles_dir, target, hint=hint)
+    if t.type != "duckdb":
         raise ManifestError(
-            f"{profiles_file}: profile `{profile_name}`, target `{target_name}` is not a duckdb "
+            f"{t.profiles_file}: profile `{t.profile}`, target `{t.name}` is not a duckdb "
             f"output; materialize reads DuckDB — {hint}"
         )
-    raw = str(output.get("path") or "")
-    path = _render_env(raw, f"{profiles_file}: {profile_name}.outputs.{target_name}.path")
+    return duckdb_path_of(t, hint)
+
+
+def duckdb_path_of(t: ProfileTarget, hint: str = "pass --duckdb-path") -> Path:
+    """The on-disk database file of a duckdb profile target (relative → the project folder)."""
+    raw = str(t.raw.get("path") or "")
+    path = str(t.get("path", ""))
     if not path or path == ":memory:" or path.startswith("md:"):
         raise ManifestError(
-            f"{profiles_file}: profile `{profile_name}` has no on-disk DuckDB path ({raw!r}); {hint}"
+            f"{t.profiles_file}: profile `{t.profile}` has no on-disk DuckDB path ({raw!r}); {hint}"
         )
     p = Path(path).expanduser()
-    return p if p.is_absolute() else project / p
+    return p if p.is_absolute() else t.project_dir / p
 
 
 def _quote(name: str) -> str:
@@ -222,10 +196,100 @@ def check_relation_types(con: Any, views: Iterable[FeatureView]) -> None:
         ColumnTypeError: one line listing every mismatch (model, column, declared, actual, fix).
         ManifestError: a relation cannot be described.
     """
+    check_relation_types_from(lambda view: relation_column_types(con, view), views)
+
+
+def check_relation_types_from(
+    column_types: Callable[[FeatureView], dict[str, str]], views: Iterable[FeatureView]
+) -> None:
+    """`check_relation_types` with the built types read by `column_types` (any engine's names;
+    compared through `canonical_type`)."""
     problems: list[str] = []
     for view in views:
         if not view.relation_name:
             continue  # ephemeral: the loader refuses it with its own message
-        problems += type_mismatches(view, relation_column_types(con, view))
+        problems += type_mismatches(view, column_types(view))
     if problems:
         raise ColumnTypeError("; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------
+# The reader (offline.OfflineReader)
+
+
+class DuckDBReader:
+    """`offline.OfflineReader` over a DuckDB file opened read-only (`open_duckdb`). `con` is the
+    session: the loader's fast path runs its fused query there (key, framing and codec in the
+    same statement as the latest-row selection)."""
+
+    engine = "duckdb"
+
+    def __init__(self, con: Any, path: Path | None = None):
+        self.con = con
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, views: Iterable[FeatureView]) -> DuckDBReader:
+        return cls(open_duckdb(path, views), Path(path))
+
+    def __repr__(self) -> str:
+        return f"DuckDBReader({str(self.path)!r})"
+
+    def column_types(self, view: FeatureView) -> dict[str, str]:
+        return relation_column_types(self.con, view)
+
+    def relation_types(self, relation: str, model: str) -> dict[str, str]:
+        """Any relation's columns → DuckDB's type names (`DESCRIBE`)."""
+        import duckdb
+
+        try:
+            rows = self.con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        except duckdb.Error as e:
+            raise SkewlessError(
+                f"model `{model}`: cannot read {relation} in DuckDB ({e}); run `dbt build` first"
+            ) from None
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def check_relation_types(self, views: Iterable[FeatureView]) -> None:
+        check_relation_types(self.con, views)
+
+    def latest_rows_sql(self, view: FeatureView, visible_us: int, since_us: int | None) -> str:
+        """The latest row per entity (`offline.LatestWindow`), with QUALIFY."""
+        from skewless.offline import LatestWindow
+
+        w = LatestWindow(view, visible_us, since_us)
+        cols = [*w.partition, f"{w.ts} AS __skw_ts", *(_quote(f.name) for f in view.features)]
+        return (
+            f"SELECT {', '.join(cols)}\nFROM {w.relation()}\nWHERE {' AND '.join(w.where)}\n"
+            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(w.partition)} "
+            f"ORDER BY {', '.join(w.order())}) = 1"
+        )
+
+    def latest_rows(
+        self, view: FeatureView, *, visible_us: int, since_us: int | None, chunk_rows: int
+    ) -> tuple[int, Iterator[Any]]:
+        import duckdb
+
+        sql = self.latest_rows_sql(view, visible_us, since_us)
+        try:
+            self.con.execute("DROP TABLE IF EXISTS temp.__skw_latest")
+            self.con.execute(f"CREATE TEMP TABLE __skw_latest AS {sql}")
+            total = self.con.execute("SELECT count(*) FROM temp.__skw_latest").fetchall()[0][0]
+        except duckdb.Error as e:
+            raise SkewlessError(
+                f"model `{view.name}`: querying {view.relation_name} in DuckDB failed: {e} — "
+                "is the model built (`dbt build`)?"
+            ) from None
+        return int(total), self.query("SELECT * FROM temp.__skw_latest", chunk_rows)
+
+    def query(self, sql: str, chunk_rows: int) -> Iterator[Any]:
+        import duckdb
+
+        try:
+            reader = self.con.sql(sql).to_arrow_reader(chunk_rows)
+        except duckdb.Error as e:
+            raise SkewlessError(f"DuckDB query failed: {e}") from None
+        yield from reader
+
+    def close(self) -> None:
+        self.con.close()

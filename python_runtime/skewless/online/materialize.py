@@ -69,6 +69,7 @@ three-node cluster.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -79,8 +80,10 @@ from typing import Any, TypeVar, cast
 
 from skewless.definitions import FeatureView
 from skewless.definitions.registry import Registry
-from skewless.errors import DefinitionError, LeaseLostError, OnlineStoreError, SkewlessError
+from skewless.errors import LeaseLostError, OnlineStoreError, SkewlessError
+from skewless.offline import LatestWindow, OfflineReader, visible_bound
 from skewless.offline.duckdb import (
+    DuckDBReader,
     _quote,
     check_relation_types,
     duckdb_path_from_profile,
@@ -92,9 +95,11 @@ from skewless.online.lease import Lease, resolve_lease_ttl
 
 __all__ = [
     "MaterializeResult",
+    "check_relation_types",
     "duckdb_path_from_profile",
     "materialize",
     "materialize_view",
+    "open_duckdb",
 ]
 
 DEFAULT_CHUNK_ROWS = 5000
@@ -177,11 +182,6 @@ class MaterializeResult:
 # SQL
 
 
-def _ts_literal(micros: int) -> str:
-    ts = codec.decode_timestamp(micros)
-    return f"TIMESTAMPTZ '{ts.strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
-
-
 def _micros(value: datetime | timedelta) -> int:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -207,7 +207,20 @@ def latest_rows_sql(
     `framed=False` (Redis Cluster, written through redis-py's cluster pipeline) the columns are
     `__skw_key`, `__skw_ts`, then the features.
     """
-    ts = f"CAST({_quote(view.timestamp)} AS TIMESTAMPTZ)"
+    w = LatestWindow(view, visible_bound(view, now_us), since_us)
+    relation = w.relation()
+    inner = _stored_columns(view, generation, w.ts)
+    qualify = (
+        f"QUALIFY row_number() OVER (PARTITION BY {', '.join(w.partition)} "
+        f"ORDER BY {', '.join(w.order())}) = 1"
+    )
+    select = f"SELECT {', '.join(inner)}\nFROM {relation}\nWHERE {' AND '.join(w.where)}\n{qualify}"
+    return select if not framed else _framed(view, select, ttl_ms)
+
+
+def _stored_columns(view: FeatureView, generation: bytes, ts: str) -> list[str]:
+    """The data key, the timestamp in epoch micros and each feature in its stored form
+    (`codec.sql_select`), as DuckDB select-list items over the view's columns."""
     inner = [
         f"{keys.sql_data_key_expression(view, generation, _quote)} AS __skw_key",
         f"epoch_us({ts}) AS __skw_ts",
@@ -215,19 +228,18 @@ def latest_rows_sql(
     for f in view.features:
         kind = codec.column_kind(view.name, f.name, f.data_type)
         inner.append(f"{codec.sql_select(kind, _quote(f.name))} AS {_quote(f.name)}")
-    where = [f"{_quote(c)} IS NOT NULL" for c in view.entity]
-    # a row is servable once its batch lag has passed: `timestamp + available_after <= now`,
-    # the bound the point-in-time join applies, so serving never sees what training could not
-    visible_us = now_us - _micros(view.available_after or timedelta(0))
-    where.append(f"{ts} <= {_ts_literal(visible_us)}")
-    if since_us is not None:
-        where.append(f"{ts} >= {_ts_literal(since_us)}")
-    partition = ", ".join(_quote(c) for c in view.entity)
-    if not view.relation_name:
-        raise DefinitionError(
-            f"model `{view.name}` has no relation_name in the manifest (ephemeral?); materialize "
-            "it as a table or view"
-        )
+    return inner
+
+
+def framed_sql(view: FeatureView, source: str, generation: bytes, ttl_ms: int | None) -> str:
+    """DuckDB SQL framing rows an engine selected (`OfflineReader.latest_rows`: the key columns,
+    `__skw_ts` as TIMESTAMPTZ, the features) read from the relation `source`: the columns of
+    `latest_rows_sql` with `framed=True`."""
+    inner = _stored_columns(view, generation, "__skw_ts")
+    return _framed(view, f"SELECT {', '.join(inner)}\nFROM {source}", ttl_ms)
+
+
+def _framed(view: FeatureView, select: str, ttl_ms: int | None) -> str:
     crlf = "(chr(13) || chr(10))"
     bulk_key = f"'$' || CAST(strlen(__skw_key) AS VARCHAR) || {crlf} || __skw_key || {crlf}"
     head = "'*5'" if ttl_ms is not None else "'*3'"
@@ -241,18 +253,8 @@ def latest_rows_sql(
     else:
         px_tail = crlf
     features = ", ".join(_quote(f.name) for f in view.features)
-    # Several rows of one entity at the same timestamp: the one with the greatest feature values
-    # (declared order, NULL lowest) wins — the tie rule of the point-in-time join macro.
-    order = ", ".join([f"{ts} DESC", *(f"{_quote(f.name)} DESC NULLS LAST" for f in view.features)])
-    if not framed:
-        return (
-            f"SELECT {', '.join(inner)}\nFROM {view.relation_name}\nWHERE {' AND '.join(where)}\n"
-            f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1"
-        )
     return (
-        f"WITH latest AS (\nSELECT {', '.join(inner)}\nFROM {view.relation_name}\n"
-        f"WHERE {' AND '.join(where)}\n"
-        f"QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1)\n"
+        f"WITH latest AS (\n{select})\n"
         f"SELECT encode({set_head}) AS __skw_set, encode({bulk_key}) AS __skw_arg, "
         f"encode({px_tail}) AS __skw_px, __skw_ts, {features}\nFROM latest"
     )
@@ -443,6 +445,9 @@ def materialize_view(
 ) -> MaterializeResult:
     """Load one view (see the module docstring). `progress(done, total)` is called per chunk.
 
+    `duck` is the offline reader (`offline.OfflineReader`), or a DuckDB session where the view's
+    relation resolves.
+
     With `check_types` (the default) the view's declared column types are first compared with
     the built relation's (`ColumnTypeError` before anything is written); `materialize` checks
     every selected view up front and passes False. `keep_versions`, `wait` and `lease_ttl` as in
@@ -450,13 +455,14 @@ def materialize_view(
     """
     keep = versions.resolve_keep_versions(keep_versions)
     ttl = resolve_lease_ttl(lease_ttl)
+    reader = as_reader(duck)
     if check_types:
-        check_relation_types(duck, [view])
+        reader.check_relation_types([view])
     lease = Lease.acquire(client, view.name, ttl=ttl, wait=wait, redis_url=redis_url)
     with lease:
         return _load(
             view,
-            duck,
+            reader,
             client,
             lease,
             now=now,
@@ -469,9 +475,78 @@ def materialize_view(
         )
 
 
+def as_reader(source: Any) -> OfflineReader:
+    """An `offline.OfflineReader` as is; a DuckDB session wrapped in a `DuckDBReader`."""
+    if hasattr(source, "latest_rows"):
+        return cast(OfflineReader, source)
+    return DuckDBReader(source)
+
+
+def _rows_from_duckdb(
+    view: FeatureView,
+    reader: DuckDBReader,
+    sql: str,
+    chunk_rows: int,
+) -> tuple[int, Any]:
+    """The DuckDB fast path: key, framing and codec computed in the latest-row query itself."""
+    import duckdb
+
+    duck = reader.con
+    try:
+        duck.execute("DROP TABLE IF EXISTS temp.__skw_rows")
+        duck.execute(f"CREATE TEMP TABLE __skw_rows AS {sql}")
+        total = duck.execute("SELECT count(*) FROM temp.__skw_rows").fetchall()[0][0]
+        rows = duck.sql("SELECT * FROM temp.__skw_rows").to_arrow_reader(chunk_rows)
+    except duckdb.Error as e:
+        raise SkewlessError(
+            f"model `{view.name}`: querying {view.relation_name} in DuckDB failed: {e} — "
+            "is the model built (`dbt build`)?"
+        ) from None
+    return int(total), rows
+
+
+def _rows_from_engine(
+    view: FeatureView,
+    reader: OfflineReader,
+    now_us: int,
+    since: int | None,
+    gen: bytes,
+    ttl_ms: int | None,
+    framed: bool,
+    chunk_rows: int,
+) -> tuple[int, Any, Any]:
+    """Any other engine: it selects the latest rows (`reader.latest_rows`, run in the engine);
+    an in-memory DuckDB frames the Arrow stream as it arrives (`framed_sql`), so the Redis write
+    is the same as from DuckDB. → (total, batches, the framing session to close)."""
+    import duckdb
+    import pyarrow as pa
+
+    total, batches = reader.latest_rows(
+        view, visible_us=visible_bound(view, now_us), since_us=since, chunk_rows=chunk_rows
+    )
+    first = next(batches, None)
+    if first is None:
+        return 0, iter(()), None
+    stream = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+    frame = duckdb.connect()
+    try:
+        frame.execute("SET TimeZone='UTC'")
+        frame.register("__skw_src", stream)
+        sql = framed_sql(view, "__skw_src", gen, ttl_ms)
+        if not framed:
+            sql = f"SELECT {', '.join(_stored_columns(view, gen, '__skw_ts'))} FROM __skw_src"
+        rows = frame.sql(sql).to_arrow_reader(chunk_rows)
+    except duckdb.Error as e:
+        frame.close()
+        raise SkewlessError(
+            f"model `{view.name}`: framing the rows {reader.engine} returned failed: {e}"
+        ) from None
+    return total, rows, frame
+
+
 def _load(
     view: FeatureView,
-    duck: Any,
+    reader: OfflineReader,
     client: Any,
     lease: Lease,
     *,
@@ -484,8 +559,6 @@ def _load(
     keep: int,
 ) -> MaterializeResult:
     """`materialize_view` under the view's lease."""
-    import duckdb
-
     t0 = time.perf_counter()
     fence = lease.value
     now_us = _micros(now) if now is not None else time.time_ns() // 1000
@@ -516,17 +589,48 @@ def _load(
     else:
         gen = current
     cluster = type(client).__name__ == "RedisCluster"
-    sql = latest_rows_sql(view, now_us, since, gen, ttl_ms, framed=not cluster)
+    frame = None
+    if isinstance(reader, DuckDBReader):
+        sql = latest_rows_sql(view, now_us, since, gen, ttl_ms, framed=not cluster)
+        total, rows = _rows_from_duckdb(view, reader, sql, chunk_rows)
+    else:
+        total, rows, frame = _rows_from_engine(
+            view, reader, now_us, since, gen, ttl_ms, not cluster, chunk_rows
+        )
     try:
-        duck.execute("DROP TABLE IF EXISTS temp.__skw_rows")
-        duck.execute(f"CREATE TEMP TABLE __skw_rows AS {sql}")
-        total = duck.execute("SELECT count(*) FROM temp.__skw_rows").fetchall()[0][0]
-        reader = duck.sql("SELECT * FROM temp.__skw_rows").to_arrow_reader(chunk_rows)
-    except duckdb.Error as e:
-        raise SkewlessError(
-            f"model `{view.name}`: querying {view.relation_name} in DuckDB failed: {e} — "
-            "is the model built (`dbt build`)?"
-        ) from None
+        return _write(
+            view, reader, client, lease, rows, total, gen, current, meta, mode, discarded,
+            now_us=now_us, ttl_ms=ttl_ms, progress=progress, redis_url=redis_url, keep=keep,
+            cluster=cluster, t0=t0,
+        )  # fmt: skip
+    finally:
+        if frame is not None:
+            frame.close()
+
+
+def _write(
+    view: FeatureView,
+    reader: OfflineReader,
+    client: Any,
+    lease: Lease,
+    rows: Any,
+    total: int,
+    gen: bytes,
+    current: bytes | None,
+    meta: dict[str, str],
+    mode: str,
+    discarded: list[str],
+    *,
+    now_us: int,
+    ttl_ms: int | None,
+    progress: Callable[[int, int], None] | None,
+    redis_url: str,
+    keep: int,
+    cluster: bool,
+    t0: float,
+) -> MaterializeResult:
+    """Write the framed rows of one load, flip and clean up (`_load`'s second half)."""
+    fence = lease.value
     t_query = time.perf_counter()
 
     def record(keys_: list[bytes]) -> None:
@@ -542,7 +646,7 @@ def _load(
     max_ts = int(meta["watermark"]) if mode == "incremental" else None
     try:
         try:
-            for batch in reader:
+            for batch in rows:
                 if lease.lost:  # the renewal thread found it gone: stop before the next buffer
                     raise generations.lease_lost(view.name)
                 if cluster:
@@ -568,7 +672,8 @@ def _load(
         if mode == "full":  # never flipped in, so never served: ours to delete, no fence
             generations.discard_own(client, view.name, gen, writer.recent_keys())
         raise
-    duck.execute("DROP TABLE IF EXISTS temp.__skw_rows")
+    if isinstance(reader, DuckDBReader):
+        reader.con.execute("DROP TABLE IF EXISTS temp.__skw_rows")
 
     info = {
         "version": view.version,
@@ -634,7 +739,7 @@ def _load(
 def materialize(
     registry: Registry,
     client: Any,
-    duckdb_path: str | Path,
+    duckdb_path: str | Path | OfflineReader,
     *,
     select: Sequence[str] | None = None,
     now: datetime | None = None,
@@ -647,12 +752,14 @@ def materialize(
     wait: float = 0.0,
     lease_ttl: float | None = None,
 ) -> list[MaterializeResult]:
-    """Materialize the selected feature views (default: all) from a DuckDB file into Redis.
+    """Materialize the selected feature views (default: all) from the offline store into Redis.
 
     Args:
         registry: the feature views (from the dbt manifest).
         client: a redis-py client (see `connection.connect`).
-        duckdb_path: the DuckDB database dbt built (see `duckdb_path_from_profile`).
+        duckdb_path: the DuckDB database dbt built (see `duckdb_path_from_profile`), or any
+            engine's reader (`offline.reader_from_profile`: DuckDB, PostgreSQL), which the
+            caller closes.
         select: view names to load; None loads every view.
         now: the time `ttl` is measured from (default: now).
         incremental: write only rows at or after each view's stored watermark.
@@ -674,7 +781,7 @@ def materialize(
         DefinitionError: a column type cannot be served.
         ColumnTypeError: a declared `data_type` differs from the type dbt built (every
             mismatch of every selected view, in one line), raised before anything is written.
-        ManifestError: the DuckDB file cannot be opened.
+        ManifestError: the DuckDB file cannot be opened, or a relation is not built.
         OnlineStoreError: Redis rejected a write.
         SkewlessError: `keep_versions` (or `SKEWLESS_KEEP_VERSIONS`) is not an integer >= 1,
             or `lease_ttl` (`SKEWLESS_LEASE_TTL`) not a number >= 0.1.
@@ -697,10 +804,15 @@ def materialize(
             codec.column_kind(v.name, f.name, f.data_type)
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be >= 1")
-    duck = open_duckdb(duckdb_path, views)
+    owned = not hasattr(duckdb_path, "latest_rows")
+    duck = (
+        DuckDBReader.open(cast("str | Path", duckdb_path), views)
+        if owned
+        else as_reader(duckdb_path)
+    )
     results = []
     try:
-        check_relation_types(duck, views)  # every view, before the first byte is written
+        duck.check_relation_types(views)  # every view, before the first byte is written
         for v in views:
             cb = None
             if progress is not None:
@@ -723,5 +835,6 @@ def materialize(
                 )
             )
     finally:
-        duck.close()
+        if owned:
+            duck.close()
     return results

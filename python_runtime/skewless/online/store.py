@@ -790,29 +790,7 @@ class FeatureStore:
             except IndexError:
                 conn = self._conn_class(**self._conn_kwargs)
             try:
-                remaining = deadline - _monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                sock = conn._sock
-                if sock is not None:
-                    # an idle socket that reads as ready was closed by the server (a restart,
-                    # CLIENT KILL, an idle timeout): reconnect before sending, never after
-                    try:
-                        closed = conn.can_read()
-                    except FAULTS:
-                        closed = True
-                    if closed:
-                        conn.disconnect()
-                        sock = None
-                if sock is None:
-                    # (re)connect within the budget: TCP connect and the handshake's replies
-                    conn.socket_connect_timeout = conn.socket_timeout = remaining
-                    conn.connect()
-                    sock = conn._sock
-                    remaining = deadline - _monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError
-                sock.settimeout(remaining)
+                _ready(conn, deadline)
                 conn.send_command("MGET", *keys, check_health=False)
                 return conn.read_response()  # type: ignore[no-any-return]
             except FAULTS as e:
@@ -1005,33 +983,11 @@ class FeatureStore:
         except IndexError:
             host, _, port = name.rpartition(":")
             conn = self._conn_class(**{**self._conn_kwargs, "host": host, "port": int(port)})
-        remaining = deadline - _monotonic()
-        if remaining <= 0:
+        try:
+            _ready(conn, deadline)
+        except BaseException:
             self._node_idle.setdefault(name, []).append(conn)
-            raise TimeoutError
-        sock = conn._sock
-        if sock is not None:
-            # an idle socket that reads as ready was closed by the server: reconnect first
-            try:
-                closed = conn.can_read()
-            except FAULTS:
-                closed = True
-            if closed:
-                conn.disconnect()
-                sock = None
-        if sock is None:
-            conn.socket_connect_timeout = conn.socket_timeout = remaining
-            try:
-                conn.connect()
-            except BaseException:
-                self._node_idle.setdefault(name, []).append(conn)
-                raise
-            sock = conn._sock
-            remaining = deadline - _monotonic()
-            if remaining <= 0:
-                self._node_idle.setdefault(name, []).append(conn)
-                raise TimeoutError
-        sock.settimeout(remaining)
+            raise
         return conn
 
     def _fault(self, e: BaseException, plan: _Plan, budget_ms: float) -> OnlineStoreError:
@@ -1588,6 +1544,37 @@ def _log_config(feature_log: FeatureLogConfig | bool | None) -> FeatureLogConfig
 
         return FeatureLogConfig.from_env()
     return feature_log or None
+
+
+def _ready(conn: Any, deadline: float) -> None:
+    """Make a connection of the store's own usable before `deadline`: an idle socket that reads
+    as ready was closed by the server (a restart, CLIENT KILL, an idle timeout) and is reopened
+    before sending, never after; a (re)connect - TCP and the handshake's replies - and the reads
+    that follow wait at most the time left.
+
+    Raises:
+        TimeoutError: no time is left; or a redis/socket fault of the connect.
+    """
+    remaining = deadline - _monotonic()
+    if remaining <= 0:
+        raise TimeoutError
+    sock = conn._sock
+    if sock is not None:
+        try:
+            closed = conn.can_read()
+        except FAULTS:
+            closed = True
+        if closed:
+            conn.disconnect()
+            sock = None
+    if sock is None:
+        conn.socket_connect_timeout = conn.socket_timeout = remaining
+        conn.connect()
+        sock = conn._sock
+        remaining = deadline - _monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+    sock.settimeout(remaining)
 
 
 def _array_header(n: int) -> bytes:

@@ -146,6 +146,11 @@ class RequestLimitError(RequestError):
     `docs/limits.md`): split the call or shorten the key."""
 
 
+class FeatureLogConfigError(SkewlessError, ValueError):
+    """A served-feature log configuration (`FeatureLogConfig`, `SKEWLESS_FEATURE_LOG*`) is
+    invalid; a ValueError too, as it always was."""
+
+
 class FeatureLogError(SkewlessError):
     """A served-feature log cannot be read (no log at the path), or one of its records is
     malformed - the reader skips such a record, counts it and names it (`SkippedRecord`)."""

@@ -20,6 +20,7 @@ import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skewless.errors import SkewlessError
 from skewless.guards.feature_log import (
     FeatureLogConfig,
     FeatureLogger,
@@ -311,6 +312,12 @@ def test_config_from_env() -> None:
         FeatureLogConfig(path="x", sample_rate=2)
     with pytest.raises(ValueError, match="path"):
         FeatureLogConfig(sink="parquet")
+    # a bad variable is a skewless error naming it (it used to be a bare ValueError of float())
+    for name, text in (("SAMPLE_RATE", "abc"), ("QUEUE_SIZE", "1.5"), ("SAMPLE_RATE", "2")):
+        with pytest.raises(SkewlessError, match=r"SAMPLE_RATE|QUEUE_SIZE|sample_rate"):
+            FeatureLogConfig.from_env(
+                {"SKEWLESS_FEATURE_LOG": "/var/log/f", f"SKEWLESS_FEATURE_LOG_{name}": text}
+            )
 
 
 scalars = st.one_of(

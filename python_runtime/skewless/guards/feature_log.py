@@ -60,6 +60,8 @@ from typing import Any
 
 import msgpack
 
+from skewless.errors import FeatureLogConfigError
+
 __all__ = [
     "FeatureLogConfig",
     "FeatureLogReader",
@@ -128,21 +130,23 @@ class FeatureLogConfig:
 
     def __post_init__(self) -> None:
         if self.sink not in SINKS:
-            raise ValueError(
+            raise FeatureLogConfigError(
                 f"FeatureLogConfig.sink is {self.sink!r}; choose one of {', '.join(SINKS)}"
             )
         if self.sink == "parquet" and not self.path:
-            raise ValueError(
+            raise FeatureLogConfigError(
                 "FeatureLogConfig(sink='parquet') needs `path`, the folder to write the log to"
             )
         if self.sink == "redis_stream" and not self.redis_url:
-            raise ValueError("FeatureLogConfig(sink='redis_stream') needs `redis_url`")
+            raise FeatureLogConfigError("FeatureLogConfig(sink='redis_stream') needs `redis_url`")
         if not 0.0 <= float(self.sample_rate) <= 1.0:
-            raise ValueError(
+            raise FeatureLogConfigError(
                 f"FeatureLogConfig.sample_rate is {self.sample_rate!r}; give a share between 0 and 1"
             )
         if int(self.queue_size) < 1:
-            raise ValueError(f"FeatureLogConfig.queue_size is {self.queue_size!r}; give at least 1")
+            raise FeatureLogConfigError(
+                f"FeatureLogConfig.queue_size is {self.queue_size!r}; give at least 1"
+            )
 
     def __repr__(self) -> str:
         # the Redis URL may carry a password: shown redacted, as every message shows it
@@ -169,8 +173,8 @@ class FeatureLogConfig:
         target = env.get("SKEWLESS_FEATURE_LOG", "").strip()
         if not target:
             return None
-        rate = float(env.get("SKEWLESS_FEATURE_LOG_SAMPLE_RATE", "1.0"))
-        queue = int(env.get("SKEWLESS_FEATURE_LOG_QUEUE_SIZE", "10000"))
+        rate = _env_number(env, "SKEWLESS_FEATURE_LOG_SAMPLE_RATE", "1.0", float)
+        queue = _env_number(env, "SKEWLESS_FEATURE_LOG_QUEUE_SIZE", "10000", int)
         if target.startswith(("redis://", "rediss://", "unix://")):
             return cls(
                 sink="redis_stream",
@@ -180,6 +184,16 @@ class FeatureLogConfig:
                 stream=env.get("SKEWLESS_FEATURE_LOG_STREAM", DEFAULT_STREAM),
             )
         return cls(sink="parquet", path=target, sample_rate=rate, queue_size=queue)
+
+
+def _env_number(env: Mapping[str, str], name: str, default: str, kind: Any) -> Any:
+    text = env.get(name, default)
+    try:
+        return kind(text)
+    except ValueError:
+        raise FeatureLogConfigError(
+            f"{name} is {text[:40]!r}; give a {'number between 0 and 1' if kind is float else 'whole number'}"
+        ) from None
 
 
 @dataclass

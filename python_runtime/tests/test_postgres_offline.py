@@ -330,10 +330,11 @@ def test_cli_consistency_and_training_record_read_the_postgres_target(
         "load_stats.v": 0,
         "load_stats.d": 0,
     }
-    res = CliRunner().invoke(main, [*common, "training-record", *target, "--model", "load_stats"])
+    res = CliRunner().invoke(main, [*common, "training-record", *target, "--model", "training_set"])
     assert res.exit_code == 0, res.output
-    record = json.loads(res.stdout)
-    assert json.dumps(record).count("load_stats") >= 1
+    record = json.loads(res.stdout)  # read from PostgreSQL: its relation name and row count
+    assert record["relation"] == f'"test"."{pg_env.schema}"."training_set"'
+    assert record["row_count"] == 10
 
 
 def test_declared_types_are_checked_against_postgres(pg_env: PgProject, redis_url: str) -> None:

@@ -11,7 +11,9 @@ generation two back) and, interleaved, the two raw baselines over the same keys 
   `execute()` every 5,000 rows (keys and values prebuilt) — the conventional client path.
 
 Cases: A = 1M rows (100k entities × 10 rows, 10 features; 100k keys written), B = 1M entities ×
-1 row (1M keys written). Two unmeasured warm-up loads first, so every measured load also
+1 row (1M keys written), C = B's rows in a view without a ttl: its keys carry the
+unfinished-generation guard (`PX`) until the load clears it (`PERSIST` of every key before the
+flip), so C − B is the guard's cost. Two unmeasured warm-up loads first, so every measured load also
 deletes the generation two back, as in steady state. Finally one more load of the largest case
 runs alone in a child process, to report the loader's own peak memory.
 
@@ -51,7 +53,7 @@ FEATURES = [
 ]  # fmt: skip
 
 
-def make_view(name: str) -> FeatureView:
+def make_view(name: str, ttl: timedelta | None = timedelta(days=30)) -> FeatureView:
     return FeatureView(
         name=name,
         unique_id=f"model.bench.{name}",
@@ -59,7 +61,7 @@ def make_view(name: str) -> FeatureView:
         entity=("user_id",),
         entity_types=("BIGINT",),
         timestamp="ts",
-        ttl=timedelta(days=30),
+        ttl=ttl,
         available_after=timedelta(0),
         freshness=None,
         on_stale="serve",
@@ -90,7 +92,8 @@ def build_table(con, name: str, entities: int, rows_each: int, now: datetime) ->
 
 
 def raw_commands(client, view: FeatureView, limit: int) -> list[tuple[bytes, bytes, int]]:  # type: ignore[no-untyped-def]
-    """The (key, value, pxat) of up to `limit` keys the loader wrote, read back from Redis."""
+    """The (key, value, pxat; -1: none) of up to `limit` data keys the loader wrote, read back
+    from Redis."""
     gen = client.get(keys.pointer_key(view.name, view.version))
     keys_ = client.lrange(keys.gen_keys_key(view.name, gen), 0, limit - 1)
     values = client.mget(keys_)
@@ -98,8 +101,12 @@ def raw_commands(client, view: FeatureView, limit: int) -> list[tuple[bytes, byt
     for k in keys_:
         pipe.pexpiretime(k)
     expiries = pipe.execute()
-    # data keys only: the key list also records bookkeeping written without an expiry
-    return [(b"raw:" + k, v, e) for k, v, e in zip(keys_, values, expiries, strict=True) if e > 0]
+    # data keys only: the key list also records the sentinels
+    return [
+        (b"raw:" + k, v, e)
+        for k, v, e in zip(keys_, values, expiries, strict=True)
+        if not k.startswith(b"skw:ok:")
+    ]
 
 
 def server_ingest(client, cmds: list[tuple[bytes, bytes, int]]) -> float:  # type: ignore[no-untyped-def]
@@ -107,6 +114,11 @@ def server_ingest(client, cmds: list[tuple[bytes, bytes, int]]) -> float:  # typ
     for i in range(0, len(cmds), CHUNK):
         parts = []
         for k, v, e in cmds[i : i + CHUNK]:
+            if e < 0:
+                parts.append(
+                    b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v)
+                )
+                continue
             p = b"%d" % e
             parts.append(
                 b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$4\r\nPXAT\r\n$%d\r\n%s\r\n"
@@ -134,7 +146,7 @@ def redis_py_pipeline(client, cmds: list[tuple[bytes, bytes, int]]) -> float:  #
     t0 = time.perf_counter()
     pipe = client.pipeline(transaction=False)
     for i, (k, v, e) in enumerate(cmds, 1):
-        pipe.set(k, v, pxat=e)
+        pipe.set(k, v, pxat=e if e > 0 else None)
         if i % CHUNK == 0:
             pipe.execute()
     pipe.execute()
@@ -169,11 +181,16 @@ def main() -> int:
     args = parser.parse_args()
     runs = 3
     cases = (
-        [("A", "10k entities × 10 rows", 10_000, 10), ("B", "100k entities × 1 row", 100_000, 1)]
+        [
+            ("A", "10k entities × 10 rows", 10_000, 10),
+            ("B", "100k entities × 1 row", 100_000, 1),
+            ("C", "100k entities × 1 row, no ttl", 100_000, 1),
+        ]
         if args.quick
         else [
             ("A", "100k entities × 10 rows", 100_000, 10),
             ("B", "1M entities × 1 row", 1_000_000, 1),
+            ("C", "1M entities × 1 row, no ttl", 1_000_000, 1),
         ]
     )
     raw_limit = 20_000 if args.quick else 200_000
@@ -194,7 +211,7 @@ def main() -> int:
         for tag, _title, entities, rows_each in cases:
             name = f"case_{tag.lower()}"
             build_table(con, name, entities, rows_each, now)
-            views[tag] = make_view(name)
+            views[tag] = make_view(name, None if tag == "C" else timedelta(days=30))
         con.close()
         registry = Registry({v.name: v for v in views.values()})
 
@@ -229,7 +246,7 @@ def main() -> int:
                 }
             )
             print(results[-1], flush=True)
-        child_rss_mb = loader_peak_rss(db, views[cases[-1][0]], url, now)
+        child_rss_mb = loader_peak_rss(db, views["B"], url, now)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -238,9 +255,11 @@ def main() -> int:
         "## Materialization (`skewless materialize`)",
         "",
         "Full loads of one feature view (10 features: 4 DOUBLE, 2 BIGINT, 1 INTEGER, 2 VARCHAR, 1 "
-        "BOOLEAN; ttl 30d) from a DuckDB file into a local redis-server; medians of "
+        "BOOLEAN; ttl 30d, none in case C) from a DuckDB file into a local redis-server; medians of "
         f"{runs} loads after two warm-up loads (so each measured load also deletes the generation "
-        "two back). *write* = Redis write phase (bulk-encoded SET … PXAT + key-list RPUSH, pointer flip) "
+        "two back). *write* = Redis write phase (bulk-encoded SET … PXAT (C: SET … PX <guard>) + "
+        "key-list RPUSH, sentinels, PERSIST of the guard (C: every key; A, B: the sentinel), "
+        "pointer flip) "
         "÷ keys written; *cleanup* = deleting the generation two back (server-side, chunked); *end to "
         "end* = query + write + cleanup. Raw "
         f"baselines over the same keys and values (first {raw_limit:,} keys of the load), same "
@@ -261,10 +280,20 @@ def main() -> int:
             f"| {r['write_rps'] / r['pipeline']:.1f}× | written {'yes' if met_w else 'NO'}, "
             f"e2e {'yes' if met_e else 'NO'} (keys/s) |"
         )
+    by_tag = {r["title"][0]: r for r in results}
+    if "B" in by_tag and "C" in by_tag:
+        b_, c_ = by_tag["B"], by_tag["C"]
+        lines += [
+            "",
+            f"The unfinished-generation guard (issue 10): case C (no ttl: every key written with "
+            f"`PX`, then `PERSIST`ed before the flip) writes at {c_['write_rps']:,.0f} keys/s, "
+            f"{c_['write_rps'] / b_['write_rps']:.2f}× case B (ttl: only the sentinel is persisted); "
+            f"against its own raw ingest (SET without expiry) {c_['write_rps'] / c_['ingest']:.2f}.",
+        ]
     lines += [
         "",
-        f"Peak RSS of a child process doing one load of case {cases[-1][0]} "
-        f"({cases[-1][2]:,} keys) and nothing else: {child_rss_mb:,.0f} MB — the loader streams "
+        f"Peak RSS of a child process doing one load of case B "
+        f"({cases[1][2]:,} keys) and nothing else: {child_rss_mb:,.0f} MB — the loader streams "
         "Arrow batches of 5,000 rows; the query result sits in a DuckDB temp table (spillable), "
         "never in Python lists.",
         "",

@@ -12,6 +12,7 @@ __all__ = [
     "DefinitionError",
     "ExpressionError",
     "FeatureLogError",
+    "GuardExpiredError",
     "LeaseHeldError",
     "LeaseLostError",
     "ManifestError",
@@ -130,6 +131,12 @@ class LeaseHeldError(OnlineStoreError):
 class LeaseLostError(OnlineStoreError):
     """A loader's lease expired or was taken over while it worked (a pause longer than the lease
     ttl): it stopped writing and neither flipped nor deleted anything of another loader."""
+
+
+class GuardExpiredError(OnlineStoreError):
+    """Keys of a load's unfinished generation vanished before its flip: the load outlived the
+    unfinished-generation guard (`SKEWLESS_UNFINISHED_TTL`) or Redis evicted them. Nothing was
+    flipped; the previous generation is still served."""
 
 
 class StoreUnavailableError(OnlineStoreError):

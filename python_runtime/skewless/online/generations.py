@@ -27,11 +27,16 @@ loader died or lost its lease (the caller holds it now). A loader that finds its
 calls `discard_own`: its own generation is never served (it did not flip), so deleting it needs
 no fence (an empty lease value).
 
-Unfinished data keys carry the view's expiry like every data key (`PXAT timestamp + ttl`), so
-they also go away by themselves for a view with a `ttl`. No extra TTL is set and cleared per key:
-clearing it at the flip would cost a PERSIST per key (about a SET's cost again) and would have to
-finish before the flip; the recorded key lists plus the clean-up at the start of every load
-bound what a dead loader leaves to "until the view's next load".
+An unfinished generation also expires by itself, as a second guard (`resolve_unfinished_ttl`,
+`$SKEWLESS_UNFINISHED_TTL`, default 24 h): a data key of a view without a `ttl` is written with
+`PX <unfinished ttl>` (a view with a `ttl` already writes `PXAT timestamp + ttl`), every sentinel
+with the same `PX`, and the key list expires that long (plus the view's ttl) after its last
+record. Before the flip, `persist` clears those expiries: server side a chunk of the key list
+per call on a plain Redis, pipelined per node on a cluster — and it counts what it cleared, so a
+key that vanished in between (it outlived the guard, or `maxmemory` evicted it) stops the load
+instead of being served as `missing`. The flip persists the key list under the fence. A killed
+load of a view that is never loaded again thus leaves nothing behind for longer than the guard
+(or its view's ttl).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from skewless.errors import LeaseLostError, OnlineStoreError
+from skewless.errors import GuardExpiredError, LeaseLostError, OnlineStoreError
 from skewless.online import keys
 
 __all__ = [
@@ -49,15 +54,24 @@ __all__ = [
     "discard_own",
     "discard_unfinished",
     "flip",
+    "key_list_ttl",
+    "persist",
     "record",
     "record_command_head",
     "register",
+    "resolve_unfinished_ttl",
     "set_meta",
 ]
 
 _log = logging.getLogger("skewless")
 
 DELETE_CHUNK = 5000
+#: Keys per persist script call (one LRANGE and one PERSIST each, server side).
+PERSIST_CHUNK = 5000
+#: Seconds an unfinished generation lives without its loader (the second guard).
+DEFAULT_UNFINISHED_TTL = 86_400.0
+#: The environment variable `resolve_unfinished_ttl` reads.
+UNFINISHED_TTL_ENV = "SKEWLESS_UNFINISHED_TTL"
 #: Keys per RPUSH inside the record script (Lua's `unpack` stops near 8,000 values).
 _PUSH_CHUNK = 1000
 
@@ -92,11 +106,12 @@ return gen
 )
 
 # KEYS: lease, gens, genver, loading, key list. ARGV: lease value, generation, version, lease
-# ttl ms, keys... Records first, whatever the lease says.
+# ttl ms, key list ttl ms (0: leave it), keys... Records first, whatever the lease says.
 _RECORD = f"""local n = #ARGV
-for i = 5, n, {_PUSH_CHUNK} do
+for i = 6, n, {_PUSH_CHUNK} do
   redis.call('RPUSH', KEYS[5], unpack(ARGV, i, math.min(i + {_PUSH_CHUNK - 1}, n)))
 end
+if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', KEYS[5], ARGV[5]) end
 if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 0 then
   redis.call('RPUSH', KEYS[2], ARGV[2])
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
@@ -106,22 +121,45 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return redis.error_reply('SKWLEASE the loader lease is no longer held by this loader')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return n - 4
+return n - 5
 """
 
-# KEYS: lease, pointer, meta, retired, genver, loading. ARGV: lease value, generation, version,
-# meta field, value, ...
+# KEYS: lease, pointer, meta, retired, genver, loading, key list. ARGV: lease value, generation,
+# version, meta field, value, ...
 _FLIP = (
     _FENCE
     + """if redis.call('HGET', KEYS[5], ARGV[2]) ~= ARGV[3] then
   return redis.error_reply('SKWLEASE generation ' .. ARGV[2] .. ' was deleted by another loader')
 end
+if redis.call('EXISTS', KEYS[7]) == 0 then
+  return redis.error_reply('SKWGONE the key list of generation ' .. ARGV[2] .. ' expired')
+end
+redis.call('PERSIST', KEYS[7])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[3], unpack(ARGV, 4))
 redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('SREM', KEYS[6], ARGV[2])
 return 1
 """
+)
+
+# Plain Redis only (touches keys it is not given, which Redis Cluster forbids). Clears the
+# guard's expiry of a chunk of listed keys. KEYS: lease, key list. ARGV: lease value, start,
+# chunk. → {listed, persisted}
+_PERSIST_CHUNK = (
+    _FENCE
+    + """local ks = redis.call('LRANGE', KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1)
+local n = 0
+for i = 1, #ks do n = n + redis.call('PERSIST', ks[i]) end
+return {#ks, n}
+"""
+)
+
+# Redis Cluster: a chunk of the key list read under the fence. KEYS: lease, key list. ARGV:
+# lease value, start, chunk.
+_RANGE_CHUNK = (
+    _FENCE + "return redis.call('LRANGE', KEYS[2], tonumber(ARGV[2]), "
+    "tonumber(ARGV[2]) + tonumber(ARGV[3]) - 1)\n"
 )
 
 # KEYS: lease, meta. ARGV: lease value, field, value, ...
@@ -144,8 +182,8 @@ return #ks
 """
 )
 
-# Redis Cluster: read a chunk under the fence (the client unlinks it), then trim it.
-_CLAIM_CHUNK = _FENCE + "return redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)\n"
+# Redis Cluster: read a chunk under the fence (`_RANGE_CHUNK` from 0; the client unlinks it),
+# then trim it.
 _TRIM_CHUNK = _FENCE + "return redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)\n"
 
 # KEYS: lease, key list, genver, gens, loading. ARGV: lease value, generation.
@@ -173,6 +211,8 @@ def _eval(client: Any, script: str, keys_: Sequence[bytes], args: Sequence[Any],
     except redis.ResponseError as e:
         if str(e).startswith("SKWLEASE"):
             raise lease_lost(view, str(e)) from None
+        if str(e).startswith("SKWGONE"):
+            raise guard_expired(view, str(e).removeprefix("SKWGONE ")) from None
         raise OnlineStoreError(
             f"feature view `{view}`: Redis refused a loader step: {e}",
             operation="materialize",
@@ -190,6 +230,42 @@ def lease_lost(view: str, detail: str = "") -> LeaseLostError:
         "other loader), or raise SKEWLESS_LEASE_TTL if loads pause that long",
         operation="materialize",
         view=view,
+    )
+
+
+def guard_expired(view: str, detail: str) -> GuardExpiredError:
+    """The error of a load that outlived its unfinished generation's guard (or lost keys to
+    eviction) before the flip: nothing was flipped, the old generation is still served."""
+    return GuardExpiredError(
+        f"feature view `{view}`: {detail} before the pointer flip, so this load was not "
+        f"served (the previous generation still is). Either the load took longer than the "
+        f"unfinished-generation guard ({UNFINISHED_TTL_ENV}, default "
+        f"{DEFAULT_UNFINISHED_TTL / 3600:g}h): raise it; or Redis evicted keys under `maxmemory` "
+        "(a volatile-* policy evicts keys that have an expiry): give it memory or use "
+        "`noeviction`",
+        operation="materialize",
+        view=view,
+    )
+
+
+def resolve_unfinished_ttl(value: float | str | None = None) -> float:
+    """Seconds an unfinished generation lives without its loader: `value`, else
+    `$SKEWLESS_UNFINISHED_TTL`, else 24 h. A load must flip within it.
+
+    Raises:
+        SkewlessError: not a number of seconds >= 1.
+    """
+    from skewless.online.lease import resolve_seconds
+
+    return resolve_seconds(
+        value,
+        what="unfinished_ttl",
+        env=UNFINISHED_TTL_ENV,
+        default=DEFAULT_UNFINISHED_TTL,
+        minimum=1.0,
+        meaning="how long an unfinished generation outlives a dead loader (and how long a load "
+        "may take before its flip)",
+        example="86400",
     )
 
 
@@ -244,12 +320,13 @@ def _bulk(value: bytes | str | int) -> bytes:
 
 
 def record_command_head(
-    view: str, gen: bytes, version: str, lease_value: bytes, ttl_ms: int
+    view: str, gen: bytes, version: str, lease_value: bytes, ttl_ms: int, list_ttl_ms: int = 0
 ) -> tuple[bytes, int]:
     """RESP of the record script call minus its header and keys: (bytes, arguments in it). The
-    bulk writer prepends `*<arguments + keys>` and appends the buffer's keys as bulk strings."""
+    bulk writer prepends `*<arguments + keys>` and appends the buffer's keys as bulk strings.
+    `list_ttl_ms` (> 0) expires the key list that long after this record (the guard)."""
     parts = [b"EVAL", _RECORD.encode(), b"5", *_record_keys(view, gen)]
-    parts += [lease_value, gen, version.encode(), b"%d" % ttl_ms]
+    parts += [lease_value, gen, version.encode(), b"%d" % ttl_ms, b"%d" % list_ttl_ms]
     return b"".join(_bulk(p) for p in parts), len(parts)
 
 
@@ -261,33 +338,104 @@ def record(
     version: str,
     ttl_ms: int,
     keys_: Sequence[bytes],
+    list_ttl_ms: int = 0,
 ) -> None:
     """List `keys_` in the generation's key list (a round trip of its own; the cluster writer and
-    the sentinels wait for it before writing)."""
+    the sentinels wait for it before writing). `list_ttl_ms` as in `record_command_head`."""
     for i in range(0, len(keys_), 50_000):
         _eval(
             client,
             _RECORD,
             _record_keys(view, gen),
-            [lease_value, gen, version, ttl_ms, *keys_[i : i + 50_000]],
+            [lease_value, gen, version, ttl_ms, list_ttl_ms, *keys_[i : i + 50_000]],
             view,
         )
 
 
-def complete(
-    client: Any, lease_value: bytes, view: str, gen: bytes, version: str, ttl_ms: int
-) -> None:
-    """Write the generation's sentinels (recorded first): one key on a plain Redis, one per hash
-    slot on a cluster, so a reader finds out when a node lost its part of the generation."""
+def key_list_ttl(guard_ms: int | None, ttl_ms: int | None) -> int:
+    """The expiry of an unfinished generation's key list, refreshed by every record: it outlives
+    every key it lists (the guard, or the keys' own ttl) by a margin. 0 without a guard."""
+    if not guard_ms:
+        return 0
+    return guard_ms + (ttl_ms or 0) + min(60_000, guard_ms)
+
+
+def sentinels_of(client: Any, view: str, gen: bytes) -> list[bytes]:
+    """The generation's sentinel keys: one on a plain Redis, one per hash slot on a cluster."""
     if _is_cluster(client):
-        sentinels = [keys.sentinel_key(view, gen, s) for s in range(keys.CLUSTER_SLOTS)]
-    else:
-        sentinels = [keys.sentinel_key(view, gen)]
-    record(client, lease_value, view, gen, version, ttl_ms, sentinels)
+        return [keys.sentinel_key(view, gen, s) for s in range(keys.CLUSTER_SLOTS)]
+    return [keys.sentinel_key(view, gen)]
+
+
+def complete(
+    client: Any,
+    lease_value: bytes,
+    view: str,
+    gen: bytes,
+    version: str,
+    ttl_ms: int,
+    guard_ms: int = 0,
+    list_ttl_ms: int = 0,
+) -> None:
+    """Write the generation's sentinels (recorded first), so a reader finds out when a node lost
+    its part of the generation; with `guard_ms`, each expires that long after (until `persist`).
+    `list_ttl_ms` as in `record_command_head` (`key_list_ttl`)."""
+    sentinels = sentinels_of(client, view, gen)
+    record(client, lease_value, view, gen, version, ttl_ms, sentinels, list_ttl_ms)
     pipe = client.pipeline(transaction=False)
     for k in sentinels:
-        pipe.set(k, gen)
+        pipe.set(k, gen, px=guard_ms or None)
     pipe.execute()
+
+
+def persist(client: Any, lease_value: bytes, view: str, gen: bytes, *, every_key: bool) -> None:
+    """Clear the guard's expiry before the flip: of every listed key (`every_key`: a view
+    without a ttl), else of the sentinels only (data keys keep `PXAT timestamp + ttl`).
+
+    Raises:
+        OnlineStoreError: a key that should have had the guard's expiry was gone (it outlived
+            the guard, or was evicted) — nothing is flipped.
+        LeaseLostError: the lease is gone.
+    """
+    lease, list_key = keys.lease_key(view), keys.gen_keys_key(view, gen)
+    listed = cleared = 0
+    if not every_key:
+        sentinels = sentinels_of(client, view, gen)
+        pipe = client.pipeline(transaction=False)
+        for k in sentinels:
+            pipe.persist(k)
+        listed, cleared = len(sentinels), sum(pipe.execute())
+    elif _is_cluster(client):
+        while True:
+            chunk = _eval(
+                client, _RANGE_CHUNK, [lease, list_key], [lease_value, listed, PERSIST_CHUNK], view
+            )
+            if not chunk:
+                break
+            pipe = client.pipeline(transaction=False)
+            for k in chunk:
+                pipe.persist(k)
+            listed += len(chunk)
+            cleared += sum(pipe.execute())
+    else:
+        while True:
+            n, done = _eval(
+                client,
+                _PERSIST_CHUNK,
+                [lease, list_key],
+                [lease_value, listed, PERSIST_CHUNK],
+                view,
+            )
+            listed += n
+            cleared += done
+            if n < PERSIST_CHUNK:
+                break
+    if cleared != listed:
+        raise guard_expired(
+            view,
+            f"{listed - cleared:,} of the {listed:,} keys of generation {gen.decode()} "
+            "had vanished",
+        )
 
 
 def flip(
@@ -304,6 +452,7 @@ def flip(
             keys.retired_key(view),
             keys.genver_key(view),
             keys.loading_key(view),
+            keys.gen_keys_key(view, gen),
         ],
         [lease_value, gen, version, *(x for kv in meta.items() for x in kv)],
         view,
@@ -336,7 +485,7 @@ def delete_generation(client: Any, lease_value: bytes, view: str, gen: bytes) ->
         # the keys live in other slots than their list: unlinked from the client
         while True:
             chunk = _eval(
-                client, _CLAIM_CHUNK, [lease, list_key], [lease_value, DELETE_CHUNK], view
+                client, _RANGE_CHUNK, [lease, list_key], [lease_value, 0, DELETE_CHUNK], view
             )
             if not chunk:
                 break

@@ -40,6 +40,7 @@ __all__ = [
     "Lease",
     "lease_holder",
     "resolve_lease_ttl",
+    "resolve_seconds",
 ]
 
 #: Seconds a lease lives without renewal (how long a dead loader blocks the next one).
@@ -56,28 +57,54 @@ _RELEASE = (
 )
 
 
+def resolve_seconds(
+    value: float | str | None,
+    *,
+    what: str,
+    env: str,
+    default: float,
+    minimum: float,
+    meaning: str,
+    example: str,
+) -> float:
+    """A duration in seconds: `value`, else `$<env>`, else `default`.
+
+    Raises:
+        SkewlessError: not a finite number >= `minimum`, naming where it came from.
+    """
+    source = what
+    if value is None:
+        value = os.environ.get(env) or None
+        source = env
+        if value is None:
+            return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if isinstance(value, bool) or not seconds >= minimum or seconds == float("inf"):
+        raise SkewlessError(
+            f"{source} = {value!r}: {meaning} must be a number of seconds >= {minimum:g} "
+            f"(default {default:g}); e.g. {env}={example}"
+        )
+    return seconds
+
+
 def resolve_lease_ttl(value: float | str | None = None) -> float:
     """The lease ttl in seconds: `value`, else `$SKEWLESS_LEASE_TTL`, else 30.
 
     Raises:
         SkewlessError: not a number >= 0.1.
     """
-    source = "lease_ttl"
-    if value is None:
-        value = os.environ.get(LEASE_TTL_ENV) or None
-        source = LEASE_TTL_ENV
-        if value is None:
-            return DEFAULT_LEASE_TTL
-    try:
-        ttl = float(value)
-    except (TypeError, ValueError):
-        ttl = 0.0
-    if isinstance(value, bool) or not ttl >= 0.1 or ttl == float("inf"):
-        raise SkewlessError(
-            f"{source} = {value!r}: the loader lease ttl must be a number of seconds >= 0.1 "
-            f"(default {DEFAULT_LEASE_TTL:g}); e.g. {LEASE_TTL_ENV}=30"
-        )
-    return ttl
+    return resolve_seconds(
+        value,
+        what="lease_ttl",
+        env=LEASE_TTL_ENV,
+        default=DEFAULT_LEASE_TTL,
+        minimum=0.1,
+        meaning="the loader lease ttl",
+        example="30",
+    )
 
 
 def lease_holder(client: Any, view: str) -> dict[str, Any] | None:

@@ -80,7 +80,7 @@ from typing import Any, TypeVar, cast
 
 from skewless.definitions import FeatureView
 from skewless.definitions.registry import Registry
-from skewless.errors import LeaseLostError, OnlineStoreError, SkewlessError
+from skewless.errors import GuardExpiredError, LeaseLostError, OnlineStoreError, SkewlessError
 from skewless.offline import LatestWindow, OfflineReader, visible_bound
 from skewless.offline.duckdb import (
     DuckDBReader,
@@ -197,12 +197,15 @@ def latest_rows_sql(
     generation: bytes,
     ttl_ms: int | None,
     framed: bool = True,
+    guard_ms: int | None = None,
 ) -> str:
     """The DuckDB query selecting, per entity, the latest row in `[since, now]`, ready to send.
 
     Columns: `__skw_set` (the RESP head of `SET <key>` as BLOB), `__skw_arg` (the key as a RESP
     bulk string, for the generation's key list), `__skw_px` (the RESP tail: `PXAT <ts + ttl>`),
-    `__skw_ts` (epoch micros), then each feature in its stored form (`codec.sql_select`). Key
+    `__skw_ts` (epoch micros), then each feature in its stored form (`codec.sql_select`); the
+    tail is `PX <guard_ms>` instead for a view without a ttl (an unfinished generation's
+    guard, see `generations.py`), or nothing when both are None. Key
     and framing are computed vectorised in DuckDB; Python only packs the values. With
     `framed=False` (Redis Cluster, written through redis-py's cluster pipeline) the columns are
     `__skw_key`, `__skw_ts`, then the features.
@@ -215,7 +218,7 @@ def latest_rows_sql(
         f"ORDER BY {', '.join(w.order())}) = 1"
     )
     select = f"SELECT {', '.join(inner)}\nFROM {relation}\nWHERE {' AND '.join(w.where)}\n{qualify}"
-    return select if not framed else _framed(view, select, ttl_ms)
+    return select if not framed else _framed(view, select, ttl_ms, guard_ms)
 
 
 def _stored_columns(view: FeatureView, generation: bytes, ts: str) -> list[str]:
@@ -231,18 +234,25 @@ def _stored_columns(view: FeatureView, generation: bytes, ts: str) -> list[str]:
     return inner
 
 
-def framed_sql(view: FeatureView, source: str, generation: bytes, ttl_ms: int | None) -> str:
+def framed_sql(
+    view: FeatureView,
+    source: str,
+    generation: bytes,
+    ttl_ms: int | None,
+    guard_ms: int | None = None,
+) -> str:
     """DuckDB SQL framing rows an engine selected (`OfflineReader.latest_rows`: the key columns,
     `__skw_ts` as TIMESTAMPTZ, the features) read from the relation `source`: the columns of
     `latest_rows_sql` with `framed=True`."""
     inner = _stored_columns(view, generation, "__skw_ts")
-    return _framed(view, f"SELECT {', '.join(inner)}\nFROM {source}", ttl_ms)
+    return _framed(view, f"SELECT {', '.join(inner)}\nFROM {source}", ttl_ms, guard_ms)
 
 
-def _framed(view: FeatureView, select: str, ttl_ms: int | None) -> str:
+def _framed(view: FeatureView, select: str, ttl_ms: int | None, guard_ms: int | None) -> str:
     crlf = "(chr(13) || chr(10))"
     bulk_key = f"'$' || CAST(strlen(__skw_key) AS VARCHAR) || {crlf} || __skw_key || {crlf}"
-    head = "'*5'" if ttl_ms is not None else "'*3'"
+    expires = ttl_ms is not None or guard_ms is not None
+    head = "'*5'" if expires else "'*3'"
     set_head = f"{head} || {crlf} || '$3' || {crlf} || 'SET' || {crlf} || {bulk_key}"
     if ttl_ms is not None:
         pxat = f"CAST((__skw_ts + 999) // 1000 + {ttl_ms} AS VARCHAR)"
@@ -250,6 +260,9 @@ def _framed(view: FeatureView, select: str, ttl_ms: int | None) -> str:
             f"{crlf} || '$4' || {crlf} || 'PXAT' || {crlf} || '$' || "
             f"CAST(strlen({pxat}) AS VARCHAR) || {crlf} || {pxat} || {crlf}"
         )
+    elif guard_ms is not None:
+        px = str(guard_ms)
+        px_tail = f"{crlf} || '$2' || {crlf} || 'PX' || {crlf} || '${len(px)}' || {crlf} || '{px}' || {crlf}"
     else:
         px_tail = crlf
     features = ", ".join(_quote(f.name) for f in view.features)
@@ -337,11 +350,17 @@ class _ClusterWriter:
     """
 
     def __init__(
-        self, client: Any, redis_url: str, ttl_ms: int | None, record: Callable[..., None]
+        self,
+        client: Any,
+        redis_url: str,
+        ttl_ms: int | None,
+        record: Callable[..., None],
+        guard_ms: int | None = None,
     ):
         self.client = client
         self.redis_url = redis_url
         self.ttl_ms = ttl_ms
+        self.guard_ms = guard_ms
         self.record = record
         self.recent: list[list[bytes]] = []
 
@@ -357,7 +376,7 @@ class _ClusterWriter:
         pipe = self.client.pipeline(transaction=False)
         for key, ts, row in zip(keys_, stamps, zip(*features, stamps, strict=True), strict=True):
             if self.ttl_ms is None:
-                pipe.set(key, pack(row))
+                pipe.set(key, pack(row), px=self.guard_ms)
             else:
                 pipe.set(key, pack(row), pxat=-(-ts // 1000) + self.ttl_ms)
         pipe.execute()  # a fault is raised as OnlineStoreError by `materialize_view`
@@ -442,6 +461,7 @@ def materialize_view(
     keep_versions: int | None = None,
     wait: float = 0.0,
     lease_ttl: float | None = None,
+    unfinished_ttl: float | None = None,
 ) -> MaterializeResult:
     """Load one view (see the module docstring). `progress(done, total)` is called per chunk.
 
@@ -450,11 +470,12 @@ def materialize_view(
 
     With `check_types` (the default) the view's declared column types are first compared with
     the built relation's (`ColumnTypeError` before anything is written); `materialize` checks
-    every selected view up front and passes False. `keep_versions`, `wait` and `lease_ttl` as in
-    `materialize`.
+    every selected view up front and passes False. `keep_versions`, `wait`, `lease_ttl` and
+    `unfinished_ttl` as in `materialize`.
     """
     keep = versions.resolve_keep_versions(keep_versions)
     ttl = resolve_lease_ttl(lease_ttl)
+    guard = generations.resolve_unfinished_ttl(unfinished_ttl)
     reader = as_reader(duck)
     if check_types:
         reader.check_relation_types([view])
@@ -472,6 +493,7 @@ def materialize_view(
             progress=progress,
             redis_url=redis_url,
             keep=keep,
+            unfinished_ttl=guard,
         )
 
 
@@ -514,6 +536,7 @@ def _rows_from_engine(
     ttl_ms: int | None,
     framed: bool,
     chunk_rows: int,
+    guard_ms: int | None = None,
 ) -> tuple[int, Any, Any]:
     """Any other engine: it selects the latest rows (`reader.latest_rows`, run in the engine);
     an in-memory DuckDB frames the Arrow stream as it arrives (`framed_sql`), so the Redis write
@@ -532,7 +555,7 @@ def _rows_from_engine(
     try:
         frame.execute("SET TimeZone='UTC'")
         frame.register("__skw_src", stream)
-        sql = framed_sql(view, "__skw_src", gen, ttl_ms)
+        sql = framed_sql(view, "__skw_src", gen, ttl_ms, guard_ms)
         if not framed:
             sql = f"SELECT {', '.join(_stored_columns(view, gen, '__skw_ts'))} FROM __skw_src"
         rows = frame.sql(sql).to_arrow_reader(chunk_rows)
@@ -557,6 +580,7 @@ def _load(
     progress: Callable[[int, int], None] | None,
     redis_url: str,
     keep: int,
+    unfinished_ttl: float,
 ) -> MaterializeResult:
     """`materialize_view` under the view's lease."""
     t0 = time.perf_counter()
@@ -588,20 +612,24 @@ def _load(
         gen = generations.register(client, fence, view.name, view.version)
     else:
         gen = current
+    # the second guard: a new generation expires by itself until `persist` (incremental keys go
+    # into the served generation and never carry it)
+    guard_ms = int(unfinished_ttl * 1000) if mode == "full" else None
+    key_guard = guard_ms if ttl_ms is None else None
     cluster = type(client).__name__ == "RedisCluster"
     frame = None
     if isinstance(reader, DuckDBReader):
-        sql = latest_rows_sql(view, now_us, since, gen, ttl_ms, framed=not cluster)
+        sql = latest_rows_sql(view, now_us, since, gen, ttl_ms, not cluster, key_guard)
         total, rows = _rows_from_duckdb(view, reader, sql, chunk_rows)
     else:
         total, rows, frame = _rows_from_engine(
-            view, reader, now_us, since, gen, ttl_ms, not cluster, chunk_rows
+            view, reader, now_us, since, gen, ttl_ms, not cluster, chunk_rows, key_guard
         )
     try:
         return _write(
             view, reader, client, lease, rows, total, gen, current, meta, mode, discarded,
             now_us=now_us, ttl_ms=ttl_ms, progress=progress, redis_url=redis_url, keep=keep,
-            cluster=cluster, t0=t0,
+            cluster=cluster, t0=t0, guard_ms=guard_ms,
         )  # fmt: skip
     finally:
         if frame is not None:
@@ -628,20 +656,29 @@ def _write(
     keep: int,
     cluster: bool,
     t0: float,
+    guard_ms: int | None,
 ) -> MaterializeResult:
-    """Write the framed rows of one load, flip and clean up (`_load`'s second half)."""
+    """Write the framed rows of one load, flip and clean up (`_load`'s second half). With
+    `guard_ms` (a full load), the generation's keys carry the unfinished-generation guard until
+    `generations.persist` (see generations.py)."""
     fence = lease.value
     t_query = time.perf_counter()
+    key_guard = guard_ms if ttl_ms is None else None
+    list_ttl = generations.key_list_ttl(guard_ms, ttl_ms)
 
     def record(keys_: list[bytes]) -> None:
-        generations.record(client, fence, view.name, gen, view.version, lease.ttl_ms, keys_)
+        generations.record(
+            client, fence, view.name, gen, view.version, lease.ttl_ms, keys_, list_ttl
+        )
 
     writer: _Writer | _ClusterWriter = (
-        _ClusterWriter(client, redis_url, ttl_ms, record)
+        _ClusterWriter(client, redis_url, ttl_ms, record, key_guard)
         if cluster
         else _Writer(client, redis_url, view.name)
     )
-    head = generations.record_command_head(view.name, gen, view.version, fence, lease.ttl_ms)
+    head = generations.record_command_head(
+        view.name, gen, view.version, fence, lease.ttl_ms, list_ttl
+    )
     written = 0
     max_ts = int(meta["watermark"]) if mode == "incremental" else None
     try:
@@ -667,8 +704,11 @@ def _write(
             raise
         writer.close()
         if mode == "full":
-            generations.complete(client, fence, view.name, gen, view.version, lease.ttl_ms)
-    except LeaseLostError:
+            generations.complete(
+                client, fence, view.name, gen, view.version, lease.ttl_ms, guard_ms or 0, list_ttl
+            )
+            generations.persist(client, fence, view.name, gen, every_key=ttl_ms is None)
+    except (LeaseLostError, GuardExpiredError):
         if mode == "full":  # never flipped in, so never served: ours to delete, no fence
             generations.discard_own(client, view.name, gen, writer.recent_keys())
         raise
@@ -751,6 +791,7 @@ def materialize(
     keep_versions: int | None = None,
     wait: float = 0.0,
     lease_ttl: float | None = None,
+    unfinished_ttl: float | None = None,
 ) -> list[MaterializeResult]:
     """Materialize the selected feature views (default: all) from the offline store into Redis.
 
@@ -775,6 +816,10 @@ def materialize(
         lease_ttl: seconds the view's lease lives without renewal (how long a loader that died
             blocks the next one; a live loader renews it every third of that); None reads
             `SKEWLESS_LEASE_TTL`, default 30.
+        unfinished_ttl: seconds an unfinished generation outlives a loader that died (keys of a
+            view without a ttl, and sentinels, expire that long after they are written, until
+            the load's flip); a load must flip within it. None reads
+            `SKEWLESS_UNFINISHED_TTL`, default 86400 (24 h).
 
     Raises:
         UnknownFeatureError: a selected view does not exist.
@@ -789,12 +834,15 @@ def materialize(
             naming it (host, pid, since when); views before it were loaded.
         LeaseLostError: this loader's lease expired mid-load (a pause past `lease_ttl`) and
             another loader took over: nothing of it was flipped in or deleted.
+        GuardExpiredError: keys of this load vanished before its flip (it outlived
+            `unfinished_ttl`, or Redis evicted them): nothing was flipped.
         OnlineStoreError: any Redis fault (connection refused or reset, timeout, OOM, ACL,
             cluster down), naming the view and the redacted URL; what was written is cleaned
             up by the next full load.
     """
     keep = versions.resolve_keep_versions(keep_versions)
     lease_seconds = resolve_lease_ttl(lease_ttl)
+    guard = generations.resolve_unfinished_ttl(unfinished_ttl)
     names = list(select) if select else sorted(registry.views)
     views = [registry.view(n) for n in names]
     for v in views:
@@ -832,6 +880,7 @@ def materialize(
                     keep_versions=keep,
                     wait=wait,
                     lease_ttl=lease_seconds,
+                    unfinished_ttl=guard,
                 )
             )
     finally:

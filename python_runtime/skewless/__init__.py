@@ -34,6 +34,7 @@ from skewless.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncFeatureStore",
     "BrokenViewError",
     "ColumnTypeError",
     "DeadlineExceeded",
@@ -68,6 +69,7 @@ _LAZY = {
     "FeatureView": "skewless.definitions",
     "Registry": "skewless.definitions.registry",
     "FeatureStore": "skewless.online.store",
+    "AsyncFeatureStore": "skewless.online.async_store",
     "OnlineResponse": "skewless.online.store",
     "compile_expression": "skewless.sql",
     "compile_projections": "skewless.sql",
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
     from skewless.definitions.registry import Registry
     from skewless.guards.feature_log import FeatureLogConfig, FeatureLogger
     from skewless.guards.training import check_training_record
+    from skewless.online.async_store import AsyncFeatureStore
     from skewless.online.store import FeatureStore, OnlineResponse
     from skewless.sql import check_expression, compile_expression, compile_projections
 

@@ -103,9 +103,24 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
     return build_serving_project(tmp_path_factory.mktemp("serving-build"))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module with `ASYNC_PARITY = True` runs every test that takes `store` twice: on the
+    sync `FeatureStore` and on `AsyncFeatureStore` (behind the sync API, `AsyncParity`)."""
+    if "store" in metafunc.fixturenames and getattr(metafunc.module, "ASYNC_PARITY", False):
+        metafunc.parametrize("store_api", ["sync", "async"])
+
+
 @pytest.fixture()
-def store(built: BuiltProject, redis_url: str) -> FeatureStore:
+def store_api() -> str:
+    return "sync"
+
+
+@pytest.fixture()
+def store(built: BuiltProject, redis_url: str, store_api: str) -> Iterator[FeatureStore]:
     registry = Registry.from_manifest(built.manifest)
     client = connect(redis_url)
     materialize(registry, client, built.duckdb, now=NOON)
-    return FeatureStore(registry, client, redis_url)
+    from async_parity import serving
+
+    with serving(store_api, registry, client, redis_url) as s:
+        yield s

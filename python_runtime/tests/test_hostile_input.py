@@ -57,6 +57,9 @@ from skewless.online.materialize import materialize
 from skewless.online.store import MAX_ENTITIES, MAX_FEATURES, FeatureStore
 from skewless.sql.helpers import convert_input
 
+# every test taking `store` runs on FeatureStore and on AsyncFeatureStore (conftest.py)
+ASYNC_PARITY = True
+
 UTC = timezone.utc
 FIXTURE = Path(__file__).parent / "fixtures" / "manifest_dbt1.11.json"
 #: The fixture's rows are shifted to 2099 (Redis expiry follows the row's time) and read then.
@@ -180,13 +183,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 
 @pytest.fixture()
-def store(project: Project, redis_url: str) -> Iterator[FeatureStore]:
+def store(project: Project, redis_url: str, store_api: str) -> Iterator[FeatureStore]:
+    from async_parity import serving
+
     registry = Registry.from_manifest(project.manifest, strict=True)
     client = connect(redis_url)
     materialize(registry, client, project.duckdb, now=NOW)
-    s = FeatureStore(registry, client, redis_url)
-    yield s
-    s.close()
+    with serving(store_api, registry, client, redis_url) as s:
+        yield s
 
 
 def _outcome(call: Callable[[], Any], foreign: list[str], kinds: Counter[str], label: str) -> Any:

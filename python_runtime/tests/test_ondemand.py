@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +31,9 @@ PROJECT = Path(__file__).parent / "projects" / "ondemand"
 NOW = datetime(2026, 1, 3, 12, 0, tzinfo=timezone.utc)
 
 pytestmark = pytest.mark.xdist_group("ondemand_project")
+
+# every test taking `store` runs on FeatureStore and on AsyncFeatureStore (conftest.py)
+ASYNC_PARITY = True
 
 
 def _dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -109,10 +113,15 @@ def test_offline_rows_equal_the_compiled_projections(project: Path, registry: Re
 
 
 @pytest.fixture()
-def store(project: Path, registry: Registry, redis_url: str) -> FeatureStore:
+def store(
+    project: Path, registry: Registry, redis_url: str, store_api: str
+) -> Iterator[FeatureStore]:
+    from async_parity import serving
+
     client = redis.Redis.from_url(redis_url)
     materialize(registry, client, project / "ondemand.duckdb", now=NOW)
-    return FeatureStore(registry, client, redis_url)
+    with serving(store_api, registry, client, redis_url) as s:
+        yield s
 
 
 def test_served_values_with_renamed_keys_in_one_round_trip(store: FeatureStore) -> None:

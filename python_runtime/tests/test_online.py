@@ -26,6 +26,9 @@ from skewless.online.connection import connect
 from skewless.online.materialize import materialize
 from skewless.online.store import FeatureStore
 
+# every test taking `store` runs on FeatureStore and on AsyncFeatureStore (conftest.py)
+ASYNC_PARITY = True
+
 UTC = timezone.utc
 ALL_TYPES = [
     "i_big", "i_int", "i_huge", "i_ubig", "f_dbl", "dec", "s", "b", "d", "t_naive", "t_tz",

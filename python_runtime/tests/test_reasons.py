@@ -21,6 +21,9 @@ from skewless.online.connection import connect
 from skewless.online.materialize import materialize
 from skewless.online.store import REASONS, STATUSES, FeatureStore, OnlineResponse
 
+# every test taking `store` runs on FeatureStore and on AsyncFeatureStore (conftest.py)
+ASYNC_PARITY = True
+
 FRESH, STALE = {"user_id": 2}, {"user_id": 1}  # 30 min and 2 h old at noon; freshness SLA 1 h
 NOBODY = {"user_id": 999_999}
 #: past the 7d ttl of the stale_* views for user 1 (10:00), within it for user 2 (11:30)

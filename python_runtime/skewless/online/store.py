@@ -47,12 +47,12 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgpack
 from redis.crc import key_slot as _key_slot
@@ -602,6 +602,9 @@ class FeatureStore:
         self.deadline_ms = _deadline_ms(deadline_ms, "deadline_ms", env=True)
         self.on_store_error = _policy(on_store_error, "on_store_error", env=True)
         self.post_lookup: list[PostLookup] = []
+        #: the store the post-lookup hooks are given: this one, or the `AsyncFeatureStore` it
+        #: plans and decodes for
+        self.owner: Any = self
         self.feature_log: FeatureLogger | None = None
         self._plans: dict[Any, _Plan] = {}
         # pointer key → (generation, data-key tail) last seen; one tuple, so threads never see
@@ -997,31 +1000,43 @@ class FeatureStore:
             return deadline_error("serve", self.redis_url, views, budget_ms)
         return store_error(e, "serve", self.redis_url, views)
 
-    def _refresh_generations(self, plan: _Plan, deadline: float, budget_ms: float) -> None:
-        self._pointers_moved(plan, self._read(list(plan.pointers), deadline, budget_ms, plan))
+    def _pointers_moved(self, plan: _Plan, pointers: list[Any]) -> tuple[bool, list[FeatureView]]:
+        """Record the generations the pointers name. → (whether one differs from the cached
+        one, the views whose pointer is gone after it was seen).
 
-    def _pointers_moved(self, plan: _Plan, pointers: list[Any]) -> bool:
-        """Record the generations the pointers name; True when one differs from the cached one.
-
-        A pointer gone after it was seen, and not because its version was retired, was lost by
-        Redis (a node restarted empty): the cached generation is kept, so its data keys are
+        A pointer gone after it was seen was either retired (`_settle` asks Redis) or lost by
+        Redis (a node restarted empty): then the cached generation is kept, so its data keys are
         still read, and the view counts as lost (`_lost`).
 
         Raises:
-            NotMaterializedError: a view's pointer is absent and was never seen (or retired).
+            _Unmaterialized: a view's pointer is absent and was never seen.
         """
         moved = False
+        gone = []
         for vp, gen in zip(plan.views, pointers, strict=True):
             cached = self._generations.get(vp.pointer)
             if gen is None:
-                error = self._not_materialized(vp.view)
-                if cached is None or isinstance(error, RetiredVersionError):
-                    self._generations.pop(vp.pointer, None)
-                    raise error
+                if cached is None:
+                    raise _Unmaterialized(vp.view)
+                gone.append(vp.view)
                 continue
             if cached is None or cached[0] != gen:
                 self._generations[vp.pointer] = (gen, data_key_tail(vp.name, gen))
                 moved = True
+        return moved, gone
+
+    def _settle(
+        self, plan: _Plan, pointers: list[Any]
+    ) -> Generator[Any, NotMaterializedError | None, bool]:
+        """`_pointers_moved`, then for each view whose pointer is gone an `_Unmaterialized`
+        yielded to the I/O driver, which answers with the view's `NotMaterializedError`: a
+        retired version raises it, else the view counts as lost. → whether a pointer moved."""
+        moved, gone = self._pointers_moved(plan, pointers)
+        for view in gone:
+            error = yield _Unmaterialized(view)
+            if isinstance(error, RetiredVersionError):
+                self._generations.pop(pointer_key(view.name, view.version), None)
+                raise error
         return moved
 
     def _lost(
@@ -1231,6 +1246,27 @@ class FeatureStore:
                 error reply (OOM, NOPERM, LOADING…), a cluster error — naming the views and the
                 redacted URL.
         """
+        call = self._begin(features, entities, now, deadline_ms, on_store_error)
+        plan, entities, now_us = call.plan, call.entities, call.now_us
+        if not plan.views:  # only request-time features that read no stored input
+            return self._finish(call, [], None, request)
+        try:
+            raw, groups = self._fetch(plan, entities, call.deadline, call.budget_ms)
+        except OnlineStoreError:
+            if call.policy == "raise":
+                raise
+            return self._unavailable(plan, entities, request, now_us)
+        return self._finish(call, raw, groups, request)
+
+    def _begin(
+        self,
+        features: Sequence[str],
+        entities: Sequence[Mapping[str, Any]],
+        now: datetime | None,
+        deadline_ms: float | None,
+        on_store_error: str | None,
+    ) -> _Call:
+        """A lookup's arguments checked and its plan resolved (no I/O); its deadline starts."""
         plan = self._plan(features)
         if entities.__class__ is not list:
             if (
@@ -1254,23 +1290,31 @@ class FeatureStore:
             _policy(on_store_error, "on_store_error")
         # the deadline starts here: key building and every round trip of the call count
         deadline = _monotonic() + budget_ms / 1000
+        return _Call(
+            plan, entities, now_us, budget_ms, deadline, on_store_error or self.on_store_error
+        )
+
+    def _finish(
+        self,
+        call: _Call,
+        raw: list[Any],
+        groups: list[list[int]] | None,
+        request: Any,
+    ) -> OnlineResponse:
+        """The response of a lookup from its replies (`_fetch`): decoding, statuses, ages,
+        request-time features and the post-lookup hooks (no I/O)."""
+        plan, entities, now_us = call.plan, call.entities, call.now_us
         views = plan.views
         nv = len(views)
         n = len(entities)
-        if not views:  # only request-time features that read no stored input
+        if not views:
             assert plan.on_demand is not None
             blank: list[list[Any]] = [[] for _ in entities]
             rows = self._evaluate_on_demand(plan, plan.on_demand, blank, entities, request, now_us)
             response = OnlineResponse(plan, entities, rows, [], [], request, now_us)
             return self._respond(response, request)
-        try:
-            raw, groups = self._fetch(plan, entities, deadline, budget_ms)
-        except OnlineStoreError:
-            if (on_store_error or self.on_store_error) == "raise":
-                raise
-            return self._unavailable(plan, entities, request, now_us)
         lost = self._lost(plan, raw, n, groups) if None in raw else None
-        if lost and (on_store_error or self.on_store_error) == "raise":
+        if lost and call.policy == "raise":
             raise self._lost_error(plan, raw, lost)
 
         per_view: list[list[list[Any]]] = []
@@ -1356,9 +1400,39 @@ class FeatureStore:
         deadline: float,
         budget_ms: float,
     ) -> tuple[list[Any], list[list[int]] | None]:
-        """The pointers, the data keys of every (view, entity), then the completeness sentinels,
-        as one MGET (again under the new generation when a pointer moved), before `deadline`.
-        → (the replies, on a cluster per view the reply index of each entity's sentinel)."""
+        """`_fetch_steps` driven with `_read`: the replies of the call's MGET(s) before
+        `deadline`. → (the replies, on a cluster per view the reply index of each entity's
+        sentinel)."""
+        steps = self._fetch_steps(plan, entities, budget_ms)
+        try:
+            step = next(steps)
+            while True:
+                if step.__class__ is list:
+                    step = steps.send(self._read(step, deadline, budget_ms, plan))
+                else:
+                    step = steps.send(self._not_materialized(step.view))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except _Unmaterialized as e:
+            raise self._not_materialized(e.view) from None
+
+    def _fetch_steps(
+        self,
+        plan: _Plan,
+        entities: Sequence[Mapping[str, Any]],
+        budget_ms: float,
+    ) -> Generator[Any, Any, tuple[list[Any], list[list[int]] | None]]:
+        """The keys of the call, without I/O: yields each key list to read (MGET) and receives
+        its replies (or an `_Unmaterialized`, answered with `_not_materialized`); returns (the replies, on a cluster per view the reply index of each
+        entity's sentinel). The pointers, the data keys of every (view, entity), then the
+        completeness sentinels, as one MGET — again under the new generation when a pointer
+        moved, and preceded by a read of the pointers when a view's generation is not cached.
+        The sync store drives it with `_read`, the async one with its own read: one logic.
+
+        Raises:
+            _Unmaterialized: a view's pointer is absent and was never seen.
+            OnlineStoreError: the pointers kept moving; a cluster slot no node serves.
+        """
         views = plan.views
         nv = len(views)
         n = len(entities)
@@ -1366,7 +1440,7 @@ class FeatureStore:
         cache = self._generations
         for pointer in plan.pointers:
             if pointer not in cache:
-                self._refresh_generations(plan, deadline, budget_ms)
+                yield from self._settle(plan, (yield list(plan.pointers)))
                 break
         for _attempt in range(_MAX_POINTER_RETRIES):
             # (generation, key tail) per view, read once: the keys and the check use the same
@@ -1389,10 +1463,10 @@ class FeatureStore:
                     groups = self._cluster_sentinels(plan, keys, entries, n)
                 except FAULTS as e:  # a slot no node serves right now
                     raise self._fault(e, plan, budget_ms) from None
-            raw = self._read(keys, deadline, budget_ms, plan)
+            raw = yield keys
             if raw[:nv] == [e[0] for e in entries]:
                 return raw, groups
-            if not self._pointers_moved(plan, raw[:nv]):
+            if not (yield from self._settle(plan, raw[:nv])):
                 return raw, groups  # only pointers lost (`_lost` tells), none moved
         raise OnlineStoreError(
             f"the generation pointers of {[vp.name for vp in views]} kept moving during "
@@ -1454,7 +1528,7 @@ class FeatureStore:
 
     def _respond(self, response: OnlineResponse, request: Any) -> OnlineResponse:
         for hook in self.post_lookup:
-            hook(self, response, request)
+            hook(self.owner, response, request)
         return response
 
 
@@ -1479,6 +1553,27 @@ def _requests(
 
 #: every store with connections of its own: a forked child drops the parent's (shared sockets)
 _STORES: weakref.WeakSet[FeatureStore] = weakref.WeakSet()
+
+
+class _Call(NamedTuple):
+    """One lookup between `_begin` and `_finish`: what the I/O in between needs."""
+
+    plan: _Plan
+    entities: Sequence[Mapping[str, Any]]  # a list
+    now_us: int
+    budget_ms: float
+    deadline: float  # a `time.monotonic()` instant
+    policy: str  # on_store_error
+
+
+class _Unmaterialized(Exception):
+    """A view without a pointer, raised or yielded by the I/O-free steps of a lookup; the I/O
+    driver turns it into the view's `NotMaterializedError` (asking Redis whether the version was
+    retired or never materialized)."""
+
+    def __init__(self, view: FeatureView):
+        super().__init__(view.name)
+        self.view = view
 
 
 def _forget_connections_after_fork() -> None:

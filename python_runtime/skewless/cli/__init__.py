@@ -249,7 +249,16 @@ def to_json(value: Any) -> str:
 
 
 def _register() -> None:
-    from skewless.cli import check, consistency, features, freshness, get, materialize, training
+    from skewless.cli import (
+        check,
+        consistency,
+        explain,
+        features,
+        freshness,
+        get,
+        materialize,
+        training,
+    )
 
     main.add_command(materialize.materialize)
     main.add_command(get.get)
@@ -258,6 +267,7 @@ def _register() -> None:
     main.add_command(consistency.consistency)
     main.add_command(training.training_record)
     main.add_command(check.check)
+    main.add_command(explain.explain)
     main.add_command(__import__("skewless.cli.init", fromlist=["init"]).init)
 
 

@@ -67,6 +67,7 @@ class Manifest:
         adapter_type: `metadata.adapter_type` (e.g. `duckdb`).
         project_name: `metadata.project_name`.
         nodes: `nodes`, keyed by unique id.
+        sources: `sources`, keyed by unique id (read for lineage only).
     """
 
     def __init__(self, data: Mapping[str, Any], path: Path | None = None, sha256: str = ""):
@@ -91,6 +92,10 @@ class Manifest:
                 "to nodes; the file is not a dbt manifest (or was damaged) — rerun `dbt compile`"
             )
         self.nodes: Mapping[str, Any] = nodes
+        sources = data.get("sources")
+        #: `sources`, keyed by unique id (empty when absent or not a mapping: only lineage
+        #: reads it, so a malformed one never stops serving)
+        self.sources: Mapping[str, Any] = sources if isinstance(sources, Mapping) else {}
         #: model unique id → what is wrong with its node (not a mapping, `name` missing…), as
         #: found by the last `models()`
         self.malformed: dict[str, str] = {}
@@ -118,6 +123,24 @@ class Manifest:
                 continue
             models.append(node)
         return models
+
+    def node(self, unique_id: str) -> Mapping[str, Any] | None:
+        """The node (model, seed, snapshot…) or source `unique_id`; None when absent or
+        malformed."""
+        node = self.nodes.get(unique_id)
+        if node is None:
+            node = self.sources.get(unique_id)
+        return node if isinstance(node, Mapping) else None
+
+    def parents(self, unique_id: str) -> list[str]:
+        """The unique ids a node depends on (`depends_on.nodes`: models, seeds, sources…), in
+        the manifest's order; empty for a source, an absent node or a malformed `depends_on`."""
+        node = self.node(unique_id)
+        depends = node.get("depends_on") if node is not None else None
+        parents = depends.get("nodes") if isinstance(depends, Mapping) else None
+        if not isinstance(parents, list):
+            return []
+        return [p for p in parents if isinstance(p, str)]
 
     @property
     def where(self) -> str:

@@ -15,7 +15,7 @@ help: ## List the targets
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,spark,postgres]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,spark,postgres,server]"
 	@touch $(STAMP)
 
 .PHONY: venv
@@ -51,6 +51,21 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy on python_runtime/
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks and rewrite bench/RESULTS.md
 	$(PY) bench/run.py
+
+# The peers the benchmarks compare against (issue 12: Feast's Python feature server) get their own
+# virtualenv, pinned by bench/peers-constraints.txt: nothing of theirs ever enters .venv.
+PEERS_VENV := bench/.peers-venv
+PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
+FEAST_VERSION := 0.67.0
+
+$(PEERS_STAMP): bench/peers-constraints.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -c bench/peers-constraints.txt "feast[redis]==$(FEAST_VERSION)"
+	@touch $(PEERS_STAMP)
+
+.PHONY: bench-peers
+bench-peers: $(PEERS_STAMP) ## Install the benchmark peer (Feast, pinned) in bench/.peers-venv, never in .venv
 
 .PHONY: lock
 lock: $(STAMP) ## Rewrite constraints.txt from the versions installed in .venv (after an upgrade)

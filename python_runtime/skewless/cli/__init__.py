@@ -257,6 +257,7 @@ def _register() -> None:
         freshness,
         get,
         materialize,
+        serve,
         training,
     )
 
@@ -268,6 +269,7 @@ def _register() -> None:
     main.add_command(training.training_record)
     main.add_command(check.check)
     main.add_command(explain.explain)
+    main.add_command(serve.serve)
     main.add_command(__import__("skewless.cli.init", fromlist=["init"]).init)
 
 

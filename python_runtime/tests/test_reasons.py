@@ -36,6 +36,12 @@ def triples(resp: OnlineResponse) -> list[dict[str, tuple[object, str, str | Non
     for row_s, row_r in zip(statuses, reasons, strict=True):
         assert set(row_s.values()) <= set(STATUSES)
         assert set(row_r.values()) <= {None, *REASONS}
+    # the one-pass form (the HTTP server's) says the same, in `features` order
+    st, rs, ag = resp.details()
+    refs = resp.features
+    assert st == [[d[r] for r in refs] for d in statuses]
+    assert rs == [[d[r] for r in refs] for d in reasons]
+    assert ag == [[None if a is None else a.total_seconds() for a in d.values()] for d in resp.ages]
     return [
         {ref: (v[ref], s[ref], r[ref]) for ref in resp.features}
         for v, s, r in zip(values, statuses, reasons, strict=True)
@@ -70,6 +76,29 @@ def test_expired_is_the_reason_of_a_default_and_of_a_none(store: FeatureStore) -
     month = NOON + timedelta(days=30, hours=-1, minutes=-30)  # all_types: ttl 30d, no defaults
     resp = store.get_online_features(["all_types.i_int"], [STALE], now=month)
     assert triples(resp) == [{"all_types.i_int": (None, "expired", "expired")}]
+
+
+def test_details_follow_the_requested_order_across_views(store: FeatureStore) -> None:
+    """Features of one view asked for apart (the plan reads them together, then permutes)."""
+    refs = ["stale_default.score", "events.value", "stale_default.label", "all_types.s"]
+    resp = store.get_online_features(refs, [STALE, NOBODY], now=NOON)
+    assert triples(resp) == [
+        {
+            "stale_default.score": (-1.0, "defaulted", "stale"),
+            "events.value": (1, "present", None),
+            "stale_default.label": ("none", "defaulted", "stale"),
+            "all_types.s": ('日本語 🚀 "q" }{: %7D', "present", None),
+        },
+        {
+            "stale_default.score": (-1.0, "defaulted", "missing"),
+            "events.value": (0, "defaulted", "missing"),
+            "stale_default.label": ("none", "defaulted", "missing"),
+            "all_types.s": (None, "missing", "missing"),
+        },
+    ]
+    st, _rs, ag = resp.details()
+    assert st[0] == ["defaulted", "present", "defaulted", "present"]
+    assert ag[1] == [None, None, None, None] and ag[0][0] == 7200.0
 
 
 @pytest.mark.parametrize("entities", [[STALE], [FRESH, STALE]], ids=["one", "many"])

@@ -485,11 +485,7 @@ class OnlineResponse:
         """
 
         def status(vp: _ViewPlan, s: str, _age: int | None, j: int) -> str:
-            if s is _PRESENT or s == _UNAVAILABLE:
-                return s
-            if s is _STALE:
-                return "defaulted" if vp.on_stale == "default" else s
-            return "defaulted" if vp.has_defaults[j] else s
+            return _served_status(vp, s, j)
 
         return self._per_value(status)
 
@@ -506,9 +502,7 @@ class OnlineResponse:
         """
 
         def reason(vp: _ViewPlan, s: str, _age: int | None, _j: int) -> str | None:
-            if s == _PRESENT or (s == _STALE and vp.on_stale == "serve"):
-                return None
-            return s
+            return _served_reason(vp, s)
 
         return self._per_value(reason)
 
@@ -523,6 +517,47 @@ class OnlineResponse:
             return None if a is None else timedelta(microseconds=a)
 
         return self._per_value(age)
+
+    def details(
+        self,
+    ) -> tuple[list[list[str]], list[list[str | None]], list[list[float | None]]]:
+        """(statuses, reasons, ages in seconds): per entity one list each, aligned with
+        `features` — what `statuses`, `reasons` and `ages` give as dicts, built in one pass (the
+        HTTP server's form). Request-time features are `present`, reason None, age None."""
+        plan = self._plan
+        n = len(self._rows)
+        now = self._now_us
+        st: list[list[str]] = [[] for _ in range(n)]
+        rs: list[list[str | None]] = [[] for _ in range(n)]
+        ag: list[list[float | None]] = [[] for _ in range(n)]
+        for vi, vp in enumerate(plan.views[: plan.nvisible]):
+            statuses = self._vstatus[vi]
+            stamps = self._stamps[vi]
+            k = len(vp.features)
+            for ei in range(n):
+                ts = stamps[ei]
+                age = None if ts is None else (now - ts) / 1_000_000
+                s = _PRESENT if statuses is None else statuses[ei]
+                if s is _PRESENT:
+                    st[ei] += [_PRESENT] * k
+                    rs[ei] += [None] * k
+                else:
+                    st[ei] += [_served_status(vp, s, j) for j in range(k)]
+                    rs[ei] += [_served_reason(vp, s)] * k
+                ag[ei] += [age] * k
+        od = plan.on_demand
+        if od is not None:
+            m = len(od.outputs)
+            for ei in range(n):
+                st[ei] += [_PRESENT] * m
+                rs[ei] += [None] * m
+                ag[ei] += [None] * m
+        perm = plan.permutation
+        if perm is not None:
+            st = [list(perm(r)) for r in st]
+            rs = [list(perm(r)) for r in rs]
+            ag = [list(perm(r)) for r in ag]
+        return st, rs, ag
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame: one row per entity, the entity keys then one column per feature."""
@@ -548,6 +583,22 @@ class OnlineResponse:
         for i, ref in enumerate(self.features):
             columns[ref] = [r[i] for r in values]
         return pa.table({k: pa.array(v) for k, v in columns.items()})
+
+
+def _served_status(vp: _ViewPlan, s: str, j: int) -> str:
+    """The status of feature `j` of a view row read with raw status `s`."""
+    if s is _PRESENT or s == _UNAVAILABLE:
+        return s
+    if s is _STALE:
+        return "defaulted" if vp.on_stale == "default" else s
+    return "defaulted" if vp.has_defaults[j] else s
+
+
+def _served_reason(vp: _ViewPlan, s: str) -> str | None:
+    """Why a value of a view row read with raw status `s` is not the stored one (None: it is)."""
+    if s == _PRESENT or (s == _STALE and vp.on_stale == "serve"):
+        return None
+    return s
 
 
 class FeatureStore:

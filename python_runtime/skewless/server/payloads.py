@@ -274,11 +274,7 @@ def _iso(at: datetime) -> str:
 
 
 def _per_value(response: Any) -> tuple[list[list[str]], list[list[str | None]], list[list[Any]]]:
-    refs = response.features
-    statuses = [[d[r] for r in refs] for d in response.statuses]
-    reasons = [[d[r] for r in refs] for d in response.reasons]
-    ages = [[None if a is None else a.total_seconds() for a in d.values()] for d in response.ages]
-    return statuses, reasons, ages
+    return response.details()  # type: ignore[no-any-return]
 
 
 def encode_native(response: Any) -> tuple[dict[str, Any], list[list[str]]]:

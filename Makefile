@@ -49,7 +49,7 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy on python_runtime/
 	$(VENV)/bin/mypy
 
 .PHONY: bench
-bench: $(STAMP) ## Run the benchmarks and rewrite bench/RESULTS.md
+bench: $(STAMP) bench-peers ## Run the benchmarks (peers included) and rewrite bench/RESULTS.md
 	$(PY) bench/run.py
 
 # The peers the benchmarks compare against (issue 12: Feast's Python feature server) get their own

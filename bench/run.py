@@ -22,11 +22,24 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 
 
+#: benchmarks of peers (their own virtualenv, `make bench-peers`), run after skewless's own
+_PEERS = ("bench_feast",)
+
+
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _peer_version(dist: str) -> str:
+    python = BENCH / ".peers-venv" / "bin" / "python"
+    if not python.exists():
+        return "not installed (make bench-peers)"
+    code = f"from importlib import metadata; print(metadata.version({dist!r}))"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    return out.stdout.strip() or "not installed"
 
 
 def _redis_server_version() -> str:
@@ -76,6 +89,17 @@ def header() -> str:
             f"{_version('redis')} / {_version('hiredis')} / {_redis_server_version()}",
         ),
         ("pyarrow / msgpack", f"{_version('pyarrow')} / {_version('msgpack')}"),
+        (
+            "uvicorn / httptools / uvloop / orjson",
+            f"{_version('uvicorn')} / {_version('httptools')} / {_version('uvloop')} / "
+            f"{_version('orjson')}",
+        ),
+        (
+            "pyspark / dbt-spark / adbc-driver-postgresql",
+            f"{_version('pyspark')} / {_version('dbt-spark')} / "
+            f"{_version('adbc-driver-postgresql')}",
+        ),
+        ("feast (peer, bench/.peers-venv)", _peer_version("feast")),
     ]
     lines = [
         "# Benchmark results",
@@ -102,7 +126,9 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated names, e.g. pit,online")
     args = parser.parse_args()
     only = {n.strip() for n in args.only.split(",") if n.strip()}
-    scripts = sorted(BENCH.glob("bench_*.py"))
+    # a peer's benchmark prints side-by-side ratios from the figures of skewless's own run
+    # (bench_feast reads results/server.json): the peers run last
+    scripts = sorted(BENCH.glob("bench_*.py"), key=lambda p: (p.stem in _PEERS, p.stem))
     if only:
         scripts = [s for s in scripts if s.stem.removeprefix("bench_") in only]
     RESULTS.mkdir(exist_ok=True)

@@ -5,10 +5,14 @@ Only the I/O differs from `FeatureStore`. A lookup is three steps of the sync st
 they are: `_begin` (arguments checked, the cached plan, the deadline started), `_fetch_steps`
 (a generator that yields the key lists to read and receives their replies, no I/O), `_finish`
 (decoding, statuses, ages, request-time features, the served-feature log and the other
-post-lookup hooks). This module drives `_fetch_steps` with `await`: on a plain Redis with
-connections of its own (redis.asyncio, no retry, the whole call under `asyncio.timeout` of the
-time left before the deadline — nothing is re-sent past it); on a Redis Cluster through
-redis.asyncio's cluster pipeline under the same timeout.
+post-lookup hooks). This module drives `_fetch_steps` with `await`. On a plain Redis it reads
+on connections of its own (`_Wire`): redis.asyncio connects them (TLS, AUTH/ACL, SELECT), then
+a command is written straight to the transport and its reply parsed by hiredis as the bytes
+arrive, the call's deadline a timer on the loop — nothing is re-sent past it, and a failed,
+late or cancelled call closes its connection (its reply may still come). That is what keeps
+an async call as cheap as a sync one (bench/results/server.md); redis.asyncio's own command
+path costs about 1.4× more. On a Redis Cluster it reads through redis.asyncio's cluster
+pipeline under `asyncio.timeout` of the time left.
 
 The sync store inside (`sync`) keeps the plans and the generation cache, and its sync client
 answers the cold paths off the event loop (`asyncio.to_thread`): which version a view that has
@@ -53,6 +57,15 @@ if TYPE_CHECKING:
 __all__ = ["AsyncFeatureStore"]
 
 _monotonic = time.monotonic
+
+
+def _reply_error_class() -> type:
+    import hiredis
+
+    return hiredis.ReplyError  # type: ignore[no-any-return]
+
+
+_ReplyError = _reply_error_class()
 
 
 class AsyncFeatureStore:
@@ -106,7 +119,7 @@ class AsyncFeatureStore:
         self.redis = client
         self.redis_url = self.sync.redis_url
         self._cluster = type(client).__name__ == "RedisCluster"
-        self._idle: list[Any] | None = None
+        self._idle: list[_Wire] | None = None
         pool = getattr(client, "connection_pool", None)
         if not self._cluster and pool is not None:
             from redis.asyncio.retry import Retry
@@ -226,8 +239,8 @@ class AsyncFeatureStore:
     async def aclose(self) -> None:
         """Close the connections, flush and stop the served-feature log."""
         idle, self._idle = self._idle, ([] if self._idle is not None else None)
-        for conn in idle or ():
-            await conn.disconnect()
+        for wire in idle or ():
+            wire.close()
         close = getattr(self.redis, "aclose", None)
         if close is not None:
             await close()
@@ -286,28 +299,113 @@ class AsyncFeatureStore:
                     return await self.redis.execute_command("MGET", *keys)  # type: ignore[no-any-return]
             except FAULTS as e:
                 raise self.sync._fault(e, call.plan, call.budget_ms) from None
+        loop = asyncio.get_running_loop()
+        wire = None
+        while idle:
+            wire = idle.pop()
+            if wire.usable():
+                break
+            wire.close()  # closed by the server meanwhile (a restart, CLIENT KILL, idle timeout)
+            wire = None
         try:
-            conn = idle.pop()
-        except IndexError:
-            conn = self._conn_class(**self._conn_kwargs)
-        try:
-            async with asyncio.timeout(remaining):
-                if conn.is_connected and await conn.can_read():
-                    # an idle socket with something to read was closed by the server (a
-                    # restart, CLIENT KILL, an idle timeout): reopened before sending
-                    await conn.disconnect()
-                if not conn.is_connected:
-                    await conn.connect()
-                await conn.send_command("MGET", *keys, check_health=False)
-                return await conn.read_response(timeout=remaining)  # type: ignore[no-any-return]
+            if wire is None:
+                async with asyncio.timeout(remaining):
+                    wire = await self._open()
+            reply = await wire.call(_pack(("MGET", *keys)), loop, call.deadline)
         except FAULTS as e:
-            await conn.disconnect(nowait=True)  # the reply may still come: out of step
+            if wire is not None:
+                wire.close()  # the reply may still come: this connection is out of step
             raise self.sync._fault(e, call.plan, call.budget_ms) from None
         except BaseException:  # cancelled by the caller: the reply may still come
-            await conn.disconnect(nowait=True)
+            if wire is not None:
+                wire.close()
             raise
+        idle.append(wire)
+        return reply  # type: ignore[no-any-return]
+
+    async def _open(self) -> _Wire:
+        """A connection of the store's own: connected and through the handshake (AUTH, TLS,
+        SELECT…) by redis.asyncio, then read by a `_Wire`."""
+        conn = self._conn_class(**self._conn_kwargs)
+        await conn.connect()
+        return _Wire(conn)
+
+
+class _Wire(asyncio.Protocol):
+    """One Redis connection of the async read path, past redis.asyncio's layers: a command is
+    written to the transport, its reply parsed by hiredis as the bytes arrive and handed to the
+    waiting call through a future (no stream reader, no per-command dispatch). The call's
+    deadline is a timer on the loop that fails the future; a failed, late or cancelled call
+    closes the connection (its reply may still come)."""
+
+    def __init__(self, conn: Any):
+        import hiredis
+
+        self._conn = conn  # the redis.asyncio connection that connected it (kept to close it)
+        self.transport = conn._writer.transport
+        self.reader = hiredis.Reader()
+        self.waiter: asyncio.Future[Any] | None = None
+        self.lost = False
+        self.transport.set_protocol(self)
+
+    def usable(self) -> bool:
+        return not self.lost and self.waiter is None and not self.transport.is_closing()
+
+    async def call(self, packed: bytes, loop: asyncio.AbstractEventLoop, deadline: float) -> Any:
+        waiter = self.waiter = loop.create_future()
+        self.transport.write(packed)
+        timer = loop.call_later(max(0.0, deadline - _monotonic()), _expire, waiter)
+        try:
+            reply = await waiter
         finally:
-            idle.append(conn)
+            timer.cancel()
+            self.waiter = None
+        if reply.__class__ is _ReplyError:
+            raise _parse_error(str(reply))
+        return reply
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.lost = True  # bytes nobody asked for: out of step
+            return
+        reply = self.reader.gets()
+        if reply is not False:
+            waiter.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError("Redis closed the connection"))
+
+    def eof_received(self) -> bool | None:
+        self.lost = True
+        return None
+
+    def close(self) -> None:
+        self.lost = True
+        self.transport.close()
+        self._conn._reader = self._conn._writer = None  # closed here, not by redis.asyncio
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+def _pack(args: tuple[Any, ...]) -> bytes:
+    import hiredis
+
+    return hiredis.pack_command(args)  # type: ignore[no-any-return]
+
+
+def _parse_error(text: str) -> BaseException:
+    """An error reply as redis-py's exception of its kind (NOPERM, LOADING, OOM…)."""
+    from redis._parsers.base import BaseParser
+
+    return BaseParser.parse_error(text)  # type: ignore[no-any-return]
 
 
 def async_client(url: str, **options: Any) -> Any:

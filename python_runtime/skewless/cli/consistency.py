@@ -27,7 +27,12 @@ def _duckdb_option(f: Any) -> Any:
                 type=click.Path(file_okay=False, path_type=Path),
                 help="Where profiles.yml is (default: as dbt looks).",
             ),
-            click.option("--dbt-target", help="The profile target holding the DuckDB path."),
+            click.option(
+                "--dbt-target",
+                envvar="DBT_TARGET",
+                help="The profile target to read what dbt built from: a duckdb, postgres or "
+                "spark (method: session) output [env DBT_TARGET; default: the profile's].",
+            ),
         ]
     ):
         f = option(f)
@@ -222,15 +227,10 @@ def consistency(
             if training_relation:
                 from skewless.guards.drift import training_vs_served
 
-                if getattr(duck, "engine", "duckdb") != "duckdb":
-                    raise SkewlessError(
-                        f"--training-relation: drift reads the training set from DuckDB only "
-                        f"(this target is {duck.engine}); run the replay without it"
-                    )
-
+                # read through the target's reader (DuckDB, PostgreSQL, …), as the replay
                 training_relation = _relation_of(registry, training_relation)
                 report.drift = training_vs_served(
-                    registry, duck.con, training_relation, rows, features=wanted
+                    registry, duck, training_relation, rows, features=wanted
                 )
                 report.max_psi = max_psi
     finally:

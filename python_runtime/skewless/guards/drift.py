@@ -142,6 +142,9 @@ def _as_float(v: Any) -> float | None:
         return float(v.toordinal())
     if isinstance(v, timedelta):
         return v.total_seconds()
+    if isinstance(v, tuple) and hasattr(v, "nanoseconds"):  # Arrow's MonthDayNano interval
+        months, days, nanos = v  # a month is 30 days, as DuckDB converts an interval
+        return (months * 30 + days) * 86_400.0 + nanos / 1e9
     raise TypeError(f"cannot bin a {type(v).__name__} value ({v!r}) as a number")
 
 
@@ -297,30 +300,52 @@ def drift_table(
 
 def training_vs_served(
     registry: Any,
-    duck: Any,
+    reader: Any,
     relation: str,
     logged_rows: Iterable[Any],
     *,
     features: Sequence[str] | None = None,
     bins: int = 10,
+    chunk_rows: int = 50_000,
 ) -> list[NumericDrift | CategoryDrift]:
     """Drift of every logged feature that the training relation holds (as `<column>` or
     `<view>__<column>`), between that relation and the served values of the log.
 
+    The training set is read through the engine's offline reader (`offline.OfflineReader`:
+    DuckDB, PostgreSQL, any engine with a reader): its columns from `relation_types`, then the
+    matched columns in one query, streamed as Arrow batches of `chunk_rows` rows.
+
     Args:
         registry: the feature views (for the declared types).
-        duck: a DuckDB connection where `relation` resolves.
+        reader: the offline reader where `relation` resolves (`offline.reader_from_profile`),
+            or a DuckDB connection.
         relation: the training set (a table, view or `database.schema.table`).
         logged_rows: rows of the served-feature log (`feature_log.read_feature_log`).
         features: only these feature references (default: all that match).
         bins: quantile bins for PSI.
+        chunk_rows: rows per batch read from the engine.
+
+    Raises:
+        SkewlessError: the training relation cannot be read (naming it and the engine).
     """
-    cols = {str(r[0]) for r in duck.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    from skewless.errors import SkewlessError
+
+    if not hasattr(reader, "relation_types"):  # a DuckDB connection
+        from skewless.offline.duckdb import DuckDBReader
+
+        reader = DuckDBReader(reader)
+    engine = getattr(reader, "engine", "duckdb")
+    try:
+        cols = set(reader.relation_types(relation, relation))
+    except SkewlessError as e:
+        raise SkewlessError(
+            f"drift: cannot read the training set {relation} ({engine}): {e}"
+        ) from None
     served: dict[str, list[Any]] = {}
     for row in logged_rows:
         for ref, value in row.values.items():
             served.setdefault(ref, []).append(value)
-    out: list[NumericDrift | CategoryDrift] = []
+    wanted: dict[str, tuple[str, str]] = {}  # ref -> (column, declared type)
     for ref in sorted(served):
         if features is not None and ref not in features:
             continue
@@ -329,8 +354,22 @@ def training_vs_served(
         if view is None or name not in view.feature_names:
             continue
         col = f"{view_name}__{name}" if f"{view_name}__{name}" in cols else name
-        if col not in cols:
-            continue
-        train = [r[0] for r in duck.execute(f'SELECT "{col}" FROM {relation}').fetchall()]
-        out.append(feature_drift(ref, view.feature(name).data_type, train, served[ref], bins=bins))
-    return out
+        if col in cols:
+            wanted[ref] = (col, view.feature(name).data_type)
+    if not wanted:
+        return []
+    columns = list(dict.fromkeys(col for col, _ in wanted.values()))
+    q = _IDENT_QUOTES.get(engine, '"')
+    select = ", ".join(q + c.replace(q, q + q) + q for c in columns)
+    train: dict[str, list[Any]] = {c: [] for c in columns}
+    for batch in reader.query(f"SELECT {select} FROM {relation}", chunk_rows):
+        for i, c in enumerate(columns):
+            train[c].extend(batch.column(i).to_pylist())
+    return [
+        feature_drift(ref, dtype, train[col], served[ref], bins=bins)
+        for ref, (col, dtype) in wanted.items()
+    ]
+
+
+#: identifier quote of engines whose SQL does not quote with `"` (the default)
+_IDENT_QUOTES = {"spark": "`", "databricks": "`", "bigquery": "`", "mysql": "`"}

@@ -63,8 +63,18 @@ def split_list(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--dbt-target",
     envvar="DBT_TARGET",
-    help="The dbt profile target to read what dbt built from: a duckdb or postgres output "
-    "[env DBT_TARGET; default: the profile's].",
+    help="The dbt profile target to read what dbt built from: a duckdb, postgres or spark "
+    "(method: session) output [env DBT_TARGET; default: the profile's].",
+)
+@click.option(
+    "--spark-write",
+    type=click.Choice(["auto", "driver", "executors"]),
+    envvar="SKEWLESS_SPARK_WRITE",
+    default="auto",
+    show_default=True,
+    help="On a spark target, where the Redis writes run: `executors` (each Spark task writes "
+    "its partition, the driver flips the pointer) or `driver` (the rows stream here); `auto` "
+    "= executors when the session's spark.master is a cluster [env SKEWLESS_SPARK_WRITE].",
 )
 @click.option(
     "--now",
@@ -119,6 +129,7 @@ def materialize(
     duckdb_path: Path | None,
     profiles_dir: Path | None,
     dbt_target: str | None,
+    spark_write: str,
     now_text: str | None,
     chunk_rows: int,
     keep_versions: int | None,
@@ -149,6 +160,7 @@ def materialize(
       SKEWLESS_REDIS_URL=redis://localhost:6379/0 skewless materialize --incremental
       skewless materialize --select user_txn_stats --wait --wait-timeout 900
       skewless materialize --dbt-target postgres
+      skewless materialize --dbt-target spark --spark-write executors
     """
     from skewless.definitions.durations import parse_duration
     from skewless.offline import reader_from_profile
@@ -183,6 +195,12 @@ def materialize(
     offline: Any = duckdb_path or reader_from_profile(
         obj.project_dir, profiles_dir, dbt_target, registry.views.values()
     )
+    if getattr(offline, "engine", "") == "spark":
+        import functools
+
+        from skewless.online.spark import materialize as on_spark
+
+        run = functools.partial(on_spark, url=obj.url, write=spark_write)
     try:
         _run(obj, run, offline, names, incremental, lookback_td, now_text, chunk_rows,
              keep_versions, wait, wait_timeout, lease_ttl, as_json)  # fmt: skip

@@ -1,7 +1,7 @@
 """Reading what dbt built, per engine.
 
 One interface, `OfflineReader`, chosen from the project's dbt profile target
-(`reader_from_profile`); one module per engine (`duckdb.py`, `postgres.py`):
+(`reader_from_profile`); one module per engine (`duckdb.py`, `postgres.py`, `spark.py`):
 
 reader = reader_from_profile("path/to/dbt_project", target="postgres", views=views)
 reader.check_relation_types(views)          # declared data_type == what dbt built
@@ -12,7 +12,7 @@ reader.close()
 Every read yields Arrow record batches of at most `chunk_rows` rows, streamed from the engine
 (never a whole result in Python lists). The "latest row per entity" query is generated per engine
 (`LatestWindow` holds the parts every dialect shares) and runs in the engine: only the result
-travels. Tested here: DuckDB and PostgreSQL (see docs/engines.md).
+travels. Tested here: DuckDB, PostgreSQL and Spark (see docs/engines.md).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ __all__ = [
 ]
 
 #: dbt adapter type → the skewless reader that reads what it built.
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "spark")
 
 
 class OfflineReader(Protocol):
     """What every engine's reader offers (see the module docstring)."""
 
-    #: the dbt adapter type (`duckdb`, `postgres`)
+    #: the dbt adapter type (`duckdb`, `postgres`, `spark`)
     engine: str
 
     def column_types(self, view: FeatureView) -> dict[str, str]:
@@ -161,6 +161,10 @@ def reader_for(target: Any, views: Iterable[FeatureView]) -> OfflineReader:
         from skewless.offline.postgres import PostgresReader
 
         return PostgresReader.from_target(target)
+    if target.type == "spark":
+        from skewless.offline.spark import SparkReader
+
+        return SparkReader.from_target(target)
     raise ManifestError(
         f"{target.where()}: skewless reads {', '.join(ENGINES)} outputs, not "
         f"`{target.type}` (see docs/engines.md)"
@@ -174,7 +178,8 @@ def reader_from_profile(
     views: Iterable[FeatureView] = (),
 ) -> OfflineReader:
     """The reader of a dbt project's profile target, as dbt would pick it (see
-    `offline.profile.profile_target`): its DuckDB file, or its PostgreSQL database.
+    `offline.profile.profile_target`): its DuckDB file, its PostgreSQL database, or its Spark
+    session (dbt-spark's `session` method).
 
     Raises:
         ManifestError: no profile/target, an unset env var, an adapter skewless does not read,

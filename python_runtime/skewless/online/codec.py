@@ -17,6 +17,7 @@ value at load time, the Python decoder applied on read, and how a column `defaul
 | bool      | BOOLEAN                              | msgpack bool       | bool (identity)           |
 | date      | DATE                                 | days since epoch   | datetime.date             |
 | timestamp | TIMESTAMP*, TIMESTAMPTZ, DATETIME    | epoch micros       | tz-aware UTC datetime     |
+|           | (Spark: TIMESTAMP_NTZ, TIMESTAMP_LTZ)|                    |                           |
 | time      | TIME                                 | ISO string         | datetime.time             |
 | blob      | BLOB, BYTEA                          | msgpack bin        | bytes (identity)          |
 
@@ -60,7 +61,8 @@ for _k, _names in {
     "bool": "BOOLEAN BOOL LOGICAL",
     "date": "DATE",
     "timestamp": "TIMESTAMP DATETIME TIMESTAMPTZ TIMESTAMP_WITH_TIME_ZONE "
-    "TIMESTAMP_WITHOUT_TIME_ZONE TIMESTAMP_S TIMESTAMP_MS TIMESTAMP_NS TIMESTAMP_US",
+    "TIMESTAMP_WITHOUT_TIME_ZONE TIMESTAMP_S TIMESTAMP_MS TIMESTAMP_NS TIMESTAMP_US "
+    "TIMESTAMP_NTZ TIMESTAMP_LTZ",
     "time": "TIME",
     "blob": "BLOB BYTEA BINARY VARBINARY",
 }.items():

@@ -202,3 +202,34 @@ def test_the_guard_setting_is_checked(redis_url: str, tmp_path: Path) -> None:
         with pytest.raises(SkewlessError, match=r"unfinished_ttl = .*number of seconds >= 1"):
             materialize(make_registry(), client, db, now=NOON, unfinished_ttl=bad)  # type: ignore[arg-type]
     assert client.get(keys.pointer_key(VIEW, make_registry().view(VIEW).version)) is None
+
+
+def test_cli_unfinished_ttl(redis_url: str, built: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--unfinished-ttl` / SKEWLESS_UNFINISHED_TTL: checked as a usage error (exit 2, naming
+    the option); a load with it flips and leaves no guard expiry on the served generation."""
+    from test_faults_loader import run_cli
+
+    monkeypatch.setenv("SKEWLESS_PROJECT_DIR", str(built.dir))
+    monkeypatch.setenv("SKEWLESS_DUCKDB_PATH", str(built.duckdb))
+    monkeypatch.setenv("SKEWLESS_REDIS_URL", redis_url)
+    load = ["materialize", "-s", "events", "--now", NOON.isoformat()]
+    code, _out, err = run_cli(*load, "--unfinished-ttl", "0.5")
+    assert code == 2 and "--unfinished-ttl" in err and "0.5" in err, err
+    monkeypatch.setenv("SKEWLESS_UNFINISHED_TTL", "soon")
+    code, _out, err = run_cli(*load)
+    assert code == 2 and "unfinished-ttl" in err and "soon" in err, err
+    monkeypatch.setenv("SKEWLESS_UNFINISHED_TTL", "5")
+    code, _out, err = run_cli(*load)
+    assert code == 0, err
+    raw = redis.Redis.from_url(redis_url)
+    version = Registry.from_manifest(built.manifest).view("events").version
+    gen = raw.get(keys.pointer_key("events", version))
+    assert gen is not None
+    listed = raw.lrange(keys.gen_keys_key("events", gen), 0, -1)
+    pipe = raw.pipeline(transaction=False)
+    for k in listed:
+        pipe.pttl(k)
+    ttls = pipe.execute()
+    assert listed and -2 not in ttls  # every listed key was written and is still there
+    assert raw.pttl(keys.gen_keys_key("events", gen)) == -1
+    assert raw.pttl(keys.sentinel_key("events", gen)) == -1

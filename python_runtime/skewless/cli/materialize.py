@@ -118,6 +118,15 @@ def split_list(values: tuple[str, ...]) -> list[str]:
     help="How long a view's loader lease lives without renewal: how long a loader that died "
     "blocks the next one (a live loader renews it) [env SKEWLESS_LEASE_TTL; default: 30].",
 )
+@click.option(
+    "--unfinished-ttl",
+    type=click.FloatRange(min=1),
+    envvar="SKEWLESS_UNFINISHED_TTL",
+    metavar="SECONDS",
+    help="How long the keys of a load that never flipped (its loader died) outlive it, even if "
+    "the view is never loaded again; a load must flip within it, else it fails and the "
+    "previous load stays served [env SKEWLESS_UNFINISHED_TTL; default: 86400].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @common_options
 @pass_context
@@ -136,6 +145,7 @@ def materialize(
     wait: bool,
     wait_timeout: float,
     lease_ttl: float | None,
+    unfinished_ttl: float | None,
     as_json: bool,
 ) -> None:
     """Load the latest row per entity (within ttl) of feature views into Redis.
@@ -146,7 +156,8 @@ def materialize(
     One loader per view: a second `materialize` of a view being loaded fails at once naming the
     loader (host, pid, since when), or with `--wait` waits for it (at most `--wait-timeout`).
     A loader that died holds the view until its lease expires (`--lease-ttl`); the next load
-    then deletes what it left. See docs/operations.md.
+    then deletes what it left; if none comes, what it left expires after `--unfinished-ttl`.
+    See docs/operations.md.
 
     A view disabled by a problem in its definition (`skewless check`) is not loaded: the healthy
     views asked for (all of them by default) are loaded first, then each disabled view asked for
@@ -203,7 +214,7 @@ def materialize(
         run = functools.partial(on_spark, url=obj.url, write=spark_write)
     try:
         _run(obj, run, offline, names, incremental, lookback_td, now_text, chunk_rows,
-             keep_versions, wait, wait_timeout, lease_ttl, as_json)  # fmt: skip
+             keep_versions, wait, wait_timeout, lease_ttl, unfinished_ttl, as_json)  # fmt: skip
     finally:
         if not isinstance(offline, Path):
             offline.close()
@@ -224,6 +235,7 @@ def _run(
     wait: bool,
     wait_timeout: float,
     lease_ttl: float | None,
+    unfinished_ttl: float | None,
     as_json: bool,
 ) -> None:
     client = obj.redis()
@@ -255,6 +267,7 @@ def _run(
             keep_versions=keep_versions,
             wait=wait_timeout if wait else 0.0,
             lease_ttl=lease_ttl,
+            unfinished_ttl=unfinished_ttl,
             progress=progress,
             redis_url=redact(obj.url),
         )

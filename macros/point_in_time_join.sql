@@ -3,10 +3,15 @@
 
     Every spine row plus, for each feature view, the values of the view row with the greatest
     timestamp such that timestamp + available_after <= spine timestamp (< when strict) and
-    spine timestamp - timestamp <= ttl. Exactly one output row per spine row.
+    spine timestamp - timestamp <= ttl. Exactly one output row per spine row. Window views
+    (meta.skewless.kind: window) among feature_views are joined by skewless.window_join.
     Documented in macros/point_in_time_join.yml (semantics, ties, implementations).
 #}
 {% macro point_in_time_join(spine, spine_timestamp, feature_views, strict=false) %}
+    {#- window views (meta.skewless.kind: window) are joined by skewless.window_join -#}
+    {%- if skewless._window_views_among(feature_views) -%}
+        {{ return(skewless._pit_with_windows(spine, spine_timestamp, feature_views, strict)) }}
+    {%- endif -%}
     {{ return(adapter.dispatch('point_in_time_join', 'skewless')(spine, spine_timestamp, feature_views, strict)) }}
 {% endmacro %}
 

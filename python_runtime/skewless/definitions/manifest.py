@@ -158,7 +158,7 @@ class Problem:
 
     Attributes:
         view: the model's name.
-        kind: `feature_view` or `on_demand`.
+        kind: `feature_view`, `on_demand` or `window`.
         error: what reading the definition raised (the error strict mode raises), naming the
             model, column or construct and the fix.
         disabled_by: for a request-time view disabled because an input feature view it reads
@@ -643,10 +643,10 @@ def read_feature_views(
             if meta is None and not _config_malformed(node):
                 continue
             kind = meta.get("kind", "feature_view") if isinstance(meta, Mapping) else "feature_view"
-            if kind not in ("feature_view", "on_demand"):
+            if kind not in ("feature_view", "on_demand", "window"):
                 raise DefinitionError(
                     f"model `{name}`: meta.skewless.kind is {brief(kind)}; allowed: "
-                    "feature_view (the default), on_demand"
+                    "feature_view (the default), on_demand, window"
                 )
             check_node(node)
             if not is_feature_view(node):

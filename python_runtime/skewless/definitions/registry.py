@@ -20,6 +20,7 @@ from skewless.definitions.manifest import (
     load_manifest,
     read_feature_views,
 )
+from skewless.definitions.windows import WindowView, read_window_views
 from skewless.errors import BrokenViewError, SkewlessError, UnknownFeatureError
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class Registry:
     Attributes:
         views: the healthy feature views (materialized into Redis).
         on_demand: the healthy request-time views, their SQL compiled to Python at load time.
+        windows: the healthy window-aggregation views (`meta.skewless.kind: window`; offline
+            only for now: `skewless.window_join`, docs/windows.md).
         problems: the disabled views by name, each with why (`Problem`): an invalid definition,
             a model without compiled SQL, or (for a request-time view) a disabled input view.
         manifest: the manifest they were read from.
@@ -45,8 +48,10 @@ class Registry:
         manifest: Manifest | None = None,
         on_demand: dict[str, OnDemandView] | None = None,
         problems: Mapping[str, Problem] | None = None,
+        windows: dict[str, WindowView] | None = None,
     ):
         self.views = views
+        self.windows: dict[str, WindowView] = windows or {}
         self.manifest = manifest
         self.on_demand: dict[str, OnDemandView] = on_demand or {}
         self.problems: dict[str, Problem] = dict(problems or {})
@@ -73,6 +78,7 @@ class Registry:
         manifest = load_manifest(path)
         problems: dict[str, Problem] = {}
         views = read_feature_views(manifest, problems)
+        windows = read_window_views(manifest, problems)
         on_demand = None
         if any(is_on_demand(n) for n in manifest.models()):
             from skewless.definitions.ondemand import read_on_demand_views
@@ -82,7 +88,7 @@ class Registry:
         problems = dict(sorted(problems.items(), key=lambda p: (p[1].kind != "feature_view", p[0])))
         if strict and problems:
             raise _strict_error(list(problems.values()))
-        return cls(views, manifest, on_demand, problems)
+        return cls(views, manifest, on_demand, problems, windows)
 
     @classmethod
     def from_dbt(

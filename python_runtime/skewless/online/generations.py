@@ -50,6 +50,7 @@ from skewless.online import keys
 
 __all__ = [
     "complete",
+    "dedupe",
     "delete_generation",
     "discard_own",
     "discard_unfinished",
@@ -140,6 +141,26 @@ redis.call('HSET', KEYS[3], unpack(ARGV, 4))
 redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('SREM', KEYS[6], ARGV[2])
 return 1
+"""
+)
+
+# A retried writer (a Spark task run again) lists its keys twice, which `persist` (it counts the
+# expiries it clears) would read as vanished keys. Removes repeats, atomically, under the fence
+# (no key ever leaves the list). KEYS: lease, key list. ARGV: lease value.
+_DEDUPE = (
+    _FENCE
+    + """local ks = redis.call('LRANGE', KEYS[2], 0, -1)
+local seen, out = {}, {}
+for i = 1, #ks do
+  if not seen[ks[i]] then seen[ks[i]] = true; out[#out + 1] = ks[i] end
+end
+if #out < #ks then
+  local ttl = redis.call('PTTL', KEYS[2])
+  redis.call('DEL', KEYS[2])
+  for i = 1, #out, 1000 do redis.call('RPUSH', KEYS[2], unpack(out, i, math.min(i + 999, #out))) end
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+end
+return #ks - #out
 """
 )
 
@@ -386,6 +407,20 @@ def complete(
     for k in sentinels:
         pipe.set(k, gen, px=guard_ms or None)
     pipe.execute()
+
+
+def dedupe(client: Any, lease_value: bytes, view: str, gen: bytes) -> int:
+    """Remove repeated entries from the generation's key list (a writer that ran again listed
+    its keys twice), under the fence. → how many were removed."""
+    return int(
+        _eval(
+            client,
+            _DEDUPE,
+            [keys.lease_key(view), keys.gen_keys_key(view, gen)],
+            [lease_value],
+            view,
+        )
+    )
 
 
 def persist(client: Any, lease_value: bytes, view: str, gen: bytes, *, every_key: bool) -> None:

@@ -72,7 +72,7 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -703,15 +703,12 @@ def _write(
             writer.close(broken=True)
             raise
         writer.close()
-        if mode == "full":
-            generations.complete(
-                client, fence, view.name, gen, view.version, lease.ttl_ms, guard_ms or 0, list_ttl
-            )
-            generations.persist(client, fence, view.name, gen, every_key=ttl_ms is None)
-    except (LeaseLostError, GuardExpiredError):
+    except LeaseLostError:
         if mode == "full":  # never flipped in, so never served: ours to delete, no fence
             generations.discard_own(client, view.name, gen, writer.recent_keys())
         raise
+    if mode == "full":
+        seal(client, lease, view, gen, ttl_ms, guard_ms or 0, list_ttl, writer.recent_keys())
     if isinstance(reader, DuckDBReader):
         reader.con.execute("DROP TABLE IF EXISTS temp.__skw_rows")
 
@@ -729,33 +726,10 @@ def _write(
     live: list[str] = []
     retired: list[str] = []
     if mode == "full":
-        try:
-            generations.flip(client, fence, view.name, gen, view.version, info)
-        except LeaseLostError:
-            generations.discard_own(client, view.name, gen)
-            raise
-        t_flip = time.perf_counter()
-        serving = versions.live_versions(client, view.name)  # newest first: this load's first
-        kept, beyond = serving[:keep], serving[keep:]
-        needed = {gen, *(lv.generation.encode() for lv in kept)}
-        if current is not None:
-            needed.add(current)  # grace: this version's previous generation
-        live = [lv.version for lv in kept]
-        retired = [lv.version for lv in beyond]
-        # recorded before any pointer goes, so a reader never sees "never materialized" for it
-        versions.record_retired(client, view.name, retired)
-        try:
-            for old in client.lrange(keys.gens_key(view.name), 0, -1):
-                if old not in needed:
-                    generations.delete_generation(client, fence, view.name, old)
-                    deleted.append(old.decode())
-        except LeaseLostError:
-            # flipped in and served; the next holder of the lease finishes the cleanup
-            _log.warning(
-                "skewless: `%s` lost its loader lease during the cleanup; the next load of the "
-                "view finishes it",
-                view.name,
-            )
+        t_flip, (gone, live, retired) = flip_and_clean(
+            client, fence, view, gen, current, keep, info
+        )
+        deleted += gone
     else:
         generations.set_meta(client, fence, view.name, info)
         t_flip = time.perf_counter()
@@ -774,6 +748,76 @@ def _write(
         live_versions=live,
         retired_versions=retired,
     )
+
+
+def seal(
+    client: Any,
+    lease: Lease,
+    view: FeatureView,
+    gen: bytes,
+    ttl_ms: int | None,
+    guard_ms: int,
+    list_ttl: int,
+    recent: Sequence[bytes] = (),
+) -> None:
+    """A full load's generation, once every data key is written and acknowledged: its
+    sentinels written and the guard's expiry cleared (`generations.complete`, `persist`). A lost
+    lease or a vanished key deletes it (never flipped in, so never served; `recent`: the keys of
+    the last buffers, see `generations.discard_own`) and raises."""
+    fence = lease.value
+    try:
+        generations.complete(
+            client, fence, view.name, gen, view.version, lease.ttl_ms, guard_ms, list_ttl
+        )
+        generations.persist(client, fence, view.name, gen, every_key=ttl_ms is None)
+    except (LeaseLostError, GuardExpiredError):
+        generations.discard_own(client, view.name, gen, recent)
+        raise
+
+
+def flip_and_clean(
+    client: Any,
+    fence: bytes,
+    view: FeatureView,
+    gen: bytes,
+    current: bytes | None,
+    keep: int,
+    info: Mapping[str, str],
+) -> tuple[float, tuple[list[str], list[str], list[str]]]:
+    """Flip a sealed generation in (`info`: the view's meta), then apply the keep-versions
+    policy: keep this generation, the one this version served before (`current`, the grace) and
+    the served generation of the `keep` - 1 other newest versions; retire the rest, then delete
+    every other generation. → (the flip's `perf_counter`, (deleted generations, live versions,
+    retired versions))."""
+    try:
+        generations.flip(client, fence, view.name, gen, view.version, info)
+    except LeaseLostError:
+        generations.discard_own(client, view.name, gen)
+        raise
+    t_flip = time.perf_counter()
+    serving = versions.live_versions(client, view.name)  # newest first: this load's first
+    kept, beyond = serving[:keep], serving[keep:]
+    needed = {gen, *(lv.generation.encode() for lv in kept)}
+    if current is not None:
+        needed.add(current)  # grace: this version's previous generation
+    live = [lv.version for lv in kept]
+    retired = [lv.version for lv in beyond]
+    # recorded before any pointer goes, so a reader never sees "never materialized" for it
+    versions.record_retired(client, view.name, retired)
+    deleted: list[str] = []
+    try:
+        for old in client.lrange(keys.gens_key(view.name), 0, -1):
+            if old not in needed:
+                generations.delete_generation(client, fence, view.name, old)
+                deleted.append(old.decode())
+    except LeaseLostError:
+        # flipped in and served; the next holder of the lease finishes the cleanup
+        _log.warning(
+            "skewless: `%s` lost its loader lease during the cleanup; the next load of the "
+            "view finishes it",
+            view.name,
+        )
+    return t_flip, (deleted, live, retired)
 
 
 def materialize(

@@ -47,7 +47,7 @@ from typing import Any
 
 from skewless.definitions import FeatureView
 from skewless.definitions.registry import Registry
-from skewless.errors import GuardExpiredError, LeaseLostError, OnlineStoreError, SkewlessError
+from skewless.errors import LeaseLostError, OnlineStoreError, SkewlessError
 from skewless.offline import visible_bound
 from skewless.online import codec, generations, keys, versions
 from skewless.online.connection import redact
@@ -55,9 +55,10 @@ from skewless.online.lease import Lease, resolve_lease_ttl
 from skewless.online.materialize import (
     DEFAULT_CHUNK_ROWS,
     MaterializeResult,
-    _log,
     _micros,
     _store_faults,
+    flip_and_clean,
+    seal,
 )
 
 __all__ = ["WRITE_MODES", "materialize", "materialize_view", "resolve_write"]
@@ -68,26 +69,6 @@ WRITE_MODES = ("auto", "driver", "executors")
 WRITE_ENV = "SKEWLESS_SPARK_WRITE"
 
 _SUMMARY = "partition int, attempt int, rows long, max_ts long"
-
-# A retried task lists its keys again: the key list holds them twice, which `persist` (it counts
-# the expiries it clears) would read as vanished keys. Removes repeats, atomically, under the
-# fence (no key ever leaves the list). KEYS: lease, key list. ARGV: lease value.
-_DEDUPE = """if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return redis.error_reply('SKWLEASE the loader lease is no longer held by this loader')
-end
-local ks = redis.call('LRANGE', KEYS[2], 0, -1)
-local seen, out = {}, {}
-for i = 1, #ks do
-  if not seen[ks[i]] then seen[ks[i]] = true; out[#out + 1] = ks[i] end
-end
-if #out < #ks then
-  local ttl = redis.call('PTTL', KEYS[2])
-  redis.call('DEL', KEYS[2])
-  for i = 1, #out, 1000 do redis.call('RPUSH', KEYS[2], unpack(out, i, math.min(i + 999, #out))) end
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
-end
-return #ks - #out
-"""
 
 
 def resolve_write(write: str | None, reader: Any) -> str:
@@ -334,19 +315,13 @@ def _load(
     max_ts = max(stamps) if stamps else None
     if progress is not None:
         progress(written, written)
-    try:
-        if ttl_ms is None and any(r["attempt"] for r in summaries):
-            generations._eval(
-                client, _DEDUPE, [keys.lease_key(view.name), keys.gen_keys_key(view.name, gen)],
-                [fence], view.name,
-            )  # fmt: skip
-        generations.complete(
-            client, fence, view.name, gen, view.version, lease.ttl_ms, guard_ms, list_ttl
-        )
-        generations.persist(client, fence, view.name, gen, every_key=ttl_ms is None)
-    except (LeaseLostError, GuardExpiredError):
-        generations.discard_own(client, view.name, gen)
-        raise
+    if ttl_ms is None and any(r["attempt"] for r in summaries):
+        try:  # a retried task listed its keys twice: `persist` counts each key once
+            generations.dedupe(client, fence, view.name, gen)
+        except LeaseLostError:
+            generations.discard_own(client, view.name, gen)
+            raise
+    seal(client, lease, view, gen, ttl_ms, guard_ms, list_ttl)
     info = {
         "version": view.version,
         "generation": gen.decode(),
@@ -357,13 +332,7 @@ def _load(
         "mode": "full",
         "keep_versions": str(keep),
     }
-    try:
-        generations.flip(client, fence, view.name, gen, view.version, info)
-    except LeaseLostError:
-        generations.discard_own(client, view.name, gen)
-        raise
-    t_flip = time.perf_counter()
-    deleted, live, retired = _clean_up(client, fence, view, gen, current, keep)
+    t_flip, (deleted, live, retired) = flip_and_clean(client, fence, view, gen, current, keep, info)
     t_end = time.perf_counter()
     return MaterializeResult(
         view=view.name,
@@ -379,34 +348,6 @@ def _load(
         live_versions=live,
         retired_versions=retired,
     )
-
-
-def _clean_up(
-    client: Any, fence: bytes, view: FeatureView, gen: bytes, current: bytes | None, keep: int
-) -> tuple[list[str], list[str], list[str]]:
-    """After the flip: the keep-versions policy of `online.materialize._write` (keep this
-    generation, the one this version served before, and the served generation of the
-    `keep` - 1 other newest versions; retire the rest, then delete every other generation).
-    → (deleted generations, live versions, retired versions)."""
-    serving = versions.live_versions(client, view.name)
-    kept, beyond = serving[:keep], serving[keep:]
-    needed = {gen, *(lv.generation.encode() for lv in kept)}
-    if current is not None:
-        needed.add(current)
-    versions.record_retired(client, view.name, [lv.version for lv in beyond])
-    deleted: list[str] = []
-    try:
-        for old in client.lrange(keys.gens_key(view.name), 0, -1):
-            if old not in needed:
-                generations.delete_generation(client, fence, view.name, old)
-                deleted.append(old.decode())
-    except LeaseLostError:
-        _log.warning(
-            "skewless: `%s` lost its loader lease during the cleanup; the next load of the "
-            "view finishes it",
-            view.name,
-        )
-    return deleted, [lv.version for lv in kept], [lv.version for lv in beyond]
 
 
 def materialize(

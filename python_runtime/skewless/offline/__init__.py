@@ -102,21 +102,34 @@ class LatestWindow:
     visible_us: int
     since_us: int | None
 
+    #: the type the timestamp is compared as (an instant)
+    ts_type = "TIMESTAMPTZ"
+
+    @staticmethod
+    def quote(name: str) -> str:
+        """An identifier in the engine's dialect (double quotes; Spark: backticks)."""
+        return _quote(name)
+
+    @staticmethod
+    def literal(micros: int) -> str:
+        """An instant (epoch micros) as a literal of `ts_type`."""
+        return _ts_literal(micros)
+
     @property
     def ts(self) -> str:
-        return f"CAST({_quote(self.view.timestamp)} AS TIMESTAMPTZ)"
+        return f"CAST({self.quote(self.view.timestamp)} AS {self.ts_type})"
 
     @property
     def where(self) -> list[str]:
-        out = [f"{_quote(c)} IS NOT NULL" for c in self.view.entity]
-        out.append(f"{self.ts} <= {_ts_literal(self.visible_us)}")
+        out = [f"{self.quote(c)} IS NOT NULL" for c in self.view.entity]
+        out.append(f"{self.ts} <= {self.literal(self.visible_us)}")
         if self.since_us is not None:
-            out.append(f"{self.ts} >= {_ts_literal(self.since_us)}")
+            out.append(f"{self.ts} >= {self.literal(self.since_us)}")
         return out
 
     @property
     def partition(self) -> list[str]:
-        return [_quote(c) for c in self.view.entity]
+        return [self.quote(c) for c in self.view.entity]
 
     def order(self, text_collation: str = "") -> list[str]:
         """`ts DESC, f1 DESC NULLS LAST, …`; `text_collation` (e.g. ` COLLATE "C"`) is appended
@@ -125,9 +138,10 @@ class LatestWindow:
 
         parts = [f"{self.ts} DESC"]
         for f in self.view.features:
-            kind = codec.column_kind(self.view.name, f.name, f.data_type)
-            coll = text_collation if kind == "str" else ""
-            parts.append(f"{_quote(f.name)}{coll} DESC NULLS LAST")
+            coll = ""
+            if text_collation and codec.column_kind(self.view.name, f.name, f.data_type) == "str":
+                coll = text_collation
+            parts.append(f"{self.quote(f.name)}{coll} DESC NULLS LAST")
         return parts
 
     def relation(self) -> str:

@@ -82,29 +82,11 @@ def _ts_literal(micros: int) -> str:
 class SparkWindow(LatestWindow):
     """`LatestWindow` in Spark SQL: backtick quoting, `timestamp_micros` bounds, and the
     timestamp as Spark's TIMESTAMP (an instant; a `timestamp_ntz` is read in the session's
-    UTC)."""
+    UTC). Text orders byte-wise by Spark's default UTF8_BINARY collation."""
 
-    @property
-    def ts(self) -> str:
-        return f"CAST({quote(self.view.timestamp)} AS TIMESTAMP)"
-
-    @property
-    def where(self) -> list[str]:
-        out = [f"{quote(c)} IS NOT NULL" for c in self.view.entity]
-        out.append(f"{self.ts} <= {_ts_literal(self.visible_us)}")
-        if self.since_us is not None:
-            out.append(f"{self.ts} >= {_ts_literal(self.since_us)}")
-        return out
-
-    @property
-    def partition(self) -> list[str]:
-        return [quote(c) for c in self.view.entity]
-
-    def order(self, text_collation: str = "") -> list[str]:
-        return [
-            f"{self.ts} DESC",
-            *(f"{quote(f.name)} DESC NULLS LAST" for f in self.view.features),
-        ]
+    ts_type = "TIMESTAMP"
+    quote = staticmethod(quote)
+    literal = staticmethod(_ts_literal)
 
 
 def latest_rows_sql(

@@ -49,6 +49,7 @@ from skewless.online.store import (
     _Call,
     _log_config,
     _Unmaterialized,
+    manifest_path,
 )
 
 if TYPE_CHECKING:
@@ -150,12 +151,8 @@ class AsyncFeatureStore:
         """Read `<project_dir>/<target_path>/manifest.json` and open the Redis clients; the
         arguments are `FeatureStore.from_dbt`'s. Connecting checks the server (once, blocking:
         call it at start-up)."""
-        target = Path(target_path)
-        manifest = (
-            target if target.is_absolute() else Path(project_dir) / target
-        ) / "manifest.json"
         return cls.from_manifest(
-            manifest,
+            manifest_path(project_dir, target_path),
             redis_url,
             feature_log,
             strict=strict,

@@ -585,6 +585,12 @@ class OnlineResponse:
         return pa.table({k: pa.array(v) for k, v in columns.items()})
 
 
+def manifest_path(project_dir: str | Path, target_path: str = "target") -> Path:
+    """`<project_dir>/<target_path>/manifest.json` (`target_path` may be absolute)."""
+    target = Path(target_path)
+    return (target if target.is_absolute() else Path(project_dir) / target) / "manifest.json"
+
+
 def _served_status(vp: _ViewPlan, s: str, j: int) -> str:
     """The status of feature `j` of a view row read with raw status `s`."""
     if s is _PRESENT or s == _UNAVAILABLE:
@@ -740,12 +746,8 @@ class FeatureStore:
             SkewlessError: with `strict`, the first broken definition.
             OnlineStoreError: Redis cannot be reached or refuses the credentials.
         """
-        target = Path(target_path)
-        manifest = (
-            target if target.is_absolute() else Path(project_dir) / target
-        ) / "manifest.json"
         return cls.from_manifest(
-            manifest,
+            manifest_path(project_dir, target_path),
             redis_url,
             feature_log,
             strict=strict,

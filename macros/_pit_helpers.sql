@@ -229,9 +229,47 @@
 
 
 {#
+    Whether the feature view `node` is declared unique on (entity, timestamp): it carries the
+    package's generic test `skewless.unique_as_of` in a form whose failure stops a `dbt build`
+    before any model that selects from the view — severity error, the default `error_if` and
+    `fail_calc`, no `where` — on the view's own entity and timestamp (the test's `entity` /
+    `timestamp` arguments, when given, name the same columns). Such a test in the graph is the
+    declaration; whether the data keeps it is the test's job. `definition` is the view's
+    _pit_view_definition.
+#}
+{% macro _pit_declared_unique(node, definition) %}
+    {%- set want_keys = definition.entity | map('lower') | sort | list -%}
+    {%- set want_ts = (definition.timestamp or '') | lower -%}
+    {%- for test in graph.nodes.values() if test.resource_type == 'test' -%}
+        {%- set meta = test.get('test_metadata') or {} -%}
+        {%- set config = test.get('config') or {} -%}
+        {%- set deps = ((test.get('depends_on') or {}).get('nodes') or []) | list -%}
+        {%- if meta.get('name') == 'unique_as_of' and meta.get('namespace') == 'skewless'
+            and deps == [node.unique_id] -%}
+            {%- set kwargs = meta.get('kwargs') or {} -%}
+            {%- set entity = kwargs.get('entity') -%}
+            {%- set keys = want_keys if entity is none
+                else ([entity] if entity is string else entity | list) | map('lower') | sort | list -%}
+            {%- set ts = (kwargs.get('timestamp') or want_ts) | lower -%}
+            {%- set stops_build = (config.get('severity') or 'error') | lower == 'error'
+                and (config.get('error_if') or '!= 0') | replace(' ', '') in ['!=0', '>0', '>=1']
+                and (config.get('fail_calc') or 'count(*)') | replace(' ', '') | lower == 'count(*)'
+                and config.get('where') is none
+                and config.get('enabled', true) -%}
+            {%- if stops_build and keys == want_keys and ts == want_ts -%}
+                {{ return(true) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(false) }}
+{% endmacro %}
+
+
+{#
     Resolve the `feature_views` argument of point_in_time_join into a list of dicts:
     relation, name, keys (list of {view, spine, quote}), timestamp, timestamp_quote, ttl_seconds,
-    available_after_seconds, features (list of {name, quote, output, default}).
+    available_after_seconds, features (list of {name, quote, output, default}), unique (declared
+    unique on (entity, timestamp) by skewless.unique_as_of: see _pit_declared_unique).
     Raises a compiler error naming the argument and the fix on anything invalid.
 #}
 {% macro _pit_resolve_views(spine, spine_timestamp, feature_views, strict, macro_name) %}
@@ -360,6 +398,7 @@
             'ttl_seconds': definition.ttl_seconds,
             'available_after_seconds': definition.available_after_seconds,
             'features': features,
+            'unique': skewless._pit_declared_unique(node, definition),
         }) -%}
     {%- endfor -%}
     {{ return(views) }}

@@ -12,13 +12,28 @@
     Where a spine row with non-null keys and timestamp finds no view row within ttl, a feature
     with a column default (meta.skewless.default) takes it: what serving returns for a missing
     or expired value, so training sees it too.
+
+    A view declared unique on (entity, timestamp) (v.unique: it carries skewless.unique_as_of,
+    see _pit_declared_unique) has no ties to break:
+      match='asof':   the spine is ASOF LEFT JOINed to the view directly and the join carries the
+                      values (no distinct pairs, no equi-join, no ranking); the ttl is a CASE on
+                      the matched timestamp. Null keys and null spine timestamps match nothing.
+      match='window': the equi-join's single row per pair is used as is (no ranking).
     Times are compared on one UTC line by skewless._pit_epoch (epoch_ns on DuckDB).
 #}
 {% macro _pit_query(spine, spine_timestamp, views, strict, match) %}
     {%- set per_second = skewless._pit_epoch_units_per_second() -%}
-with
+    {#- per view: joined directly by ASOF (declared unique, DuckDB) or through CTEs -#}
+    {%- set direct = [] -%}
+    {%- for v in views -%}
+        {%- do direct.append(match == 'asof' and v.unique) -%}
+    {%- endfor -%}
+    {%- set ns = namespace(ctes=0) -%}
 {%- for v in views %}
 {%- set i = loop.index %}
+{%- if not direct[loop.index0] %}
+{{ 'with' if ns.ctes == 0 else ',' }}
+{%- set ns.ctes = ns.ctes + 1 %}
 {%- set ts = skewless._pit_column(v.timestamp, v.timestamp_quote) %}
 {%- set after = v.available_after_seconds * per_second %}
 __pit_v{{ i }}_pairs as (
@@ -108,6 +123,26 @@ __pit_v{{ i }}_match as (
     where __pit_kind = 1 and __pit_match is not null
 ),
 {%- endif %}
+{%- if v.unique %}
+{#- declared unique: at most one view row per (keys, as-of timestamp), nothing to rank -#}
+__pit_v{{ i }} as (
+    select
+        {%- for k in v['keys'] %}
+        m.__pit_k{{ loop.index }},
+        {%- endfor %}
+        m.__pit_st,
+        {%- for f in v.features %}
+        v.{{ skewless._pit_column(f.name, f.quote) }} as __pit_f{{ loop.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from __pit_v{{ i }}_match as m
+    inner join {{ v.relation }} as v
+        on {% for k in v['keys'] %}v.{{ skewless._pit_column(k.view, k.quote) }} = m.__pit_k{{ loop.index }}
+        and {% endfor %}{{ skewless._pit_epoch('v.' ~ ts) }} = m.__pit_match
+    {%- if v.ttl_seconds is not none %}
+    where m.__pit_t - m.__pit_match <= {{ v.ttl_seconds * per_second }}
+    {%- endif %}
+)
+{%- else %}
 __pit_v{{ i }}_ranked as (
     select
         {%- for k in v['keys'] %}
@@ -131,21 +166,47 @@ __pit_v{{ i }}_ranked as (
 ),
 __pit_v{{ i }} as (
     select * from __pit_v{{ i }}_ranked where __pit_rank = 1
-){{ ',' if not loop.last }}
+)
+{%- endif %}
+{%- endif %}
 {%- endfor %}
 select
     __pit_spine.*
     {%- for v in views %}
     {%- set i = loop.index %}
+    {%- set spine_known -%}
+        __pit_spine.{{ spine_timestamp }} is not null
+        {%- for k in v['keys'] %}
+            and __pit_spine.{{ k.spine }} is not null
+        {%- endfor %}
+    {%- endset %}
+    {%- if direct[loop.index0] %}
+    {#- the ASOF match within ttl (a missed match leaves __pit_vt null, and so the test) -#}
+    {%- if v.ttl_seconds is not none %}
+    {%- set within = skewless._pit_epoch('__pit_spine.' ~ spine_timestamp) ~ ' - __pit_v' ~ i ~ '.__pit_vt <= ' ~ (v.ttl_seconds * per_second) %}
+    {%- else %}
+    {%- set within = '__pit_v' ~ i ~ '.__pit_vt is not null' %}
+    {%- endif %}
+    {%- for f in v.features %},
+    {%- if f.default is not none %}
+    case
+        when {{ within }} then __pit_v{{ i }}.__pit_f{{ loop.index }}
+        when {{ spine_known }}
+        then {{ skewless._pit_default_literal(f.default) }}
+    end as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- elif v.ttl_seconds is not none %}
+    case when {{ within }} then __pit_v{{ i }}.__pit_f{{ loop.index }} end as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- else %}
+    __pit_v{{ i }}.__pit_f{{ loop.index }} as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- endif %}
+    {%- endfor %}
+    {%- else %}
     {%- for f in v.features %},
     {%- if f.default is not none %}
     {#- no row within ttl for a known entity: the column default, as serving returns it -#}
     case
         when __pit_v{{ i }}.__pit_st is null
-            and __pit_spine.{{ spine_timestamp }} is not null
-            {%- for k in v['keys'] %}
-            and __pit_spine.{{ k.spine }} is not null
-            {%- endfor %}
+            and {{ spine_known }}
         then {{ skewless._pit_default_literal(f.default) }}
         else __pit_v{{ i }}.__pit_f{{ loop.index }}
     end as {{ skewless._pit_column(f.output, f.quote) }}
@@ -153,6 +214,7 @@ select
     __pit_v{{ i }}.__pit_f{{ loop.index }} as {{ skewless._pit_column(f.output, f.quote) }}
     {%- endif %}
     {%- endfor %}
+    {%- endif %}
     {%- endfor %}
 from {{ spine }} as __pit_spine
 {%- if spine is string %}
@@ -162,8 +224,26 @@ from {{ spine }} as __pit_spine
 {%- endif %}
 {%- for v in views %}
 {%- set i = loop.index %}
+{%- if direct[loop.index0] %}
+{%- set ts = skewless._pit_column(v.timestamp, v.timestamp_quote) %}
+asof left join (
+    select
+        {%- for k in v['keys'] %}
+        {{ skewless._pit_column(k.view, k.quote) }} as __pit_k{{ loop.index }},
+        {%- endfor %}
+        {{ skewless._pit_epoch(ts) }} as __pit_vt
+        {%- for f in v.features %},
+        {{ skewless._pit_column(f.name, f.quote) }} as __pit_f{{ loop.index }}
+        {%- endfor %}
+    from {{ v.relation }}
+    where {{ ts }} is not null
+) as __pit_v{{ i }}
+    on {% for k in v['keys'] %}__pit_spine.{{ k.spine }} = __pit_v{{ i }}.__pit_k{{ loop.index }}
+    and {% endfor %}{{ skewless._pit_epoch('__pit_spine.' ~ spine_timestamp) }} - {{ v.available_after_seconds * per_second }} {{ '>' if strict else '>=' }} __pit_v{{ i }}.__pit_vt
+{%- else %}
 left join __pit_v{{ i }}
     on {% for k in v['keys'] %}__pit_spine.{{ k.spine }} = __pit_v{{ i }}.__pit_k{{ loop.index }}
     and {% endfor %}__pit_spine.{{ spine_timestamp }} = __pit_v{{ i }}.__pit_st
+{%- endif %}
 {%- endfor %}
 {% endmacro %}

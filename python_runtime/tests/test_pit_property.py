@@ -15,6 +15,15 @@ Tie rule checked (both implementations): among view rows sharing the entity and 
 timestamp, the one with the greatest feature values (column by column, NULL lowest) is used. When
 a dataset has ties, the DuckDB test also re-runs every query on the reversed input rows and checks
 that nothing changes.
+
+Declared uniqueness: every view also exists as `<view>_u`, which carries the generic test
+`skewless.unique_as_of` (the declaration that lets the macro skip tie-breaking: one ASOF LEFT JOIN
+per view on DuckDB, no ranking on the portable path). `pit_*_u` joins `va_u`, `vb_u` and the
+undeclared `va` (as `p_`), so one query mixes both paths. On datasets without ties its result
+must be the oracle's; on datasets with ties the declaration is false, and the compiled
+`unique_as_of` test of each tied view must fail (return rows) — what stops a `dbt build` before
+any model that uses the view — while the untied view's test passes. The DuckDB ASOF shortcut
+then still gives one output row per spine row with one whole tied row (any of them).
 """
 
 from __future__ import annotations
@@ -53,6 +62,9 @@ CONFIGS: dict[str, dict[str, tuple[str | None, str]]] = {
     "c2": {"va": ("2h", "1h30m"), "vb": (None, "30m")},
 }
 UNITS = {"s": 1, "m": 60, "h": 3600}
+# suffix of the views declared unique on (entity, timestamp) by skewless.unique_as_of, and of the
+# queries joining them
+DECLARED = "_u"
 FEATURES = {"va": ("a_x", "a_s"), "vb": ("b_x",)}
 OUTPUT = ("spine_id", "k1", "k2", "k1b", "a_x", "a_s", "b_x", "p_a_x", "p_a_s")
 
@@ -93,8 +105,8 @@ def _write_project(root: Path, duckdb_path: Path, pg_schema: str) -> None:
     yml = ["version: 2", "models:", "  - name: spine"]
     (root / "models" / "spine.sql").write_text("select 1 as placeholder\n")
     for cfg, views in CONFIGS.items():
-        for view, (ttl, after) in views.items():
-            name = f"{view}_{cfg}"
+        for (view, (ttl, after)), declared in itertools.product(views.items(), (False, True)):
+            name = f"{view}_{cfg}{DECLARED if declared else ''}"
             (root / "models" / f"{name}.sql").write_text("select 1 as placeholder\n")
             entity = "k1" if view == "va" else "[k1, k2]"
             ttl_yaml = f", ttl: {ttl}" if ttl else ""
@@ -102,6 +114,7 @@ def _write_project(root: Path, duckdb_path: Path, pg_schema: str) -> None:
                 f"  - name: {name}",
                 f"    config: {{meta: {{skewless: {{entity: {entity}, timestamp: ts{ttl_yaml}, "
                 f"available_after: {after}}}}}}}",
+                *(["    data_tests: [skewless.unique_as_of]"] if declared else []),
                 "    columns:",
                 "      - {name: k1, data_type: bigint}",
             ]
@@ -133,6 +146,18 @@ def _write_project(root: Path, duckdb_path: Path, pg_schema: str) -> None:
                 (
                     root / "models" / f"pit_{impl}_{'strict' if strict else 'lax'}_{cfg}.sql"
                 ).write_text(f"select * from ({{{{ {call} }}}}) as pit\n")
+                # va and vb declared unique, the renamed-key va not: both paths in one query
+                call = (
+                    f"{macro}(ref('spine'), 'st', [ref('va_{cfg}{DECLARED}'), "
+                    f"ref('vb_{cfg}{DECLARED}'), "
+                    f"{{'view': ref('va_{cfg}'), 'keys': {{'k1': 'k1b'}}, 'prefix': 'p_'}}], "
+                    f"{'true' if strict else 'false'})"
+                )
+                (
+                    root
+                    / "models"
+                    / f"pit_{impl}_{'strict' if strict else 'lax'}_{cfg}{DECLARED}.sql"
+                ).write_text(f"select * from ({{{{ {call} }}}}) as pit\n")
     (root / "models" / "models.yml").write_text("\n".join(yml) + "\n")
 
 
@@ -145,15 +170,30 @@ def _dbt(root: Path, *args: str) -> None:
     assert result.success, f"dbt {' '.join(args)} failed: {result.exception}"
 
 
-def _compiled(root: Path, target: str) -> dict[tuple[str, bool, str], str]:
+def _compiled(root: Path, target: str, declared: bool = False) -> dict[tuple[str, bool, str], str]:
+    """The compiled queries per (impl, strict, cfg): compiles (dbt) unless `declared`, which
+    reads the already compiled queries over the views declared unique."""
     target_path = root / f"target_{target}"
-    _dbt(root, "compile", "--target", target, "--target-path", str(target_path))
+    if not declared:
+        _dbt(root, "compile", "--target", target, "--target-path", str(target_path))
     out = {}
     for impl, strict, cfg in itertools.product(("dispatch", "default"), (False, True), CONFIGS):
-        name = f"pit_{impl}_{'strict' if strict else 'lax'}_{cfg}"
+        name = f"pit_{impl}_{'strict' if strict else 'lax'}_{cfg}{DECLARED if declared else ''}"
         sql = (target_path / "compiled" / "pit_prop" / "models" / f"{name}.sql").read_text()
         out[(impl, strict, cfg)] = sql
     return out
+
+
+def _compiled_unique_tests(root: Path, target: str) -> dict[str, str]:
+    """The compiled `skewless.unique_as_of` test per view (va, vb) of configuration c0 (every
+    configuration's view holds the same rows)."""
+    found = {}
+    for view in ("va", "vb"):
+        name = f"skewless_unique_as_of_{view}_c0{DECLARED}_"
+        paths = list((root / f"target_{target}" / "compiled").rglob(f"{name}.sql"))
+        assert len(paths) == 1, (name, paths)
+        found[view] = paths[0].read_text()
+    return found
 
 
 @dataclass
@@ -162,7 +202,8 @@ class Compiled:
     duckdb_path: Path
     pg_schema: str
     duckdb: dict[tuple[str, bool, str], str]
-    postgres: dict[tuple[str, bool, str], str] | None = None
+    duckdb_declared: dict[tuple[str, bool, str], str]
+    duckdb_unique_tests: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -172,9 +213,23 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compiled]:
     pg_schema = f"pit_prop_{uuid.uuid4().hex[:10]}"
     _write_project(root, duckdb_path, pg_schema)
     _dbt(root, "deps")
-    compiled = Compiled(root, duckdb_path, pg_schema, _compiled(root, "duckdb"))
+    compiled = Compiled(
+        root,
+        duckdb_path,
+        pg_schema,
+        _compiled(root, "duckdb"),
+        _compiled(root, "duckdb", declared=True),
+        _compiled_unique_tests(root, "duckdb"),
+    )
     assert "asof join" in compiled.duckdb[("dispatch", False, "c0")].lower()
     assert "asof join" not in compiled.duckdb[("default", False, "c0")].lower()
+    for (impl, _, _), sql in compiled.duckdb.items():  # undeclared: the tie-breaking ranking
+        assert sql.lower().count("row_number()") == 3, impl
+    for (impl, _, _), sql in compiled.duckdb_declared.items():
+        lower = sql.lower()
+        assert lower.count("row_number()") == 1, impl  # only the undeclared p_ view ranks
+        # the shortcut: va and vb by a direct ASOF LEFT JOIN, p_ through the distinct pairs
+        assert lower.count("asof left join") == (2 if impl == "dispatch" else 0), impl
     yield compiled
     shutil.rmtree(root, ignore_errors=True)
 
@@ -281,9 +336,18 @@ def oracle(data: dict[str, Any], cfg: str, strict: bool) -> dict[int, list[set[t
 
 
 def check(
-    actual: list[tuple[Any, ...]], data: dict[str, Any], cfg: str, strict: bool, impl: str
+    actual: list[tuple[Any, ...]],
+    data: dict[str, Any],
+    cfg: str,
+    strict: bool,
+    impl: str,
+    any_tied: tuple[str, ...] = (),
 ) -> int:
-    """Assert `actual` is what the oracle allows; return how many values a tie rule decided."""
+    """Assert `actual` is what the oracle allows; return how many values a tie rule decided.
+
+    For the joined views named in `any_tied` ("va", "vb", "va as p_") any one whole tied row is
+    allowed (a view declared unique whose data is not: the declaration's test fails, and the
+    ASOF shortcut takes one of the rows)."""
     expected = oracle(data, cfg, strict)
     decided = 0
     spine_count = collections.Counter(row[0] for row in data["spine"])
@@ -304,7 +368,7 @@ def check(
         for part, allowed, view in zip(
             parts, expected[spine_id], ("va", "vb", "va as p_"), strict=True
         ):
-            if len(allowed) > 1:
+            if len(allowed) > 1 and view not in any_tied:
                 decided += 1
                 allowed = {max(allowed, key=_value_key)}  # a tie: the greatest values win
             assert part in allowed, (
@@ -314,10 +378,43 @@ def check(
     return decided
 
 
-def _has_ties(data: dict[str, Any]) -> bool:
+def _view_ties(data: dict[str, Any]) -> dict[str, bool]:
+    """Per view: whether two rows share non-null keys and timestamp."""
     va = [(k, t) for k, t, *_ in data["va"] if k is not None and t is not None]
     vb = [(a, b, t) for a, b, t, _ in data["vb"] if None not in (a, b, t)]
-    return len(va) != len(set(va)) or len(vb) != len(set(vb))
+    return {"va": len(va) != len(set(va)), "vb": len(vb) != len(set(vb))}
+
+
+def _has_ties(data: dict[str, Any]) -> bool:
+    return any(_view_ties(data).values())
+
+
+def check_declared(
+    actual: list[tuple[Any, ...]],
+    data: dict[str, Any],
+    cfg: str,
+    strict: bool,
+    impl: str,
+    caught: dict[str, bool],
+) -> str:
+    """Check a query over the views declared unique (va, vb; p_ is undeclared).
+
+    `caught`: per view, whether its `skewless.unique_as_of` test failed. It must fail exactly
+    when the view has ties. Without ties the result is the oracle's. With ties the shortcut
+    may take any whole tied row of the tied views (the ASOF shortcut: one row per spine row) or
+    is left unchecked (the portable path's equi-join may repeat the spine row): the declaration
+    was false, and the failed test is what reports it. Returns "exact", "tied" or "unchecked".
+    """
+    ties = _view_ties(data)
+    assert caught == ties, f"unique_as_of failed for {caught}, but the views with ties are {ties}"
+    if not any(ties.values()):
+        check(actual, data, cfg, strict, f"{impl} (declared unique)")
+        return "exact"
+    if impl != "dispatch":
+        return "unchecked"
+    tied = tuple(view for view in ("va", "vb") if ties[view])
+    check(actual, data, cfg, strict, f"{impl} (declared unique, ties)", any_tied=tied)
+    return "tied"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,10 +464,11 @@ def _load_duckdb(con: Any, directory: Path, data: dict[str, Any], reverse: bool 
         con.execute(
             f"create or replace table prop.main.{table} as select * from read_parquet('{path}')"
         )
-    for cfg in CONFIGS:
+    for cfg, suffix in itertools.product(CONFIGS, ("", DECLARED)):
         for view in ("va", "vb"):
             con.execute(
-                f"create or replace view prop.main.{view}_{cfg} as select * from prop.main.{view}_data"
+                f"create or replace view prop.main.{view}_{cfg}{suffix} as "
+                f"select * from prop.main.{view}_data"
             )
 
 
@@ -417,6 +515,7 @@ def test_duckdb_output_columns(project: Compiled, duck: tuple[Any, Path]) -> Non
 def test_pit_matches_oracle_duckdb(project: Compiled, duck: tuple[Any, Path]) -> None:
     con, directory = duck
     seen = {"datasets": 0, "ties": 0, "ns": 0, "matched": 0, "decided": 0}
+    declared = {"exact": 0, "tied": 0, "unchecked": 0}
 
     @settings(
         max_examples=MIN_DATASETS,
@@ -433,6 +532,12 @@ def test_pit_matches_oracle_duckdb(project: Compiled, duck: tuple[Any, Path]) ->
             seen["decided"] += check(actual, data, cfg, strict, impl)
             results[(impl, strict, cfg)] = collections.Counter(actual)
             seen["matched"] += sum(1 for r in actual if r[4:] != (None,) * 5)
+        caught = {
+            view: bool(con.execute(sql).fetchall())
+            for view, sql in project.duckdb_unique_tests.items()
+        }
+        for (impl, strict, cfg), sql in project.duckdb_declared.items():
+            declared[check_declared(_run_duckdb(con, sql), data, cfg, strict, impl, caught)] += 1
         if _has_ties(data):
             seen["ties"] += 1
             _load_duckdb(con, directory, data, reverse=True)
@@ -444,11 +549,13 @@ def test_pit_matches_oracle_duckdb(project: Compiled, duck: tuple[Any, Path]) ->
         seen["ns"] += any(t.endswith("_ns") for t in data["types"].values())
 
     run()
-    print(f"point_in_time_join property run: {seen}")
+    print(f"point_in_time_join property run: {seen}, declared unique: {declared}")
     assert seen["datasets"] >= MIN_DATASETS, seen
     # the generator must actually reach ties, nanosecond columns and matches
     assert seen["ties"] >= 20 and seen["ns"] >= 50 and seen["matched"] >= 200, seen
     assert seen["decided"] >= 100, seen
+    # the declared-unique queries (8 per dataset) ran on datasets with and without ties
+    assert declared["exact"] >= 8 * 20 and declared["tied"] >= 4 * 20, declared
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,10 +563,21 @@ def test_pit_matches_oracle_duckdb(project: Compiled, duck: tuple[Any, Path]) ->
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass
+class PgCompiled:
+    queries: dict[tuple[str, bool, str], str]
+    declared: dict[tuple[str, bool, str], str]
+    unique_tests: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def pg(project: Compiled, postgres: Any) -> Iterator[tuple[Any, dict[tuple[str, bool, str], str]]]:
+def pg(project: Compiled, postgres: Any) -> Iterator[tuple[Any, PgCompiled]]:
     schema = project.pg_schema
-    compiled = _compiled(project.root, "postgres")
+    compiled = PgCompiled(
+        _compiled(project.root, "postgres"),
+        _compiled(project.root, "postgres", declared=True),
+        _compiled_unique_tests(project.root, "postgres"),
+    )
     cur = postgres.cursor()
     cur.execute(f"create schema {schema}")
     cur.execute(
@@ -471,9 +589,11 @@ def pg(project: Compiled, postgres: Any) -> Iterator[tuple[Any, dict[tuple[str, 
     cur.execute(
         f"create table {schema}.vb_data (k1 bigint, k2 text, ts timestamp, b_x double precision)"
     )
-    for cfg in CONFIGS:
+    for cfg, suffix in itertools.product(CONFIGS, ("", DECLARED)):
         for view in ("va", "vb"):
-            cur.execute(f"create view {schema}.{view}_{cfg} as select * from {schema}.{view}_data")
+            cur.execute(
+                f"create view {schema}.{view}_{cfg}{suffix} as select * from {schema}.{view}_data"
+            )
     cur.execute("set timezone = 'America/New_York'")
     try:
         yield cur, compiled
@@ -492,10 +612,12 @@ def _pg_time(ns: int | None, aware: bool) -> datetime | None:
 def test_pit_matches_oracle_postgres(project: Compiled, pg: tuple[Any, Any]) -> None:
     from psycopg2.extras import execute_values
 
-    cur, compiled = pg
+    cur, pg_compiled = pg
+    compiled = pg_compiled.queries
     schema = project.pg_schema
     assert "asof join" not in compiled[("dispatch", False, "c0")].lower()  # default__ on PostgreSQL
     seen = {"datasets": 0, "ties": 0, "matched": 0, "decided": 0}
+    declared = {"exact": 0, "tied": 0, "unchecked": 0}
 
     @settings(
         max_examples=MIN_DATASETS,
@@ -517,13 +639,21 @@ def test_pit_matches_oracle_postgres(project: Compiled, pg: tuple[Any, Any]) -> 
             actual = cur.fetchall()
             seen["decided"] += check(actual, data, cfg, strict, "default")
             seen["matched"] += sum(1 for r in actual if r[4:] != (None,) * 5)
+        caught = {}
+        for view, sql in pg_compiled.unique_tests.items():
+            cur.execute(sql)
+            caught[view] = bool(cur.fetchall())
+        for (_impl, strict, cfg), sql in pg_compiled.declared.items():
+            cur.execute(f"select {', '.join(OUTPUT)} from ({sql}) as q")
+            declared[check_declared(cur.fetchall(), data, cfg, strict, "default", caught)] += 1
         seen["datasets"] += 1
         seen["ties"] += _has_ties(data)
 
     run()
-    print(f"point_in_time_join property run: {seen}")
+    print(f"point_in_time_join property run: {seen}, declared unique: {declared}")
     assert seen["datasets"] >= MIN_DATASETS, seen
     assert seen["ties"] >= 20 and seen["matched"] >= 200 and seen["decided"] >= 100, seen
+    assert declared["exact"] >= 8 * 20 and declared["unchecked"] >= 8 * 20, declared
 
 
 def test_durations_parse_like_python(project: Compiled) -> None:

@@ -1,0 +1,1 @@
+select * from ({{ pit_under_test(ref('seed_spine_user'), 'spine_at', [ref('fv_user_unchecked')], strict=true) }}) as pit

@@ -959,3 +959,20 @@ def test_why11_integer_keys_are_read_as_duckdb_casts_them(store: FeatureStore) -
         else:
             with pytest.raises(RequestError, match="`user_id`"):
                 store.get_online_features([USER], [{"user_id": text}], now=NOW)
+
+
+def test_a_huge_declared_type_gives_a_bounded_message() -> None:
+    """Found by the manifest fuzz (seed 1394255696): a declared type of 5,000 unbalanced
+    parentheses put the whole type in the message, twice."""
+    from skewless.definitions.manifest import _check_not_cut
+    from skewless.errors import DefinitionError, UnsupportedExpression
+    from skewless.sql.types import parse_type
+
+    huge = "(" * 5_000 + "decimal(10"
+    with pytest.raises(UnsupportedExpression) as err:
+        parse_type(huge)
+    assert "unbalanced parentheses" in str(err.value) and len(str(err.value)) < MAX_MESSAGE // 4
+    with pytest.raises(DefinitionError) as err2:
+        _check_not_cut("m", "c", huge, {huge: None, "2)": None})
+    assert "unbalanced parentheses" in str(err2.value) and "5,010 chars" in str(err2.value)
+    assert len(str(err2.value)) < MAX_MESSAGE // 2

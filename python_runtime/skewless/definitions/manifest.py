@@ -414,6 +414,11 @@ def check_default(feature: Feature) -> Any:
     return served
 
 
+def _cut(text: str, limit: int = 120) -> str:
+    """`text` for a message in backticks: at most `limit` characters, then `…`."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} chars)"
+
+
 def _check_not_cut(model: str, column: str, data_type: str, spec: Mapping[str, Any]) -> None:
     """Refuse a `data_type` YAML cut at a comma: `{name: x, data_type: decimal(10,2)}` in flow
     style is the data_type `decimal(10` plus a key `2)` (dbt keeps both in the manifest).
@@ -424,10 +429,11 @@ def _check_not_cut(model: str, column: str, data_type: str, spec: Mapping[str, A
     if data_type.count("(") == data_type.count(")"):
         return
     rest = [str(k) for k in spec if str(k).endswith(")") and str(k) != data_type]
-    meant = f"{data_type},{rest[0]}" if rest else f"{data_type}…)"
-    became = f"the data_type `{data_type}` and a key `{rest[0]}`" if rest else f"`{data_type}`"
+    shown = _cut(data_type)
+    meant = _cut(f"{data_type},{rest[0]}" if rest else f"{data_type}…)")
+    became = f"the data_type `{shown}` and a key `{_cut(rest[0])}`" if rest else f"`{shown}`"
     raise DefinitionError(
-        f"model `{model}`, column `{column}`: data_type `{data_type}` has unbalanced parentheses "
+        f"model `{model}`, column `{column}`: data_type `{shown}` has unbalanced parentheses "
         f"— YAML flow style (`{{name: {column}, data_type: {meant}}}`) cut the type at the comma "
         f'into {became}; quote it: `data_type: "{meant}"`'
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from skewless.errors import UnsupportedExpression
+from skewless.errors import UnsupportedExpression, brief
 from skewless.sql import runtime as F
 
 _INT = frozenset(F.INT_RANGES)
@@ -143,11 +143,11 @@ def parse_type(text: str) -> SqlType:
     if "(" in t and t.count("(") != t.count(")"):
         # `{name: x, data_type: decimal(10,2)}` in YAML flow style: the comma ends the value
         raise UnsupportedExpression(
-            f"type {text!r} has unbalanced parentheses — YAML flow style (`{{name: …, data_type: "
+            f"type {brief(text)} has unbalanced parentheses — YAML flow style (`{{name: …, data_type: "
             f'decimal(10,2)}}`) cuts a type at its comma; quote it: `data_type: "decimal(10,2)"`'
         )
     raise UnsupportedExpression(
-        f"type {text!r} is not supported in request-time expressions "
+        f"type {brief(text)} is not supported in request-time expressions "
         "(see docs/functions.md for the supported types)"
     )
 

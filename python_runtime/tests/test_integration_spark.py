@@ -95,7 +95,7 @@ def test_integration_spark(
             if r["status"] not in ("success", "pass")
         }
         assert build.success, f"dbt build on Spark failed: {failed or build.exception}"
-        _assert_everything_ran(results)
+        _assert_everything_ran(results, engine="spark")
         record_property(
             "summary",
             f"integration_tests on Spark (session mode): {len(results['results'])} nodes, "

@@ -42,6 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_runtime"))
 sys.path.insert(0, str(ROOT / "python_runtime" / "tests"))
 
+# the raw write limits, measured as the DuckDB materialize bench measures them
+from bench_materialize import redis_py_pipeline, server_ingest  # noqa: E402
+
 from skewless.definitions import Feature, FeatureView  # noqa: E402
 from skewless.definitions.registry import Registry  # noqa: E402
 from skewless.online import keys  # noqa: E402
@@ -186,45 +189,6 @@ def raw_commands(client, view: FeatureView, limit: int) -> list[tuple[bytes, byt
             pipe.pexpiretime(k)
         out += [(b"raw:" + k, v, e) for k, v, e in zip(chunk, values, pipe.execute(), strict=True)]
     return out
-
-
-def redis_py_pipeline(client, cmds: list[tuple[bytes, bytes, int]]) -> float:  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    pipe = client.pipeline(transaction=False)
-    for i, (k, v, e) in enumerate(cmds, 1):
-        pipe.set(k, v, pxat=e)
-        if i % CHUNK == 0:
-            pipe.execute()
-    pipe.execute()
-    return len(cmds) / (time.perf_counter() - t0)
-
-
-def server_ingest(client, cmds: list[tuple[bytes, bytes, int]]) -> float:  # type: ignore[no-untyped-def]
-    buffers = []
-    for i in range(0, len(cmds), CHUNK):
-        parts = []
-        for k, v, e in cmds[i : i + CHUNK]:
-            p = b"%d" % e
-            parts.append(
-                b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$4\r\nPXAT\r\n$%d\r\n%s\r\n"
-                % (len(k), k, len(v), v, len(p), p)
-            )
-        buffers.append((b"".join(parts), len(parts)))
-    conn = client.connection_pool.get_connection()
-    try:
-        t0 = time.perf_counter()
-        pending = 0
-        for buf, n in buffers:
-            for _ in range(pending):
-                conn.read_response()
-            conn.send_packed_command([buf], check_health=False)
-            pending = n
-        for _ in range(pending):
-            conn.read_response()
-        elapsed = time.perf_counter() - t0
-    finally:
-        client.connection_pool.release(conn)
-    return len(cmds) / elapsed
 
 
 # -- parent -----------------------------------------------------------------------------------

@@ -128,24 +128,7 @@
             {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.on_stale is " ~ on_stale
                 ~ " but no `freshness` SLA is set; add e.g. `freshness: 2h`") -%}
         {%- endif -%}
-        {%- set entity_raw = meta.get('entity') -%}
-        {%- if entity_raw is string and entity_raw -%}
-            {%- do result.entity.append(entity_raw) -%}
-        {%- elif entity_raw is iterable and entity_raw is not string and entity_raw is not mapping
-            and (entity_raw | length) > 0 -%}
-            {%- for e in entity_raw -%}
-                {%- if e is string and e and e not in result.entity -%}
-                    {%- do result.entity.append(e) -%}
-                {%- else -%}
-                    {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must list "
-                        ~ "distinct column names, got " ~ entity_raw) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- else -%}
-            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must be a column name "
-                ~ "or a list of column names (e.g. `user_id` or `[user_id, merchant_id]`), got "
-                ~ entity_raw) -%}
-        {%- endif -%}
+        {%- do skewless._pit_meta_entity(meta, where, name, result.entity, issues) -%}
         {%- set timestamp = meta.get('timestamp') -%}
         {%- if timestamp is string and timestamp -%}
             {%- do result.update({'timestamp': timestamp}) -%}
@@ -225,6 +208,32 @@
         {{ exceptions.raise_compiler_error(issues | join('\n')) }}
     {%- endif -%}
     {{ return(result) }}
+{% endmacro %}
+
+
+{#
+    meta.skewless.entity of model `name` (a column name or a list of distinct ones) appended to
+    `entity`; what is wrong appended to `issues` (feature views and window views read it alike).
+#}
+{% macro _pit_meta_entity(meta, where, name, entity, issues) %}
+    {%- set entity_raw = meta.get('entity') -%}
+    {%- if entity_raw is string and entity_raw -%}
+        {%- do entity.append(entity_raw) -%}
+    {%- elif entity_raw is iterable and entity_raw is not string and entity_raw is not mapping
+        and (entity_raw | length) > 0 -%}
+        {%- for e in entity_raw -%}
+            {%- if e is string and e and e not in entity -%}
+                {%- do entity.append(e) -%}
+            {%- else -%}
+                {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must list "
+                    ~ "distinct column names, got " ~ entity_raw) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must be a column name "
+            ~ "or a list of column names (e.g. `user_id` or `[user_id, merchant_id]`), got "
+            ~ entity_raw) -%}
+    {%- endif -%}
 {% endmacro %}
 
 

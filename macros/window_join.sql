@@ -71,24 +71,7 @@
                 ~ "meta.skewless of a window view; allowed: " ~ allowed | join(', ')
                 ~ " (a window view has no ttl: its windows bound what it sees)") -%}
         {%- endif -%}
-        {%- set entity_raw = meta.get('entity') -%}
-        {%- if entity_raw is string and entity_raw -%}
-            {%- do result.entity.append(entity_raw) -%}
-        {%- elif entity_raw is iterable and entity_raw is not string and entity_raw is not mapping
-            and (entity_raw | length) > 0 -%}
-            {%- for e in entity_raw -%}
-                {%- if e is string and e and e not in result.entity -%}
-                    {%- do result.entity.append(e) -%}
-                {%- else -%}
-                    {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must list "
-                        ~ "distinct column names, got " ~ entity_raw) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- else -%}
-            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.entity must be a column name "
-                ~ "or a list of column names (e.g. `user_id` or `[user_id, merchant_id]`), got "
-                ~ entity_raw) -%}
-        {%- endif -%}
+        {%- do skewless._pit_meta_entity(meta, where, name, result.entity, issues) -%}
         {%- set timestamp = meta.get('timestamp') -%}
         {%- if timestamp is string and timestamp and timestamp not in result.entity -%}
             {%- do result.update({'timestamp': timestamp}) -%}

@@ -57,6 +57,8 @@ class CliContext:
     target_path: str = "target"
     redis_url: str = ""
     strict: bool = False
+    #: how what dbt built is read: `auto` (native where there is a reader) or `dbt` (`--reader`)
+    reader: str | None = None
     _registry: Any = field(default=None, repr=False)
     _redis: Any = field(default=None, repr=False)
 
@@ -169,6 +171,21 @@ def common_options(f: F, *, from_env: bool = False) -> F:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def reader_option(f: F) -> F:
+    """`--reader auto|dbt` for commands that read what dbt built (`offline.reader_for`)."""
+    return click.option(
+        "--reader",
+        type=click.Choice(["auto", "dbt"]),
+        envvar="SKEWLESS_READER",
+        callback=_set("reader"),
+        expose_value=False,
+        help="How to read what dbt built: `auto` reads DuckDB, PostgreSQL and Spark natively "
+        "(Arrow) and any other adapter through its dbt connection; `dbt` reads every adapter "
+        "through its dbt connection (slower; see docs/engines.md) [env SKEWLESS_READER; "
+        "default: auto].",
+    )(f)
 
 
 def select_option(verb: str) -> Callable[[F], F]:

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from skewless.cli import CliContext, common_options, pass_context, select_option, to_json
+from skewless.cli import (
+    CliContext,
+    common_options,
+    pass_context,
+    reader_option,
+    select_option,
+    to_json,
+)
 from skewless.errors import SkewlessError
 
 
@@ -30,9 +37,10 @@ def _duckdb_option(f: Any) -> Any:
             click.option(
                 "--dbt-target",
                 envvar="DBT_TARGET",
-                help="The profile target to read what dbt built from: a duckdb, postgres or "
-                "spark (method: session) output [env DBT_TARGET; default: the profile's].",
+                help="The profile target to read what dbt built from: any dbt adapter's output "
+                "(duckdb, postgres and spark natively) [env DBT_TARGET; default: the profile's].",
             ),
+            reader_option,
         ]
     ):
         f = option(f)
@@ -43,14 +51,14 @@ def open_offline(
     obj: CliContext, duckdb_path: Path | None, profiles_dir: Path | None, dbt_target: str | None
 ) -> Any:
     """A reader of what dbt built: `--duckdb-path` when given, else the profile target's
-    engine (DuckDB or PostgreSQL; see docs/engines.md)."""
+    engine (`--reader`; see docs/engines.md)."""
     from skewless.offline import reader_from_profile
     from skewless.offline.duckdb import DuckDBReader
 
     views = obj.registry().views.values()
     if duckdb_path:
         return DuckDBReader.open(duckdb_path, views)
-    return reader_from_profile(obj.project_dir, profiles_dir, dbt_target, views)
+    return reader_from_profile(obj.project_dir, profiles_dir, dbt_target, views, obj.reader)
 
 
 def _load_thresholds(path: Path | None) -> dict[str, float]:

@@ -14,6 +14,7 @@ from skewless.cli import (
     common_options,
     pass_context,
     print_table,
+    reader_option,
     select_option,
     to_json,
 )
@@ -63,9 +64,10 @@ def split_list(values: tuple[str, ...]) -> list[str]:
 @click.option(
     "--dbt-target",
     envvar="DBT_TARGET",
-    help="The dbt profile target to read what dbt built from: a duckdb, postgres or spark "
-    "(method: session) output [env DBT_TARGET; default: the profile's].",
+    help="The dbt profile target to read what dbt built from: any dbt adapter's output "
+    "(duckdb, postgres and spark natively) [env DBT_TARGET; default: the profile's].",
 )
+@reader_option
 @click.option(
     "--spark-write",
     type=click.Choice(["auto", "driver", "executors"]),
@@ -172,6 +174,7 @@ def materialize(
       skewless materialize --select user_txn_stats --wait --wait-timeout 900
       skewless materialize --dbt-target postgres
       skewless materialize --dbt-target spark --spark-write executors
+      skewless materialize --dbt-target snowflake_prod --reader dbt
     """
     from skewless.definitions.durations import parse_duration
     from skewless.offline import reader_from_profile
@@ -204,7 +207,7 @@ def materialize(
         raise click.BadParameter(str(e), param_hint="--lookback") from None
     # --duckdb-path names the file; otherwise the profile target says which engine to read
     offline: Any = duckdb_path or reader_from_profile(
-        obj.project_dir, profiles_dir, dbt_target, registry.views.values()
+        obj.project_dir, profiles_dir, dbt_target, registry.views.values(), obj.reader
     )
     if getattr(offline, "engine", "") == "spark":
         import functools

@@ -359,8 +359,7 @@ def training_vs_served(
     if not wanted:
         return []
     columns = list(dict.fromkeys(col for col, _ in wanted.values()))
-    q = _IDENT_QUOTES.get(engine, '"')
-    select = ", ".join(q + c.replace(q, q + q) + q for c in columns)
+    select = ", ".join(reader.quote(c) for c in columns)
     train: dict[str, list[Any]] = {c: [] for c in columns}
     for batch in reader.query(f"SELECT {select} FROM {relation}", chunk_rows):
         for i, c in enumerate(columns):
@@ -369,7 +368,3 @@ def training_vs_served(
         feature_drift(ref, dtype, train[col], served[ref], bins=bins)
         for ref, (col, dtype) in wanted.items()
     ]
-
-
-#: identifier quote of engines whose SQL does not quote with `"` (the default)
-_IDENT_QUOTES = {"spark": "`", "databricks": "`", "bigquery": "`", "mysql": "`"}

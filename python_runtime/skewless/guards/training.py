@@ -99,7 +99,7 @@ def training_record(
     Args:
         registry: the feature views and the manifest (`Registry.from_dbt`).
         model: the training-set model's name.
-        duck: the offline reader (`offline.reader_from_profile`: DuckDB or PostgreSQL), or a
+        duck: the offline reader (`offline.reader_from_profile`: any engine), or a
             DuckDB connection where the model's relation resolves.
         timestamp: the spine's timestamp column (default: the first TIMESTAMP/DATE column of the
             relation that is not a feature).
@@ -126,7 +126,7 @@ def training_record(
         )
     views_by_id = {v.unique_id: v for v in registry.views.values()}
     view_names = _upstream_views(manifest, str(node.get("unique_id")), views_by_id)
-    # an offline reader (`offline.OfflineReader`: DuckDB, PostgreSQL) or a DuckDB session
+    # an offline reader (`offline.OfflineReader`: any engine) or a DuckDB session
     con = getattr(duck, "con", None) if hasattr(duck, "latest_rows") else duck
     if con is not None:
         try:
@@ -162,7 +162,9 @@ def training_record(
         raise SkewlessError(
             f"model `{model}`: no column `{timestamp}` in {relation}; its columns: {', '.join(columns)}"
         )
-    ts_sql = f'min("{timestamp}"), max("{timestamp}")' if timestamp else "NULL, NULL"
+    quote = getattr(duck, "quote", None) if hasattr(duck, "latest_rows") else None
+    q = quote(timestamp) if quote and timestamp else '"' + str(timestamp).replace('"', '""') + '"'
+    ts_sql = f"min({q}), max({q})" if timestamp else "NULL, NULL"
     stats_sql = f"SELECT count(*), {ts_sql} FROM {relation}"
     if con is not None:
         count, lo, hi = con.execute(stats_sql).fetchone()

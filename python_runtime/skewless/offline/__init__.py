@@ -1,7 +1,9 @@
 """Reading what dbt built, per engine.
 
 One interface, `OfflineReader`, chosen from the project's dbt profile target
-(`reader_from_profile`); one module per engine (`duckdb.py`, `postgres.py`, `spark.py`):
+(`reader_from_profile`); one module per native engine (`duckdb.py`, `postgres.py`, `spark.py`)
+and one generic reader for every other dbt adapter (`dbt_adapter.py`, through the adapter's own
+connection):
 
 reader = reader_from_profile("path/to/dbt_project", target="postgres", views=views)
 reader.check_relation_types(views)          # declared data_type == what dbt built
@@ -12,7 +14,8 @@ reader.close()
 Every read yields Arrow record batches of at most `chunk_rows` rows, streamed from the engine
 (never a whole result in Python lists). The "latest row per entity" query is generated per engine
 (`LatestWindow` holds the parts every dialect shares) and runs in the engine: only the result
-travels. Tested here: DuckDB, PostgreSQL and Spark (see docs/engines.md).
+travels. Tested here: DuckDB, PostgreSQL and Spark natively, and the generic reader on DuckDB and
+PostgreSQL (see docs/engines.md for which adapters are tested).
 """
 
 from __future__ import annotations
@@ -28,21 +31,28 @@ from skewless.errors import ManifestError
 
 __all__ = [
     "ENGINES",
+    "READERS",
     "LatestWindow",
     "OfflineReader",
     "reader_for",
     "reader_from_profile",
 ]
 
-#: dbt adapter type → the skewless reader that reads what it built.
+#: the dbt adapter types read natively (Arrow); any other goes through its dbt connection
 ENGINES = ("duckdb", "postgres", "spark")
+#: `reader=` / `--reader` / `SKEWLESS_READER`: native where there is one, or always through dbt
+READERS = ("auto", "dbt")
 
 
 class OfflineReader(Protocol):
     """What every engine's reader offers (see the module docstring)."""
 
-    #: the dbt adapter type (`duckdb`, `postgres`, `spark`)
+    #: the dbt adapter type (`duckdb`, `postgres`, `spark`, or any adapter read through dbt)
     engine: str
+
+    def quote(self, name: str) -> str:
+        """An identifier quoted in the engine's dialect."""
+        ...
 
     def column_types(self, view: FeatureView) -> dict[str, str]:
         """The built relation's columns → the engine's type name."""
@@ -160,28 +170,44 @@ def visible_bound(view: FeatureView, now_us: int) -> int:
     return now_us - _micros(view.available_after or timedelta(0))
 
 
-def reader_for(target: Any, views: Iterable[FeatureView]) -> OfflineReader:
+def reader_for(
+    target: Any, views: Iterable[FeatureView], reader: str | None = None
+) -> OfflineReader:
     """The reader of a rendered profile target (`offline.profile.ProfileTarget`).
 
+    `reader` (default `$SKEWLESS_READER`, else `auto`): `auto` reads DuckDB, PostgreSQL and Spark
+    natively (Arrow) and any other adapter through its dbt connection
+    (`offline.dbt_adapter.DbtAdapterReader`); `dbt` uses the dbt connection for every adapter.
+
     Raises:
-        ManifestError: the adapter is not one skewless reads (naming the ones it does).
+        ManifestError: an unknown `reader`, or an adapter skewless has no dialect for (naming
+            the ones it reads).
     """
+    import os
+
     views = list(views)
-    if target.type == "duckdb":
+    how = (reader or os.environ.get("SKEWLESS_READER") or "auto").strip().lower()
+    if how not in READERS:
+        raise ManifestError(
+            f"unknown offline reader {how!r} (from --reader or SKEWLESS_READER); "
+            f"choose one of: {', '.join(READERS)}"
+        )
+    if how == "auto" and target.type == "duckdb":
         from skewless.offline.duckdb import DuckDBReader, duckdb_path_of
 
         return DuckDBReader.open(duckdb_path_of(target), views)
-    if target.type == "postgres":
+    if how == "auto" and target.type == "postgres":
         from skewless.offline.postgres import PostgresReader
 
         return PostgresReader.from_target(target)
-    if target.type == "spark":
+    if how == "auto" and target.type == "spark":
         from skewless.offline.spark import SparkReader
 
         return SparkReader.from_target(target)
-    raise ManifestError(
-        f"{target.where()}: skewless reads {', '.join(ENGINES)} outputs, not "
-        f"`{target.type}` (see docs/engines.md)"
+    from skewless.offline.dbt_adapter import DbtAdapterReader
+
+    return DbtAdapterReader.open(
+        target.project_dir, target.profiles_file.parent, target.name, adapter_type=target.type
     )
 
 
@@ -190,10 +216,12 @@ def reader_from_profile(
     profiles_dir: str | Path | None = None,
     target: str | None = None,
     views: Iterable[FeatureView] = (),
+    reader: str | None = None,
 ) -> OfflineReader:
     """The reader of a dbt project's profile target, as dbt would pick it (see
-    `offline.profile.profile_target`): its DuckDB file, its PostgreSQL database, or its Spark
-    session (dbt-spark's `session` method).
+    `offline.profile.profile_target`): its DuckDB file, its PostgreSQL database, its Spark
+    session (dbt-spark's `session` method), or any other adapter's dbt connection (`reader`:
+    see `reader_for`).
 
     Raises:
         ManifestError: no profile/target, an unset env var, an adapter skewless does not read,
@@ -202,4 +230,4 @@ def reader_from_profile(
     from skewless.offline.profile import profile_target
 
     t = profile_target(project_dir, profiles_dir, target)
-    return reader_for(t, views)
+    return reader_for(t, views, reader)

@@ -223,6 +223,7 @@ class DuckDBReader:
     same statement as the latest-row selection)."""
 
     engine = "duckdb"
+    quote = staticmethod(_quote)
 
     def __init__(self, con: Any, path: Path | None = None):
         self.con = con

@@ -60,6 +60,7 @@ class PostgresReader:
     """`offline.OfflineReader` over one PostgreSQL database (an ADBC connection, autocommit)."""
 
     engine = "postgres"
+    quote = staticmethod(_quote)
 
     def __init__(self, conn: Any, where: str):
         self.conn = conn

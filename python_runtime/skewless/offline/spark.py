@@ -145,6 +145,7 @@ class SparkReader:
     """
 
     engine = "spark"
+    quote = staticmethod(quote)
 
     def __init__(self, spark: Any, where: str, owned: bool = False):
         self.spark = spark

@@ -393,6 +393,17 @@ def test_cli_materialize_and_consistency_read_the_spark_target(
     )
     assert res.exit_code == 1, res.output
     assert json.loads(res.stdout)["features"][0]["mismatch"] == 1
+    # training-record reads the training set's relation in Spark (its columns, count and time
+    # range), quoting the spine timestamp column in Spark's dialect
+    res = CliRunner().invoke(
+        main, [*common, "training-record", *target, "--model", "training_set"]
+    )
+    assert res.exit_code == 0, res.output
+    record = json.loads(res.stdout)
+    assert record["relation"] == f"{SCHEMA}.training_set" and record["row_count"] == 10
+    assert record["spine_timestamp"] == "event ts"
+    assert record["time_range"] == ["2098-12-30T00:00:00+00:00", "2099-01-02T00:00:00+00:00"]
+    assert sorted(record["features"]) == ["user_stats.amount", "user_stats.label"]
 
 
 def test_declared_types_are_checked_against_spark(

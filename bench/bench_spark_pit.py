@@ -5,13 +5,15 @@ session time zone UTC, in-memory catalog, its own temporary warehouse). Data are
 Spark SQL and written once as Parquet tables: F feature rows over E entities with 10 DOUBLE
 features and a naive timestamp (`(entity, ts)` unique), and a spine of S rows. The macro is
 compiled through dbt once (a throwaway dbt project on a `spark` target, dbt-spark's `session`
-method, which reuses this process's SparkSession): on Spark it takes the portable default__ path
-with the spark__ overrides (no ASOF JOIN in Spark, no QUALIFY).
+method, which reuses this process's SparkSession): on Spark, point_in_time_join's default__ path
+runs `spark___pit_query` (macros/_pit_query.sql), which carries the values in the window itself.
 
 The hand-written query is what a Spark user would write for the same semantics (available_after
 1h, ttl 30d): one pass over the union of the spine and the feature rows, the newest visible
 feature row carried by `last(struct(…)) ignore nulls` over a window per entity ordered by time —
-no join back, no tie rule (the data has no ties, and it leaves them to chance). Both queries
+no join back, no tie rule (the data has no ties, and it leaves them to chance). The macro's Spark
+path has the same shape (one window per view over the union of the spine, carried whole as a
+struct, and the view's rows), plus the tie rule in the window's order. Both queries
 run on the same session and settings, interleaved, each executed in full by the `noop` writer;
 one warm-up round, then the median of --runs rounds. Both results are checked identical row for
 row (`exceptAll` both ways) before timing.
@@ -240,9 +242,10 @@ def main() -> None:
         f"{os.cpu_count()} cores). Both results were checked identical row for row ({n_spine:,} "
         f"rows, {matched:,} with features). The hand-written query carries the newest visible "
         "feature row through one window (`last(struct(…)) ignore nulls` over the union of spine "
-        "and feature rows), with no tie rule; the macro (portable default__ path) finds the "
-        "matching timestamp with that window, then fetches the values with an equi-join and "
-        "ranks tied rows by their feature values.",
+        "and feature rows), with no tie rule; the macro (default__ with `spark___pit_query`) "
+        "does the same per view, the spine rows carried whole as a struct, with the tie rule in "
+        "the window's order (tied view rows sort by their feature values, the greatest last): "
+        "no distinct spine pairs, no equi-join, no ranking, no join back.",
         "",
         "| path | seconds (median) | runs | vs hand-written | target |",
         "|---|---|---|---|---|",

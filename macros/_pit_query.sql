@@ -20,8 +20,14 @@
                       the matched timestamp. Null keys and null spine timestamps match nothing.
       match='window': the equi-join's single row per pair is used as is (no ranking).
     Times are compared on one UTC line by skewless._pit_epoch (epoch_ns on DuckDB).
+
+    Spark carries the values in the window itself: see spark___pit_query below.
 #}
 {% macro _pit_query(spine, spine_timestamp, views, strict, match) %}
+    {{ return(adapter.dispatch('_pit_query', 'skewless')(spine, spine_timestamp, views, strict, match)) }}
+{% endmacro %}
+
+{% macro default___pit_query(spine, spine_timestamp, views, strict, match) %}
     {%- set per_second = skewless._pit_epoch_units_per_second() -%}
     {#- per view: joined directly by ASOF (declared unique, DuckDB) or through CTEs -#}
     {%- set direct = [] -%}
@@ -246,4 +252,131 @@ left join __pit_v{{ i }}
     and {% endfor %}__pit_spine.{{ spine_timestamp }} = __pit_v{{ i }}.__pit_st
 {%- endif %}
 {%- endfor %}
+{% endmacro %}
+
+
+{#
+    Spark: each view's window carries the values themselves — no distinct pairs, no equi-join,
+    no ranking, no join back to the spine. The spine rows travel whole, as one struct column
+    __pit_row (struct(__pit_spine.*): a CTE spine's columns are not known at compile time),
+    through one stage per view. Stage i is the union of stage i-1's rows (kind 1) and view i's
+    rows (kind 0, or 2 when strict, so that at equal times they sort before, or after, the spine
+    rows), each view row carrying its timestamp and values as one struct
+    __pit_v = (view timestamp, feature 1, ..., feature n). Per entity, in the order (time, kind,
+    __pit_v), the last non-null __pit_v up to a spine row is its as-of view row.
+    The tie rule is in that order: rows sharing an entity and timestamp sort by __pit_v, which
+    Spark compares field by field in declared order, NULL lowest, text byte-wise, so the last of
+    them, the one taken, has the greatest feature values (what default__'s ranking picks).
+    A view declared unique takes the same path: the rule is only consulted among rows equal on
+    entity, time and kind, so skipping it would save nothing, and with it the result never
+    depends on input order, whether or not the data keeps the declaration.
+    The as-of row counts while spine time - view time <= ttl; a spine row with a null timestamp
+    or a null key matches nothing (no view row shares its partition or precedes it).
+#}
+{% macro spark___pit_query(spine, spine_timestamp, views, strict, match) %}
+    {%- set per_second = skewless._pit_epoch_units_per_second() -%}
+    {%- set spine_t = skewless._pit_epoch('__pit_row.' ~ spine_timestamp) %}
+with __pit_r0 as (
+    select struct(__pit_spine.*) as __pit_row
+    from {{ spine }} as __pit_spine
+    {%- if spine is string %}
+    {%- set output_names = [] %}
+    {%- for v in views %}{% for f in v.features %}{% do output_names.append(f.output) %}{% endfor %}{% endfor %}
+    {{ skewless._pit_collision_guard(spine, output_names) }}
+    {%- endif %}
+)
+{%- for v in views %}
+{%- set i = loop.index %}
+{%- set ts = skewless._pit_column(v.timestamp, v.timestamp_quote) %}
+{%- set after = v.available_after_seconds * per_second %},
+__pit_v{{ i }}_events as (
+    select
+        __pit_row,
+        {%- for j in range(1, i) %}
+        __pit_m{{ j }},
+        {%- endfor %}
+        {%- for k in v['keys'] %}
+        __pit_row.{{ k.spine }} as __pit_k{{ loop.index }},
+        {%- endfor %}
+        {{ spine_t }} - {{ after }} as __pit_t,
+        1 as __pit_kind,
+        null as __pit_v
+    from __pit_r{{ i - 1 }}
+    union all
+    select
+        null,
+        {%- for j in range(1, i) %}
+        null,
+        {%- endfor %}
+        {%- for k in v['keys'] %}
+        {{ skewless._pit_column(k.view, k.quote) }},
+        {%- endfor %}
+        {{ skewless._pit_epoch(ts) }},
+        {{ 2 if strict else 0 }},
+        named_struct(
+            '__pit_vt', {{ skewless._pit_epoch(ts) }}
+            {%- for f in v.features %},
+            '__pit_f{{ loop.index }}', {{ skewless._pit_column(f.name, f.quote) }}
+            {%- endfor %}
+        )
+    from {{ v.relation }}
+    where {{ ts }} is not null
+    {%- for k in v['keys'] %}
+        and {{ skewless._pit_column(k.view, k.quote) }} is not null
+    {%- endfor %}
+),
+__pit_v{{ i }}_running as (
+    select
+        __pit_row,
+        {%- for j in range(1, i) %}
+        __pit_m{{ j }},
+        {%- endfor %}
+        __pit_t,
+        __pit_kind,
+        last(__pit_v, true) over (
+            partition by {% for k in v['keys'] %}__pit_k{{ loop.index }}{{ ', ' if not loop.last }}{% endfor %}
+            order by __pit_t, __pit_kind, __pit_v
+            rows between unbounded preceding and current row
+        ) as __pit_m
+    from __pit_v{{ i }}_events
+),
+__pit_r{{ i }} as (
+    select
+        __pit_row,
+        {%- for j in range(1, i) %}
+        __pit_m{{ j }},
+        {%- endfor %}
+        case
+            when __pit_t is not null
+            {%- if v.ttl_seconds is not none %}
+                and __pit_t + {{ after }} - __pit_m.__pit_vt <= {{ v.ttl_seconds * per_second }}
+            {%- endif %}
+            then __pit_m
+        end as __pit_m{{ i }}
+    from __pit_v{{ i }}_running
+    where __pit_kind = 1
+)
+{%- endfor %}
+select
+    __pit_row.*
+    {%- for v in views %}
+    {%- set i = loop.index %}
+    {%- for f in v.features %},
+    {%- if f.default is not none %}
+    {#- no row within ttl for a known entity: the column default, as serving returns it -#}
+    case
+        when __pit_m{{ i }} is null
+            and __pit_row.{{ spine_timestamp }} is not null
+            {%- for k in v['keys'] %}
+            and __pit_row.{{ k.spine }} is not null
+            {%- endfor %}
+        then {{ skewless._pit_default_literal(f.default) }}
+        else __pit_m{{ i }}.__pit_f{{ loop.index }}
+    end as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- else %}
+    __pit_m{{ i }}.__pit_f{{ loop.index }} as {{ skewless._pit_column(f.output, f.quote) }}
+    {%- endif %}
+    {%- endfor %}
+    {%- endfor %}
+from __pit_r{{ views | length }}
 {% endmacro %}

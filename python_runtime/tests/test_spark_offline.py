@@ -395,9 +395,7 @@ def test_cli_materialize_and_consistency_read_the_spark_target(
     assert json.loads(res.stdout)["features"][0]["mismatch"] == 1
     # training-record reads the training set's relation in Spark (its columns, count and time
     # range), quoting the spine timestamp column in Spark's dialect
-    res = CliRunner().invoke(
-        main, [*common, "training-record", *target, "--model", "training_set"]
-    )
+    res = CliRunner().invoke(main, [*common, "training-record", *target, "--model", "training_set"])
     assert res.exit_code == 0, res.output
     record = json.loads(res.stdout)
     assert record["relation"] == f"{SCHEMA}.training_set" and record["row_count"] == 10

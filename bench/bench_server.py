@@ -94,6 +94,7 @@ def run_server(redis_url: str, port: int) -> None:
     uvicorn.run(
         app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
         log_level="warning", access_log=False, lifespan="on", server_header=False,
+        proxy_headers=False,  # as `skewless serve` without --access-log
     )  # fmt: skip
 
 

@@ -183,6 +183,10 @@ def serve(
         "access_log": access_log,
         "lifespan": "on",
         "server_header": False,
+        # the app never reads the client address; only the access log shows it (then as
+        # X-Forwarded-For says, from the trusted proxies uvicorn's --forwarded-allow-ips names).
+        # Off, uvicorn skips its proxy-headers middleware on every request.
+        "proxy_headers": access_log,
         "ssl_keyfile": str(ssl_keyfile) if ssl_keyfile else None,
         "ssl_certfile": str(ssl_certfile) if ssl_certfile else None,
     }

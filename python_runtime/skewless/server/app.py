@@ -75,6 +75,7 @@ class FeatureServer:
         self.config = config
         self.current: Loaded = loaded  # type: ignore[assignment]
         self.metrics = Metrics()
+        self._views_of: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.watcher = ManifestWatcher(self, config, self._reloaded)
         self._expected = (
             b"Bearer " + config.token.encode() if config.token else None
@@ -265,11 +266,16 @@ class FeatureServer:
         return 200, payloads.dumps(body), _JSON
 
     def _count(self, features: tuple[str, ...], statuses: list[list[str]]) -> None:
+        """Per-view status counts (`/metrics`); the views of a feature list are kept for the
+        next call with the same list (most calls repeat a few lists; at most 1,024 kept)."""
         counts = self.metrics.values
-        views = [ref.rpartition(".")[0] for ref in features]
+        views = self._views_of.get(features)
+        if views is None:
+            views = tuple(ref.rpartition(".")[0] for ref in features)
+            if len(self._views_of) < 1024:
+                self._views_of[features] = views
         for row in statuses:
-            for view, status in zip(views, row, strict=False):
-                key = (view, status)
+            for key in zip(views, row, strict=False):
                 counts[key] = counts.get(key, 0) + 1
 
     async def _livez(self, scope: dict[str, Any], receive: Receive) -> tuple[int, bytes, bytes]:

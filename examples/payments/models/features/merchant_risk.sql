@@ -16,24 +16,21 @@ grid as (
     select m.merchant_id, m.created_at, cast(g.day as date) as day
     from {{ ref('stg_merchants') }} as m
     cross join {{ ref('data_watermark') }} as w
-    cross join lateral unnest(
-        generate_series(
-            cast(greatest(cast(m.created_at as date), cast(w.data_start as date)) as timestamp),
-            cast(cast(w.watermark - interval 1 day as date) as timestamp),
-            interval 1 day
-        )
-    ) as g(day)
+    cross join lateral {{ day_series(
+        "greatest(cast(m.created_at as date), cast(w.data_start as date))",
+        "cast(w.watermark - interval '1 day' as date)"
+    ) }} as g(day)
 ),
 
 txn_counts as (
     select
         g.merchant_id,
         g.created_at,
-        cast(g.day + interval 1 day as timestamp) as as_of,
+        cast(g.day + interval '1 day' as timestamp) as as_of,
         coalesce(sum(d.n) over w90, 0) as txn_count_90d
     from grid as g
     left join daily as d on d.merchant_id = g.merchant_id and d.day = g.day
-    window w90 as (partition by g.merchant_id order by g.day range between interval 89 days preceding and current row)
+    window w90 as (partition by g.merchant_id order by g.day range between interval '89 days' preceding and current row)
 ),
 
 known_chargebacks as (
@@ -41,7 +38,7 @@ known_chargebacks as (
     from txn_counts as t
     inner join {{ ref('stg_chargebacks') }} as c
         on c.merchant_id = t.merchant_id
-        and c.txn_ts >= t.as_of - interval 90 day
+        and c.txn_ts >= t.as_of - interval '90 days'
         and c.txn_ts < t.as_of
         and c.chargeback_ts < t.as_of
     group by t.merchant_id, t.as_of
@@ -52,7 +49,10 @@ select
     t.as_of,
     cast(t.txn_count_90d as bigint) as txn_count_90d,
     cast(coalesce(k.chargeback_count_90d, 0) as bigint) as chargeback_count_90d,
-    cast(coalesce(k.chargeback_count_90d, 0) / nullif(t.txn_count_90d, 0) as double) as chargeback_rate_90d,
-    cast(date_diff('day', t.created_at, t.as_of) as integer) as age_days
+    {# double division on every engine, as DuckDB's `/` does; PostgreSQL's would divide integers
+       as integers and numerics as numerics (then cast, one ulp off DuckDB's) #}
+    cast(coalesce(k.chargeback_count_90d, 0) as double precision)
+        / cast(nullif(t.txn_count_90d, 0) as double precision) as chargeback_rate_90d,
+    cast({{ dbt.datediff('t.created_at', 't.as_of', 'day') }} as integer) as age_days
 from txn_counts as t
 left join known_chargebacks as k on k.merchant_id = t.merchant_id and k.as_of = t.as_of

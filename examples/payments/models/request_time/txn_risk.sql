@@ -4,7 +4,10 @@
     online the skewless runtime evaluates the same expressions in Python on the request payload
     plus the input features it looks up in Redis, with DuckDB's exact semantics.
     txn_id, user_id, merchant_id and txn_ts pass the request through (they are not features).
+    The expressions are DuckDB SQL (the runtime's semantics), so the view is disabled on the
+    `postgres` target: its historical values are built on DuckDB only.
 #}
+{{ config(enabled=target.type != 'postgres') }}
 select
     txn_id,
     user_id,

@@ -1,5 +1,6 @@
 {#
-    Money as exact decimals; txn_ts stays TIMESTAMP_NS, as pandas wrote it. Note: DuckDB rounds
+    Money as exact decimals; txn_ts stays TIMESTAMP_NS, as pandas wrote it (on PostgreSQL:
+    microseconds, truncated by load_postgres.py as to_microseconds truncates). Note: DuckDB rounds
     TIMESTAMP_NS to the nearest microsecond in casts (even to DATE), so models derive days with
     to_microseconds() first: 23:59:59.9999996 belongs to its own day, not the next.
 #}

@@ -13,10 +13,10 @@ with first_chargeback as (
 
 select
     t.txn_id,
-    coalesce(c.chargeback_ts < t.txn_ts + interval {{ maturity }} day, false) as is_fraud,
-    case when c.chargeback_ts < t.txn_ts + interval {{ maturity }} day then c.chargeback_ts end as chargeback_ts,
-    {{ to_microseconds("t.txn_ts + interval " ~ maturity ~ " day") }} as label_final_at
+    coalesce(c.chargeback_ts < t.txn_ts + interval '{{ maturity }} days', false) as is_fraud,
+    case when c.chargeback_ts < t.txn_ts + interval '{{ maturity }} days' then c.chargeback_ts end as chargeback_ts,
+    {{ to_microseconds("t.txn_ts + interval '" ~ maturity ~ " days'") }} as label_final_at
 from {{ ref('stg_transactions') }} as t
 cross join {{ ref('data_watermark') }} as w
 left join first_chargeback as c on c.txn_id = t.txn_id
-where t.txn_ts + interval {{ maturity }} day <= w.watermark
+where t.txn_ts + interval '{{ maturity }} days' <= w.watermark

@@ -6,7 +6,7 @@
 select
     *,
     {# account age at authorisation: the offline half of a request-time feature #}
-    date_diff('day', signup_ts, {{ to_microseconds('txn_ts') }}) as account_age_days
+    cast({{ dbt.datediff('signup_ts', to_microseconds('txn_ts'), 'day') }} as bigint) as account_age_days
 from (
     {{ skewless.point_in_time_join(
         spine=ref('training_spine'),

@@ -7,8 +7,10 @@ the sync store (test_faults_store.py) runs again here on it:
 - a paused server (SIGSTOP): a call fails within its deadline + 10% with `DeadlineExceeded`, on
   a live connection and on a reconnect, the degraded policy answers in time, and serving
   resumes after SIGCONT;
-- a call cancelled mid-flight (its reply still to come) closes its connection: the next calls
-  get their own replies, never the cancelled one's;
+- a call cancelled mid-flight (its reply still to come) keeps its slot on the shared,
+  pipelined connection: the next calls get their own replies, never the cancelled one's;
+- concurrent calls share one connection; a short deadline on a paused server fails alone, a
+  longer one on the same connection still gets its reply;
 - a killed server under 32 concurrent tasks: only `OnlineStoreError`, no call past the deadline,
   recovery after the restart;
 - an error reply (an ACL user without MGET) and a refused connection are `OnlineStoreError`s;
@@ -114,8 +116,11 @@ def test_a_cancelled_call_never_hands_its_reply_to_the_next(
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+            waiting = asyncio.create_task(value(store, 9))  # behind the cancelled one
+            await asyncio.sleep(0.05)
         finally:
             os.kill(loaded.proc.pid, signal.SIGCONT)
+        assert await waiting == 9  # not the cancelled call's reply (user 2)
         await asyncio.sleep(0.05)  # the cancelled call's reply (user 2) arrives now
         for uid in (3, 4, 5, 6):
             assert await value(store, uid) == uid
@@ -123,6 +128,54 @@ def test_a_cancelled_call_never_hands_its_reply_to_the_next(
         uids = list(range(10, 60))
         assert await asyncio.gather(*(value(store, u) for u in uids)) == uids
         await store.aclose()
+
+    asyncio.run(run())
+
+
+def test_concurrent_calls_share_one_pipelined_connection_with_their_own_deadlines(
+    loaded: RedisServer,  # noqa: F811
+    registry: Registry,  # noqa: F811
+) -> None:
+    """Concurrent calls go out on one connection (pipelined) and each gets its own reply. On a
+    paused server a short deadline fails alone: a longer one on the same connection still gets
+    its (right) reply after the pause; the next calls open a fresh connection, and the old one
+    closes once its last reply is in."""
+
+    def clients(admin: redis.Redis) -> int:
+        return sum(1 for c in admin.client_list() if c.get("cmd") != "client|list")
+
+    async def run() -> None:
+        admin = redis.Redis.from_url(loaded.url)
+        store = make(registry, loaded.url, deadline_ms=5000)
+        before = clients(admin)
+        uids = [random.Random(5).randint(1, 1000) for _ in range(300)]
+        got = await asyncio.gather(*(value(store, u) for u in uids))
+        assert got == uids  # 300 calls, in flight together, each with its own reply
+        assert len(store._wires or []) == 1 and clients(admin) == before + 1
+        first = store._wire
+        os.kill(loaded.proc.pid, signal.SIGSTOP)
+        try:
+            # the short call is sent first: its reply (user 7) comes first and must be dropped
+            short = asyncio.create_task(timed_failure(store, deadline_ms=100))
+            await asyncio.sleep(0)
+            long = asyncio.create_task(value(store, 11, deadline_ms=3000))
+            elapsed, error = await short
+            assert isinstance(error, DeadlineExceeded) and elapsed <= _bound(100), elapsed
+            assert not long.done()  # the other call on that connection still waits
+            await asyncio.sleep(0.2)
+        finally:
+            os.kill(loaded.proc.pid, signal.SIGCONT)
+        assert await long == 11
+        assert first is not None and first.draining
+        assert await value(store, 12) == 12  # a fresh connection
+        assert store._wire is not first
+        for _ in range(100):
+            if first.lost:
+                break
+            await asyncio.sleep(0.01)
+        assert first.lost and not first.slots  # drained, then closed
+        await store.aclose()
+        admin.close()
 
     asyncio.run(run())
 

@@ -6,12 +6,16 @@ they are: `_begin` (arguments checked, the cached plan, the deadline started), `
 (a generator that yields the key lists to read and receives their replies, no I/O), `_finish`
 (decoding, statuses, ages, request-time features, the served-feature log and the other
 post-lookup hooks). This module drives `_fetch_steps` with `await`. On a plain Redis it reads
-on connections of its own (`_Wire`): redis.asyncio connects them (TLS, AUTH/ACL, SELECT), then
-a command is written straight to the transport and its reply parsed by hiredis as the bytes
-arrive, the call's deadline a timer on the loop — nothing is re-sent past it, and a failed,
-late or cancelled call closes its connection (its reply may still come). That is what keeps
-an async call as cheap as a sync one (bench/results/server.md); redis.asyncio's own command
-path costs about 1.4× more. On a Redis Cluster it reads through redis.asyncio's cluster
+one connection of its own (`_Wire`) shared by every concurrent call: redis.asyncio connects it
+(TLS, AUTH/ACL, SELECT), then commands are written straight to the transport — the calls made
+while others wait for their replies go out together in one write (pipelined) — and replies are
+parsed by hiredis as the bytes arrive and handed to their calls in order. A call's deadline is
+a timer on the loop: nothing is re-sent past it. A late or cancelled call leaves its place in
+the queue, so its reply, when it comes, is dropped and never handed to another call; after a
+late reply the connection takes no new calls (a fresh one does) and closes once its replies are
+in. That is what keeps an async call as cheap as a sync one, and a server at concurrency 32
+from paying a Redis write and read per request (bench/results/server.md); redis.asyncio's own
+command path costs about 1.4× more. On a Redis Cluster it reads through redis.asyncio's cluster
 pipeline under `asyncio.timeout` of the time left.
 
 The sync store inside (`sync`) keeps the plans and the generation cache, and its sync client
@@ -26,6 +30,7 @@ no pointer holds (never materialized, or retired), the training-record check.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -120,7 +125,10 @@ class AsyncFeatureStore:
         self.redis = client
         self.redis_url = self.sync.redis_url
         self._cluster = type(client).__name__ == "RedisCluster"
-        self._idle: list[_Wire] | None = None
+        # the pipelined connection (`_Wire`); None: no pool to connect it from (cluster)
+        self._wires: list[_Wire] | None = None
+        self._wire: _Wire | None = None
+        self._opening: asyncio.Future[_Wire] | None = None
         pool = getattr(client, "connection_pool", None)
         if not self._cluster and pool is not None:
             from redis.asyncio.retry import Retry
@@ -133,7 +141,7 @@ class AsyncFeatureStore:
                 "decode_responses": False,
                 "health_check_interval": 0,
             }
-            self._idle = []
+            self._wires = []
 
     @classmethod
     def from_dbt(
@@ -235,8 +243,9 @@ class AsyncFeatureStore:
 
     async def aclose(self) -> None:
         """Close the connections, flush and stop the served-feature log."""
-        idle, self._idle = self._idle, ([] if self._idle is not None else None)
-        for wire in idle or ():
+        wires, self._wires = self._wires, ([] if self._wires is not None else None)
+        self._wire = self._opening = None
+        for wire in wires or ():
             wire.close()
         close = getattr(self.redis, "aclose", None)
         if close is not None:
@@ -284,8 +293,7 @@ class AsyncFeatureStore:
         remaining = call.deadline - _monotonic()
         if remaining <= 0:
             raise self.sync._fault(TimeoutError(), call.plan, call.budget_ms)
-        idle = self._idle
-        if idle is None:
+        if self._wires is None:
             try:
                 async with asyncio.timeout(remaining):
                     if self._cluster:
@@ -296,29 +304,47 @@ class AsyncFeatureStore:
                     return await self.redis.execute_command("MGET", *keys)  # type: ignore[no-any-return]
             except FAULTS as e:
                 raise self.sync._fault(e, call.plan, call.budget_ms) from None
-        loop = asyncio.get_running_loop()
-        wire = None
-        while idle:
-            wire = idle.pop()
-            if wire.usable():
-                break
-            wire.close()  # closed by the server meanwhile (a restart, CLIENT KILL, idle timeout)
-            wire = None
         try:
-            if wire is None:
-                async with asyncio.timeout(remaining):
-                    wire = await self._open()
-            reply = await wire.call(_pack(("MGET", *keys)), loop, call.deadline)
+            wire = self._wire
+            if wire is None or not wire.usable():
+                wire = await self._connected(remaining)
+            # a late or cancelled call leaves its slot: the connection stays in step
+            return await wire.call(_pack(("MGET", *keys)), call.deadline)
         except FAULTS as e:
-            if wire is not None:
-                wire.close()  # the reply may still come: this connection is out of step
             raise self.sync._fault(e, call.plan, call.budget_ms) from None
-        except BaseException:  # cancelled by the caller: the reply may still come
-            if wire is not None:
-                wire.close()
-            raise
-        idle.append(wire)
-        return reply  # type: ignore[no-any-return]
+
+    async def _connected(self, remaining: float) -> _Wire:
+        """The shared connection, opened once for every call waiting for it. Each call waits at
+        most its own time left; an opening gives up at its opener's deadline, and a call with
+        time left then opens again."""
+        deadline = _monotonic() + remaining
+        while True:
+            left = deadline - _monotonic()
+            if left <= 0:
+                raise TimeoutError()
+            opening = self._opening
+            if opening is None or opening.done():
+                opening = self._opening = asyncio.ensure_future(self._open_within(left))
+                opening.add_done_callback(_retrieve)
+            try:
+                async with asyncio.timeout(left):
+                    return await asyncio.shield(opening)
+            except TimeoutError:
+                if _monotonic() >= deadline:
+                    raise
+                # the opening ran out of its opener's time, not of ours: open again
+
+    async def _open_within(self, remaining: float) -> _Wire:
+        async with asyncio.timeout(remaining):
+            wire = await self._open()
+        wires = self._wires
+        if wires is None:  # closed meanwhile
+            wire.close()
+            raise ConnectionError("the store was closed")
+        wires[:] = [w for w in wires if not w.lost]
+        wires.append(wire)
+        self._wire = wire
+        return wire
 
     async def _open(self) -> _Wire:
         """A connection of the store's own: connected and through the handshake (AUTH, TLS,
@@ -329,11 +355,14 @@ class AsyncFeatureStore:
 
 
 class _Wire(asyncio.Protocol):
-    """One Redis connection of the async read path, past redis.asyncio's layers: a command is
-    written to the transport, its reply parsed by hiredis as the bytes arrive and handed to the
-    waiting call through a future (no stream reader, no per-command dispatch). The call's
-    deadline is a timer on the loop that fails the future; a failed, late or cancelled call
-    closes the connection (its reply may still come)."""
+    """One Redis connection of the async read path, past redis.asyncio's layers, shared by
+    concurrent calls: each call takes the next slot of a queue and its command goes to the
+    transport — at once when nothing else is waiting, else with the other commands of this loop
+    iteration in one write. hiredis parses the replies as the bytes arrive; each reply goes to
+    the slot at the head of the queue (Redis answers in order). A call's deadline is a timer that
+    fails its future; a failed or cancelled call keeps its slot, so its reply is dropped when it
+    comes. After a late reply the connection is `draining`: it takes no new call and closes when
+    its queue is empty. A lost connection fails every waiting call."""
 
     def __init__(self, conn: Any):
         import hiredis
@@ -341,50 +370,94 @@ class _Wire(asyncio.Protocol):
         self._conn = conn  # the redis.asyncio connection that connected it (kept to close it)
         self.transport = conn._writer.transport
         self.reader = hiredis.Reader()
-        self.waiter: asyncio.Future[Any] | None = None
+        self.slots: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.out: list[bytes] = []
+        self.flushing = False
         self.lost = False
+        self.draining = False
+        self.loop = asyncio.get_running_loop()
         self.transport.set_protocol(self)
 
     def usable(self) -> bool:
-        return not self.lost and self.waiter is None and not self.transport.is_closing()
+        return not self.lost and not self.draining and not self.transport.is_closing()
 
-    async def call(self, packed: bytes, loop: asyncio.AbstractEventLoop, deadline: float) -> Any:
-        waiter = self.waiter = loop.create_future()
-        self.transport.write(packed)
+    async def call(self, packed: bytes, deadline: float) -> Any:
+        if self.lost:
+            raise ConnectionError("Redis closed the connection")
+        loop = self.loop
+        waiter = loop.create_future()
+        slots = self.slots
+        slots.append(waiter)
+        if len(slots) == 1 and not self.flushing:
+            self.transport.write(packed)  # nothing in flight: no reason to wait
+        else:
+            self.out.append(packed)
+            if not self.flushing:
+                self.flushing = True
+                loop.call_soon(self._flush)
         timer = loop.call_later(max(0.0, deadline - _monotonic()), _expire, waiter)
         try:
             reply = await waiter
+        except TimeoutError:
+            self.draining = True  # replies are late here: new calls go to a fresh connection
+            raise
         finally:
             timer.cancel()
-            self.waiter = None
         if reply.__class__ is _ReplyError:
             raise _parse_error(str(reply))
         return reply
 
+    def _flush(self) -> None:
+        self.flushing = False
+        out = self.out
+        if out and not self.lost:
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
+
     def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
-        waiter = self.waiter
-        if waiter is None or waiter.done():
-            self.lost = True  # bytes nobody asked for: out of step
+        reader = self.reader
+        slots = self.slots
+        reader.feed(data)
+        try:
+            while True:
+                reply = reader.gets()
+                if reply is False:
+                    break
+                if not slots:  # bytes nobody asked for: out of step
+                    self.close()
+                    return
+                waiter = slots.popleft()
+                if not waiter.done():
+                    waiter.set_result(reply)
+        except Exception:  # a protocol error: the stream cannot be trusted
+            self.close()
             return
-        reply = self.reader.gets()
-        if reply is not False:
-            waiter.set_result(reply)
+        if self.draining and not slots:
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionError("Redis closed the connection"))
+        slots, self.slots = self.slots, collections.deque()
+        for waiter in slots:
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("Redis closed the connection"))
 
     def eof_received(self) -> bool | None:
         self.lost = True
         return None
 
     def close(self) -> None:
+        if self.lost and self.transport.is_closing():
+            return
         self.lost = True
-        self.transport.close()
+        self.transport.close()  # connection_lost fails the calls still waiting
         self._conn._reader = self._conn._writer = None  # closed here, not by redis.asyncio
+
+
+def _retrieve(opening: asyncio.Future[Any]) -> None:
+    """Marks a failed opening's error as seen (every waiter may have given up already)."""
+    if not opening.cancelled():
+        opening.exception()
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:

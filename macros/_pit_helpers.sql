@@ -521,8 +521,10 @@ left join (
 {#
     The SQL literal of a column default (meta.skewless.default). On DuckDB it is cast to the
     column's declared type (declared types are DuckDB's there), so the feature column keeps its
-    exact type; elsewhere the CASE around it takes the column's type (declared YAML types need
-    not be valid on every adapter, e.g. `double` on PostgreSQL).
+    exact type; on PostgreSQL to the declared type spelled as PostgreSQL spells it (a bare `0`
+    beside a numeric(18,2) column would make the CASE an unconstrained numeric, and the default
+    read 0 instead of 0.00); elsewhere the CASE around it takes the column's type (declared YAML
+    types need not be valid on every adapter).
 #}
 {% macro _pit_default_literal(default) %}
     {{ return(adapter.dispatch('_pit_default_literal', 'skewless')(default)) }}
@@ -574,6 +576,24 @@ left join (
 
 {% macro spark___sql_string_literal(value) %}
     {{ return("'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'") }}
+{% endmacro %}
+
+{% macro postgres___pit_default_literal(default) %}
+    {%- set literal = skewless.default___pit_default_literal(default) -%}
+    {%- if default['data_type'] and default['value'] is not none -%}
+        {%- set canonical = skewless._fv_canonical_type(default['data_type']) -%}
+        {%- set pg_types = {
+            'DOUBLE': 'double precision', 'BIGINT': 'bigint', 'INTEGER': 'integer',
+            'SMALLINT': 'smallint', 'BOOLEAN': 'boolean', 'DATE': 'date',
+            'TIMESTAMP': 'timestamp', 'TIMESTAMP WITH TIME ZONE': 'timestamptz', 'VARCHAR': 'text',
+        } -%}
+        {%- if canonical in pg_types -%}
+            {{ return('cast(' ~ literal ~ ' as ' ~ pg_types[canonical] ~ ')') }}
+        {%- elif canonical.startswith('DECIMAL(') -%}
+            {{ return('cast(' ~ literal ~ ' as numeric' ~ canonical[7:] ~ ')') }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(literal) }}
 {% endmacro %}
 
 {% macro duckdb___pit_default_literal(default) %}

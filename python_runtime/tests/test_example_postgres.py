@@ -46,8 +46,6 @@ MODELS = {
     "training_set": "txn_id",
     "txn_requests": "txn_id",
 }
-# training_set's decimal features with a default (see test_every_model_equals_duckdb_row_for_row)
-DECIMAL_DEFAULTS = {"amount_sum_7d", "amount_sum_30d"}
 # DuckDB-only: request-time SQL is DuckDB's dialect (disabled on the postgres target)
 DUCKDB_ONLY = {"txn_risk"}
 
@@ -261,20 +259,6 @@ def test_every_model_equals_duckdb_row_for_row(example: Example, postgres: Any, 
         for name, pv, dv in zip(names, p, d, strict=True)
         if not _same(pv, dv)
     ]
-    # Known, from the skewless package (not this project): point_in_time_join's portable path
-    # (PostgreSQL) fills a view's default as a bare literal (`then 0`), where the DuckDB path casts
-    # it to the declared type (`cast(0 as decimal(18,2))`); PostgreSQL then types the column
-    # unconstrained `numeric` and the defaulted rows read Decimal('0') where DuckDB has
-    # Decimal('0.00'). Equal values, different scale: allowed for those columns only.
-    scale_only = [
-        m
-        for m in mismatches
-        if model == "training_set"
-        and m[2] in DECIMAL_DEFAULTS
-        and m[3] == m[4] == 0
-        and m[3].as_tuple().exponent == 0
-    ]
-    mismatches = [m for m in mismatches if m not in scale_only]
     assert not mismatches, mismatches[:10]
     if model == "training_set":
         assert [n for n, t in types.items() if t == "TIMESTAMP_NS"] == ["txn_ts"]

@@ -461,3 +461,38 @@ def test_consistency_reads_postgres_and_catches_a_changed_row(
     assert online.breaches == ["user_stats.amount"]
     assert skewed.breaches == ["user_stats.amount"]
     assert {f.feature: f.mismatch for f in skewed.features}["user_stats.amount"] == 2
+
+
+def test_an_explicit_target_wins_over_the_duckdb_path_from_the_environment(
+    pg_env: PgProject, redis_url: str
+) -> None:
+    """SKEWLESS_DUCKDB_PATH is also how profiles point at their DuckDB file, so it may well be
+    set when a user names another target: the target is read (and stderr says so). The same
+    path given as --duckdb-path next to a postgres target is a contradiction: a usage error."""
+    import json
+
+    from skewless.cli import main
+
+    common = [
+        "--project-dir", str(pg_env.dir), "--target-path", str(pg_env.dir / "target-postgres"),
+        "--redis-url", redis_url,
+    ]  # fmt: skip
+    args = ["materialize", "--profiles-dir", str(pg_env.dir), "--dbt-target", "postgres",
+            "--select", "load_stats", "--now", "2099-01-03T00:00:00", "--json"]  # fmt: skip
+    res = CliRunner().invoke(
+        main, [*common, *args], env={"SKEWLESS_DUCKDB_PATH": str(pg_env.duckdb)}
+    )
+    assert res.exit_code == 0, res.output
+    assert "SKEWLESS_DUCKDB_PATH is set but --dbt-target `postgres` is a postgres output" in (
+        res.stderr
+    )
+    assert [(r["view"], r["rows"]) for r in json.loads(res.stdout)] == [("load_stats", 20000)]
+    res = CliRunner().invoke(
+        main, [*common, "training-record", "--profiles-dir", str(pg_env.dir), "--dbt-target",
+               "postgres", "--model", "training_set"],
+        env={"SKEWLESS_DUCKDB_PATH": str(pg_env.duckdb)},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["relation"] == f'"test"."{pg_env.schema}"."training_set"'
+    res = CliRunner().invoke(main, [*common, *args, "--duckdb-path", str(pg_env.duckdb)])
+    assert res.exit_code == 2 and "name two different sources" in res.output

@@ -47,15 +47,49 @@ def _duckdb_option(f: Any) -> Any:
     return f
 
 
+def duckdb_file(
+    obj: CliContext, duckdb_path: Path | None, profiles_dir: Path | None, dbt_target: str | None
+) -> Path | None:
+    """The DuckDB file to read, or None to read the profile target.
+
+    `--duckdb-path` names a file whatever the profile says. `SKEWLESS_DUCKDB_PATH` from the
+    environment (which profiles also use for their DuckDB path) does not override an explicit
+    `--dbt-target`/`DBT_TARGET` naming another engine: the target wins, and stderr says so.
+
+    Raises:
+        click.UsageError: `--duckdb-path` on the command line with a target of another engine.
+    """
+    if duckdb_path is None or dbt_target is None:
+        return duckdb_path
+    from skewless.offline.profile import profile_target
+
+    kind = profile_target(obj.project_dir, profiles_dir, dbt_target).type
+    if kind == "duckdb":
+        return duckdb_path
+    source = click.get_current_context().get_parameter_source("duckdb_path")
+    if source is click.core.ParameterSource.ENVIRONMENT:
+        click.echo(
+            f"note: SKEWLESS_DUCKDB_PATH is set but --dbt-target `{dbt_target}` is a {kind} "
+            f"output: reading {kind}, not {duckdb_path}",
+            err=True,
+        )
+        return None
+    raise click.UsageError(
+        f"--duckdb-path {duckdb_path} and --dbt-target `{dbt_target}` (a {kind} output) name "
+        "two different sources; pass one of them"
+    )
+
+
 def open_offline(
     obj: CliContext, duckdb_path: Path | None, profiles_dir: Path | None, dbt_target: str | None
 ) -> Any:
     """A reader of what dbt built: `--duckdb-path` when given, else the profile target's
-    engine (`--reader`; see docs/engines.md)."""
+    engine (`--reader`; see docs/engines.md and `duckdb_file`)."""
     from skewless.offline import reader_from_profile
     from skewless.offline.duckdb import DuckDBReader
 
     views = obj.registry().views.values()
+    duckdb_path = duckdb_file(obj, duckdb_path, profiles_dir, dbt_target)
     if duckdb_path:
         return DuckDBReader.open(duckdb_path, views)
     return reader_from_profile(obj.project_dir, profiles_dir, dbt_target, views, obj.reader)

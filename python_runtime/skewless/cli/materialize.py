@@ -206,6 +206,9 @@ def materialize(
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--lookback") from None
     # --duckdb-path names the file; otherwise the profile target says which engine to read
+    from skewless.cli.consistency import duckdb_file
+
+    duckdb_path = duckdb_file(obj, duckdb_path, profiles_dir, dbt_target)
     offline: Any = duckdb_path or reader_from_profile(
         obj.project_dir, profiles_dir, dbt_target, registry.views.values(), obj.reader
     )

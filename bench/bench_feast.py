@@ -542,7 +542,32 @@ def report(
                 f"| {conc} | {label} ({unit}) | {fmt.format(mine[key])} | {fmt.format(theirs[key])} "
                 f"| {ratio:.3g}× | {target} | {'' if met is None else ('yes' if met else 'NO')} |"
             )
+    lines += _floor_notes(figures)
     return "\n".join(lines) + "\n"
+
+
+def _floor_notes(figures: dict[int, dict[str, float]]) -> list[str]:
+    """Where the p99 target is below what the bare stack gives (the echo app of bench_server,
+    same load generator): no server on that stack could meet it, whatever it does."""
+    try:
+        echo = json.loads(SERVER_JSON.read_text()).get("echo") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    out: list[str] = []
+    for conc in (1, 32):
+        floor = (echo.get(f"c{conc}") or {}).get("p99_us")
+        theirs = figures.get(conc)
+        if floor is None or theirs is None:
+            continue
+        bound = theirs["p99_ms"] / 10
+        if floor / 1000 > bound:
+            out.append(
+                f"- p99 at concurrency {conc}: the target (≤ {bound:.3f} ms, 1/10 of Feast's) is "
+                f"below the floor of the stack itself — a bare ASGI echo app on uvicorn + "
+                f"httptools + uvloop with the same load generator has p99 {floor / 1000:.3f} ms "
+                "(bench_server.py): no server on this stack and machine can meet it."
+            )
+    return ["", *out] if out else []
 
 
 def main() -> int:

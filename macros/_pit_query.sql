@@ -97,10 +97,7 @@ __pit_v{{ i }}_events as (
         {{ 2 if strict else 0 }},
         {{ skewless._pit_epoch(ts) }}
     from {{ v.relation }}
-    where {{ ts }} is not null
-    {%- for k in v['keys'] %}
-        and {{ skewless._pit_column(k.view, k.quote) }} is not null
-    {%- endfor %}
+    {{ skewless._pit_keyed_rows(v, ts) }}
 ),
 __pit_v{{ i }}_running as (
     select
@@ -224,9 +221,7 @@ select
     {%- endfor %}
 from {{ spine }} as __pit_spine
 {%- if spine is string %}
-{%- set output_names = [] %}
-{%- for v in views %}{% for f in v.features %}{% do output_names.append(f.output) %}{% endfor %}{% endfor %}
-{{ skewless._pit_collision_guard(spine, output_names) }}
+{{ skewless._pit_collision_guard(spine, skewless._pit_output_names(views)) }}
 {%- endif %}
 {%- for v in views %}
 {%- set i = loop.index %}
@@ -280,9 +275,7 @@ with __pit_r0 as (
     select struct(__pit_spine.*) as __pit_row
     from {{ spine }} as __pit_spine
     {%- if spine is string %}
-    {%- set output_names = [] %}
-    {%- for v in views %}{% for f in v.features %}{% do output_names.append(f.output) %}{% endfor %}{% endfor %}
-    {{ skewless._pit_collision_guard(spine, output_names) }}
+    {{ skewless._pit_collision_guard(spine, skewless._pit_output_names(views)) }}
     {%- endif %}
 )
 {%- for v in views %}
@@ -320,10 +313,7 @@ __pit_v{{ i }}_events as (
             {%- endfor %}
         )
     from {{ v.relation }}
-    where {{ ts }} is not null
-    {%- for k in v['keys'] %}
-        and {{ skewless._pit_column(k.view, k.quote) }} is not null
-    {%- endfor %}
+    {{ skewless._pit_keyed_rows(v, ts) }}
 ),
 __pit_v{{ i }}_running as (
     select
@@ -380,3 +370,20 @@ select
     {%- endfor %}
 from __pit_r{{ views | length }}
 {% endmacro %}
+
+
+{#- Every feature output column of `views`, in order (the spine collision guard's list). -#}
+{% macro _pit_output_names(views) %}
+    {%- set names = [] -%}
+    {%- for v in views %}{% for f in v.features %}{% do names.append(f.output) %}{% endfor %}{% endfor -%}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#- The WHERE clause of a view's rows that can match: timestamp and every key column non-null. -#}
+{% macro _pit_keyed_rows(v, ts) -%}
+where {{ ts }} is not null
+    {%- for k in v['keys'] %}
+        and {{ skewless._pit_column(k.view, k.quote) }} is not null
+    {%- endfor %}
+{%- endmacro %}

@@ -22,11 +22,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import postgres_dsn
-from test_example_project import SMALL, copy_project, load_generator, run_dbt, with_edge_cases
+from test_example_project import SMALL, copy_project, run_dbt, write_small_data
 
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("example_postgres")]
 
@@ -92,13 +91,7 @@ def example(tmp_path_factory: pytest.TempPathFactory, postgres: Any) -> Iterator
     root = tmp_path_factory.mktemp("payments-pg")
     project = copy_project(root)
     data = root / "data"
-    gen = load_generator()
-    # data ending at the current hour, as test_example_project's: materialized values carry
-    # their real expiry (as_of + ttl), so a past watermark would load keys Redis drops at once
-    end = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("h")
-    tables = gen.generate(gen.Config(**SMALL, end=end))
-    tables["transactions"] = with_edge_cases(tables["transactions"])
-    gen.write(tables, data)
+    write_small_data(data)  # as test_example_project's: ending at the current hour
     schema = f"skewless_payments_{uuid.uuid4().hex[:10]}"
     dsn = postgres_dsn()
     env = {

@@ -135,17 +135,23 @@ def run_dbt(args: list[str], env: dict[str, str], what: str) -> None:
     )
 
 
+def write_small_data(data: Path) -> None:
+    """The raw Parquet files at the `SMALL` sizes, edge cases added, into `data`. The data ends
+    at the current hour: materialized values carry their real expiry (as_of + ttl), so values
+    materialized "now" are within their ttl (a past end would load keys Redis drops at once)."""
+    gen = load_generator()
+    end = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("h")
+    tables = gen.generate(gen.Config(**SMALL, end=end))
+    tables["transactions"] = with_edge_cases(tables["transactions"])
+    gen.write(tables, data)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("payments")
     project = copy_project(root)
     data = root / "data"
-    gen = load_generator()
-    # data ending at the current hour, so values materialized "now" are within their ttl
-    end = pd.Timestamp.now(tz="UTC").tz_localize(None).floor("h")
-    tables = gen.generate(gen.Config(**SMALL, end=end))
-    tables["transactions"] = with_edge_cases(tables["transactions"])
-    gen.write(tables, data)
+    write_small_data(data)
     out = Built(
         project=project, duckdb_path=root / "payments.duckdb", data=data, target=root / "target"
     )

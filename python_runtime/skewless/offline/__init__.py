@@ -154,6 +154,20 @@ class LatestWindow:
             parts.append(f"{self.quote(f.name)}{coll} DESC NULLS LAST")
         return parts
 
+    def row_number_sql(self, text_collation: str = "", hint: str = "") -> str:
+        """The latest row per entity with `ROW_NUMBER()` (for engines without QUALIFY or
+        DISTINCT ON): the key columns, `__skw_ts` and each feature. `hint` goes right after the
+        inner SELECT (e.g. a Spark repartition hint)."""
+        feats = [self.quote(f.name) for f in self.view.features]
+        cols = [*self.partition, f"{self.ts} AS __skw_ts", *feats]
+        ranked = (
+            f"SELECT {hint}{', '.join(cols)}, ROW_NUMBER() OVER (PARTITION BY "
+            f"{', '.join(self.partition)} ORDER BY {', '.join(self.order(text_collation))}) "
+            f"AS __skw_rn\nFROM {self.relation()}\nWHERE {' AND '.join(self.where)}"
+        )
+        out = [*self.partition, "__skw_ts", *feats]
+        return f"SELECT {', '.join(out)} FROM (\n{ranked}\n) AS __skw_ranked WHERE __skw_rn = 1"
+
     def relation(self) -> str:
         from skewless.errors import DefinitionError
 

@@ -311,16 +311,7 @@ class DbtAdapterReader:
 
     def latest_rows_sql(self, view: FeatureView, visible_us: int, since_us: int | None) -> str:
         """The latest row per entity (`offline.LatestWindow`) with ROW_NUMBER (no QUALIFY)."""
-        w = self._window(view, visible_us, since_us)
-        feats = [self.quote(f.name) for f in view.features]
-        cols = [*w.partition, f"{w.ts} AS __skw_ts", *feats]
-        ranked = (
-            f"SELECT {', '.join(cols)}, ROW_NUMBER() OVER (PARTITION BY {', '.join(w.partition)} "
-            f"ORDER BY {', '.join(w.order(self.dialect.text_collation))}) AS __skw_rn\n"
-            f"FROM {w.relation()}\nWHERE {' AND '.join(w.where)}"
-        )
-        out = [*w.partition, "__skw_ts", *feats]
-        return f"SELECT {', '.join(out)} FROM (\n{ranked}\n) __skw_ranked WHERE __skw_rn = 1"
+        return self._window(view, visible_us, since_us).row_number_sql(self.dialect.text_collation)
 
     def latest_rows(
         self, view: FeatureView, *, visible_us: int, since_us: int | None, chunk_rows: int

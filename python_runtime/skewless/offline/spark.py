@@ -97,16 +97,8 @@ def latest_rows_sql(
     into that many partitions first (the window's shuffle then keeps them): the number of tasks
     that write to Redis in `online/spark.py`."""
     w = SparkWindow(view, visible_us, since_us)
-    feats = [quote(f.name) for f in view.features]
-    cols = [*w.partition, f"{w.ts} AS __skw_ts", *feats]
     hint = f"/*+ REPARTITION({int(partitions)}, {', '.join(w.partition)}) */ " if partitions else ""
-    ranked = (
-        f"SELECT {hint}{', '.join(cols)}, row_number() OVER (PARTITION BY "
-        f"{', '.join(w.partition)} ORDER BY {', '.join(w.order())}) AS __skw_rn\n"
-        f"FROM {w.relation()}\nWHERE {' AND '.join(w.where)}"
-    )
-    out = [*w.partition, "__skw_ts", *feats]
-    return f"SELECT {', '.join(out)} FROM (\n{ranked}\n) AS __skw_ranked WHERE __skw_rn = 1"
+    return w.row_number_sql(hint=hint)
 
 
 def _ipc_batches(batches: Iterator[Any]) -> Iterator[Any]:

@@ -2,7 +2,8 @@
 
 The same seeds, models and equality tests as on DuckDB and PostgreSQL, on the `spark` target of
 integration_tests/profiles.yml: skewless.point_in_time_join takes the portable default__ path
-(no ASOF JOIN, no QUALIFY) with spark__ epoch conversion (unix_micros) and quoting. The run works
+(no ASOF JOIN, no QUALIFY) with spark__ epoch conversion (unix_micros) and quoting, and so does
+skewless.window_join (the window cases test_window_basic / test_window_delayed). The run works
 in its own temporary warehouse and Derby metastore. dbt runs in-process so that, after the
 build, the same Spark session checks the deliberately failing generic tests row by row and shows
 that an equality test does fail on a wrong row.
@@ -107,6 +108,9 @@ def test_integration_spark(
         # the portable path with Spark's epoch conversion: no ASOF JOIN, no QUALIFY, no extract
         assert "unix_micros(" in sql and "union all" in sql
         assert "asof" not in sql and "qualify" not in sql and "extract(" not in sql
+        for case in ("test_window_basic", "test_window_delayed"):  # built and compared above
+            sql = (models / "window_join" / f"{case}.sql").read_text().lower()
+            assert "unix_micros(" in sql and "extract(" not in sql, case
 
         # dbt-spark's session (created by dbt's worker threads), not a new one
         assert SparkContext._active_spark_context is not None, "no Spark session in this process"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from test_integration_spark import _require_spark
+from test_integration_spark import _require_spark, local_spark
 from test_pit_property import (
     CONFIGS,
     MIN_DATASETS,
@@ -121,25 +121,7 @@ def spark_pit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkPit]:
 
     root = tmp_path_factory.mktemp("pit_prop_spark")
     work = root / "spark"
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("skewless-pit-property")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "1g")
-        .config("spark.sql.warehouse.dir", str(work / "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
-        .config("spark.sql.shuffle.partitions", "1")
-        # tiny inputs: code generation and adaptive re-planning cost more than they save (about
-        # half of each query's time); neither changes a result
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.default.parallelism", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark(work, "skewless-pit-property", "UTC")
     project = root / "project"
     try:
         _write_project(project, project / "unused.duckdb", "unused")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from test_integration_spark import _require_spark
+from test_integration_spark import _require_spark, local_spark
 from test_pit_property import _pg_time
 from test_window_property import (
     MIN_DATASETS,
@@ -128,25 +128,7 @@ def spark_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkWind
 
     root = tmp_path_factory.mktemp("window_prop_spark")
     work = root / "spark"
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("skewless-window-property")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.session.timeZone", "America/New_York")
-        .config("spark.driver.memory", "1g")
-        .config("spark.sql.warehouse.dir", str(work / "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
-        .config("spark.sql.shuffle.partitions", "1")
-        # tiny inputs: code generation and adaptive re-planning cost more than they save;
-        # neither changes a result
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.default.parallelism", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_spark(work, "skewless-window-property", "America/New_York")
     project = root / "project"
     try:
         _write_project(project, project / "unused.duckdb", "unused")

@@ -329,14 +329,19 @@
                         a non-null value;
       __wj_v<i>         `last`: the greatest value among the events at that time.
     The spine is left-joined to each __wj_v<i> on (keys, spine timestamp): duplicates stay
-    duplicates; counts are coalesced to 0 (a null key or time, an empty window).
+    duplicates; counts are coalesced to 0 (a null key or time, an empty window). With
+    `spine_sql`, `spine` names a CTE made of it first (point_in_time_join's plain join, computed
+    once rather than once per reference).
 #}
-{% macro _window_query(spine, spine_timestamp, views) %}
+{% macro _window_query(spine, spine_timestamp, views, spine_sql=none) %}
     {%- set per_second = skewless._pit_epoch_units_per_second() -%}
+{%- if spine_sql is not none %}
+with {{ spine }} as {{ spine_sql }}
+{%- endif %}
 {%- for v in views %}
 {%- set i = loop.index %}
 {%- set ts = skewless._pit_column(v.timestamp, v.timestamp_quote) %}
-{{ 'with' if loop.first else ',' }}
+{{ 'with' if loop.first and spine_sql is none else ',' }}
 __wj_v{{ i }}_pairs as (
     select distinct
         {%- for k in v['keys'] %}
@@ -491,5 +496,6 @@ left join __wj_v{{ i }}
     {%- do skewless._window_resolve_views(spine, spine_timestamp, windows, 'skewless.point_in_time_join', taken) -%}
     {%- set inner = '(' ~ adapter.dispatch('point_in_time_join', 'skewless')(spine, spine_timestamp, plain, strict) ~ ')' -%}
     {%- set resolved = skewless._window_resolve_views(inner, spine_timestamp, windows, 'skewless.point_in_time_join', taken) -%}
-    {{ return(skewless._window_query(inner, spine_timestamp, resolved)) }}
+    {#- the plain join once, as a CTE: each window view's pairs and the final select read it -#}
+    {{ return(skewless._window_query('__wj_spine', spine_timestamp, resolved, spine_sql=inner)) }}
 {% endmacro %}

@@ -237,13 +237,19 @@
     {%- set problems = [] -%}
     {%- set name = node.name -%}
     {%- set meta = skewless._pit_node_meta(node) -%}
+    {%- if meta is mapping and meta.get('kind') == 'window' -%}
+        {#- a window view: its own rules (skewless._window_view_definition, the runtime's
+            definitions/windows.py), with the runtime's messages -#}
+        {%- do skewless._window_view_definition(node, where, problems=problems) -%}
+        {{ return(problems) }}
+    {%- endif -%}
     {%- if meta is mapping and meta.get('kind', 'feature_view') != 'feature_view' -%}
         {%- if meta.get('kind') == 'on_demand' -%}
             {%- do problems.append(where ~ ": model `" ~ name ~ "` is a request-time view "
                 ~ "(meta.skewless.kind: on_demand); apply skewless.valid_feature_view to feature views") -%}
         {%- else -%}
             {%- do problems.append(where ~ ": model `" ~ name ~ "`: meta.skewless.kind is "
-                ~ skewless._fv_repr(meta.get('kind')) ~ "; allowed: feature_view (the default), on_demand") -%}
+                ~ skewless._fv_repr(meta.get('kind')) ~ "; allowed: feature_view (the default), on_demand, window") -%}
         {%- endif -%}
         {{ return(problems) }}
     {%- endif -%}

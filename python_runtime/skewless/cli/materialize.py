@@ -82,7 +82,9 @@ def split_list(values: tuple[str, ...]) -> list[str]:
     "--now",
     "now_text",
     metavar="TIMESTAMP",
-    help="Measure ttl from this time instead of now (ISO; naive = UTC).",
+    help="Measure ttl and available_after from this time instead of now (ISO; naive = UTC). "
+    "Keys still expire at their real instant (row timestamp + ttl): a past --now loads rows "
+    "that Redis may drop at once.",
 )
 @click.option(
     "--chunk-rows",

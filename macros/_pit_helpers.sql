@@ -305,81 +305,15 @@
             ~ "dicts, got " ~ feature_views) }}
     {%- endif -%}
 
-    {#- Spine columns, when the spine is a relation that exists (a CTE cannot be inspected). -#}
-    {%- set spine_columns = [] -%}
-    {%- if spine is not string -%}
-        {%- for col in adapter.get_columns_in_relation(spine) -%}
-            {%- do spine_columns.append(col.name | lower) -%}
-        {%- endfor -%}
-    {%- endif -%}
-
-    {%- if spine_columns and spine_timestamp | lower not in spine_columns -%}
-        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `spine_timestamp`: the spine " ~ spine
-            ~ " has no column `" ~ spine_timestamp ~ "` (its columns: " ~ spine_columns | join(', ')
-            ~ "); name the spine's timestamp column") }}
-    {%- endif -%}
+    {%- set spine_columns = skewless._pit_spine_columns(spine, spine_timestamp, macro_name) -%}
     {%- set views = [] -%}
     {%- set outputs = {} -%}
     {%- for item in feature_views -%}
         {%- set where = macro_name ~ ": feature_views[" ~ loop.index0 ~ "]" -%}
-        {%- if item.identifier is not defined and item is mapping -%}
-            {%- set unknown = [] -%}
-            {%- for k in item.keys() -%}
-                {%- if k not in ['view', 'keys', 'prefix'] -%}{%- do unknown.append(k) -%}{%- endif -%}
-            {%- endfor -%}
-            {%- if unknown -%}
-                {{ exceptions.raise_compiler_error(where ~ ": unknown key(s) " ~ unknown
-                    ~ "; allowed: view, keys, prefix") }}
-            {%- endif -%}
-            {%- set relation = item.get('view') -%}
-            {%- set key_map = item.get('keys') or {} -%}
-            {%- set prefix = item.get('prefix') or '' -%}
-        {%- else -%}
-            {%- set relation = item -%}
-            {%- set key_map = {} -%}
-            {%- set prefix = '' -%}
-        {%- endif -%}
-        {%- if relation is none or relation is string or relation.identifier is not defined -%}
-            {{ exceptions.raise_compiler_error(where ~ ": expected ref('<feature view>') (or a dict "
-                ~ "whose `view` is one), got " ~ relation
-                ~ "; write the view as ref('name'), not as a string") }}
-        {%- endif -%}
-        {%- if key_map is not mapping -%}
-            {{ exceptions.raise_compiler_error(where ~ ": `keys` must map view key columns to spine "
-                ~ "columns, e.g. {'user_id': 'payer_id'}, got " ~ key_map) }}
-        {%- endif -%}
-        {%- if prefix is not string -%}
-            {{ exceptions.raise_compiler_error(where ~ ": `prefix` must be a string such as 'payer_', got "
-                ~ prefix) }}
-        {%- endif -%}
-        {%- set node = skewless._pit_find_node(relation) -%}
-        {%- if node is none -%}
-            {{ exceptions.raise_compiler_error(where ~ ": " ~ relation ~ " is not a model, seed, "
-                ~ "snapshot or source of this dbt project; pass ref('<feature view>') of a model "
-                ~ "that has config.meta.skewless") }}
-        {%- endif -%}
-        {%- set definition = skewless._pit_view_definition(node, where) -%}
-        {%- set keys = [] -%}
-        {%- for k in key_map.keys() -%}
-            {%- if k not in definition.entity -%}
-                {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ k ~ "`, which is not an "
-                    ~ "entity column of `" ~ definition.name ~ "` (its entity is " ~ definition.entity
-                    ~ "); map each view key column to a spine column") }}
-            {%- endif -%}
-            {%- if key_map[k] is not string or not key_map[k] -%}
-                {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ k ~ "` to " ~ key_map[k]
-                    ~ "; map it to the name of a spine column") }}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- for e in definition.entity -%}
-            {%- set spine_col = key_map.get(e, e) -%}
-            {%- if spine_columns and spine_col | lower not in spine_columns -%}
-                {{ exceptions.raise_compiler_error(where ~ ": the spine has no column `" ~ spine_col
-                    ~ "` to match entity column `" ~ e ~ "` of `" ~ definition.name ~ "`; pass "
-                    ~ "'keys': {'" ~ e ~ "': '<spine column>'}") }}
-            {%- endif -%}
-            {%- do keys.append({'view': e, 'spine': spine_col, 'quote': definition.quote.get(e, false)}) -%}
-        {%- endfor -%}
+        {%- set parsed = skewless._pit_view_item(item, where, 'feature view', 'that has config.meta.skewless') -%}
+        {%- set prefix = parsed.prefix -%}
+        {%- set definition = skewless._pit_view_definition(parsed.node, where) -%}
+        {%- set keys = skewless._pit_join_keys(parsed.key_map, definition, where, spine_columns) -%}
         {%- set features = [] -%}
         {%- for f in definition.features -%}
             {%- set output = prefix ~ f.name -%}
@@ -399,7 +333,7 @@
             {%- do features.append({'name': f.name, 'quote': f.quote, 'output': output, 'default': f.default}) -%}
         {%- endfor -%}
         {%- do views.append({
-            'relation': relation,
+            'relation': parsed.relation,
             'name': definition.name,
             'keys': keys,
             'timestamp': definition.timestamp,
@@ -407,7 +341,7 @@
             'ttl_seconds': definition.ttl_seconds,
             'available_after_seconds': definition.available_after_seconds,
             'features': features,
-            'unique': skewless._pit_declared_unique(node, definition),
+            'unique': skewless._pit_declared_unique(parsed.node, definition),
         }) -%}
     {%- endfor -%}
     {{ return(views) }}
@@ -602,4 +536,95 @@ left join (
         {{ return('cast(' ~ literal ~ ' as ' ~ default['data_type'] ~ ')') }}
     {%- endif -%}
     {{ return(literal) }}
+{% endmacro %}
+
+
+{#- The spine's columns (lower case) when the spine is a relation that exists (a CTE or a
+    subquery cannot be inspected: empty); `spine_timestamp` must be one of them. -#}
+{% macro _pit_spine_columns(spine, spine_timestamp, macro_name) %}
+    {%- set spine_columns = [] -%}
+    {%- if spine is not string -%}
+        {%- for col in adapter.get_columns_in_relation(spine) -%}
+            {%- do spine_columns.append(col.name | lower) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if spine_columns and spine_timestamp | lower not in spine_columns -%}
+        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `spine_timestamp`: the spine " ~ spine
+            ~ " has no column `" ~ spine_timestamp ~ "` (its columns: " ~ spine_columns | join(', ')
+            ~ "); name the spine's timestamp column") }}
+    {%- endif -%}
+    {{ return(spine_columns) }}
+{% endmacro %}
+
+
+{#- One item of a list of views: ref('<view>') or {'view': ref(...), 'keys': {...}, 'prefix':
+    '...'} → {relation, key_map, prefix, node}. `kind` ('feature view', 'window view') and
+    `node_hint` (what such a model has) word the messages. -#}
+{% macro _pit_view_item(item, where, kind, node_hint) %}
+    {%- if item.identifier is not defined and item is mapping -%}
+        {%- set unknown = [] -%}
+        {%- for k in item.keys() -%}
+            {%- if k not in ['view', 'keys', 'prefix'] -%}{%- do unknown.append(k) -%}{%- endif -%}
+        {%- endfor -%}
+        {%- if unknown -%}
+            {{ exceptions.raise_compiler_error(where ~ ": unknown key(s) " ~ unknown
+                ~ "; allowed: view, keys, prefix") }}
+        {%- endif -%}
+        {%- set relation = item.get('view') -%}
+        {%- set key_map = item.get('keys') or {} -%}
+        {%- set prefix = item.get('prefix') or '' -%}
+    {%- else -%}
+        {%- set relation = item -%}
+        {%- set key_map = {} -%}
+        {%- set prefix = '' -%}
+    {%- endif -%}
+    {%- if relation is none or relation is string or relation.identifier is not defined -%}
+        {{ exceptions.raise_compiler_error(where ~ ": expected ref('<" ~ kind ~ ">') (or a dict "
+            ~ "whose `view` is one), got " ~ relation
+            ~ "; write the view as ref('name'), not as a string") }}
+    {%- endif -%}
+    {%- if key_map is not mapping -%}
+        {{ exceptions.raise_compiler_error(where ~ ": `keys` must map view key columns to spine "
+            ~ "columns, e.g. {'user_id': 'payer_id'}, got " ~ key_map) }}
+    {%- endif -%}
+    {%- if prefix is not string -%}
+        {{ exceptions.raise_compiler_error(where ~ ": `prefix` must be a string such as 'payer_', got "
+            ~ prefix) }}
+    {%- endif -%}
+    {%- set node = skewless._pit_find_node(relation) -%}
+    {%- if node is none -%}
+        {{ exceptions.raise_compiler_error(where ~ ": " ~ relation ~ " is not a model, seed, "
+            ~ "snapshot or source of this dbt project; pass ref('<" ~ kind ~ ">') of a model "
+            ~ node_hint) }}
+    {%- endif -%}
+    {{ return({'relation': relation, 'key_map': key_map, 'prefix': prefix, 'node': node}) }}
+{% endmacro %}
+
+
+{#- The join keys of a view (`definition`: name, entity, quote): each entity column with the
+    spine column it matches (renamed by `key_map`, else the same name), checked against the
+    spine's columns when they are known. -#}
+{% macro _pit_join_keys(key_map, definition, where, spine_columns) %}
+    {%- set keys = [] -%}
+    {%- for k in key_map.keys() -%}
+        {%- if k not in definition.entity -%}
+            {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ k ~ "`, which is not an "
+                ~ "entity column of `" ~ definition.name ~ "` (its entity is " ~ definition.entity
+                ~ "); map each view key column to a spine column") }}
+        {%- endif -%}
+        {%- if key_map[k] is not string or not key_map[k] -%}
+            {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ k ~ "` to " ~ key_map[k]
+                ~ "; map it to the name of a spine column") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for e in definition.entity -%}
+        {%- set spine_col = key_map.get(e, e) -%}
+        {%- if spine_columns and spine_col | lower not in spine_columns -%}
+            {{ exceptions.raise_compiler_error(where ~ ": the spine has no column `" ~ spine_col
+                ~ "` to match entity column `" ~ e ~ "` of `" ~ definition.name ~ "`; pass "
+                ~ "'keys': {'" ~ e ~ "': '<spine column>'}") }}
+        {%- endif -%}
+        {%- do keys.append({'view': e, 'spine': spine_col, 'quote': definition.quote.get(e, false)}) -%}
+    {%- endfor -%}
+    {{ return(keys) }}
 {% endmacro %}

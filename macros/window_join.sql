@@ -214,72 +214,17 @@
             ~ "of ref('...') window views or of {'view': ref('...'), 'keys': {...}, 'prefix': '...'} "
             ~ "dicts, got " ~ views) }}
     {%- endif -%}
-    {%- set spine_columns = [] -%}
-    {%- if spine is not string -%}
-        {%- for col in adapter.get_columns_in_relation(spine) -%}
-            {%- do spine_columns.append(col.name | lower) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- if spine_columns and spine_timestamp | lower not in spine_columns -%}
-        {{ exceptions.raise_compiler_error(macro_name ~ ": argument `spine_timestamp`: the spine " ~ spine
-            ~ " has no column `" ~ spine_timestamp ~ "` (its columns: " ~ spine_columns | join(', ')
-            ~ "); name the spine's timestamp column") }}
-    {%- endif -%}
+    {%- set spine_columns = skewless._pit_spine_columns(spine, spine_timestamp, macro_name) -%}
     {%- set resolved = [] -%}
     {%- set outputs = {} -%}
     {%- for name in extra_outputs -%}{%- do outputs.update({name | lower: 'a feature view'}) -%}{%- endfor -%}
     {%- for item in views -%}
         {%- set where = macro_name ~ ": views[" ~ loop.index0 ~ "]" -%}
-        {%- if item.identifier is not defined and item is mapping -%}
-            {%- set unknown = [] -%}
-            {%- for k in item.keys() if k not in ['view', 'keys', 'prefix'] -%}{%- do unknown.append(k) -%}{%- endfor -%}
-            {%- if unknown -%}
-                {{ exceptions.raise_compiler_error(where ~ ": unknown key(s) " ~ unknown
-                    ~ "; allowed: view, keys, prefix") }}
-            {%- endif -%}
-            {%- set relation = item.get('view') -%}
-            {%- set key_map = item.get('keys') or {} -%}
-            {%- set prefix = item.get('prefix') or '' -%}
-        {%- else -%}
-            {%- set relation = item -%}
-            {%- set key_map = {} -%}
-            {%- set prefix = '' -%}
-        {%- endif -%}
-        {%- if relation is none or relation is string or relation.identifier is not defined -%}
-            {{ exceptions.raise_compiler_error(where ~ ": expected ref('<window view>') (or a dict "
-                ~ "whose `view` is one), got " ~ relation ~ "; write the view as ref('name'), not as a string") }}
-        {%- endif -%}
-        {%- if key_map is not mapping or prefix is not string -%}
-            {{ exceptions.raise_compiler_error(where ~ ": `keys` must map view key columns to spine "
-                ~ "columns, e.g. {'user_id': 'payer_id'}, and `prefix` be a string such as 'payer_'; got "
-                ~ key_map ~ ", " ~ prefix) }}
-        {%- endif -%}
-        {%- set node = skewless._pit_find_node(relation) -%}
-        {%- if node is none -%}
-            {{ exceptions.raise_compiler_error(where ~ ": " ~ relation ~ " is not a model, seed, "
-                ~ "snapshot or source of this dbt project; pass ref('<window view>') of a model "
-                ~ "with config.meta.skewless.kind: window") }}
-        {%- endif -%}
-        {%- set d = skewless._window_view_definition(node, where) -%}
-        {%- set keys = [] -%}
-        {%- for k in key_map.keys() if k not in d.entity -%}
-            {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ k ~ "`, which is not an "
-                ~ "entity column of `" ~ d.name ~ "` (its entity is " ~ d.entity
-                ~ "); map each view key column to a spine column") }}
-        {%- endfor -%}
-        {%- for e in d.entity -%}
-            {%- set spine_col = key_map.get(e, e) -%}
-            {%- if spine_col is not string or not spine_col -%}
-                {{ exceptions.raise_compiler_error(where ~ ": `keys` maps `" ~ e ~ "` to " ~ spine_col
-                    ~ "; map it to the name of a spine column") }}
-            {%- endif -%}
-            {%- if spine_columns and spine_col | lower not in spine_columns -%}
-                {{ exceptions.raise_compiler_error(where ~ ": the spine has no column `" ~ spine_col
-                    ~ "` to match entity column `" ~ e ~ "` of `" ~ d.name ~ "`; pass "
-                    ~ "'keys': {'" ~ e ~ "': '<spine column>'}") }}
-            {%- endif -%}
-            {%- do keys.append({'view': e, 'spine': spine_col, 'quote': d.quote.get(e, false)}) -%}
-        {%- endfor -%}
+        {%- set parsed = skewless._pit_view_item(item, where, 'window view', 'with config.meta.skewless.kind: window') -%}
+        {%- set relation = parsed.relation -%}
+        {%- set prefix = parsed.prefix -%}
+        {%- set d = skewless._window_view_definition(parsed.node, where) -%}
+        {%- set keys = skewless._pit_join_keys(parsed.key_map, d, where, spine_columns) -%}
         {%- set columns = [] -%}
         {%- set column_index = {} -%}
         {%- for a in d.aggregations -%}

@@ -820,6 +820,23 @@ def flip_and_clean(
     return t_flip, (deleted, live, retired)
 
 
+def selected_views(registry: Registry, select: Sequence[str] | None) -> list[FeatureView]:
+    """The views a load asks for (default: all, by name), each checked servable first: its key
+    and feature types have an online form.
+
+    Raises:
+        UnknownFeatureError: a selected view does not exist.
+        DefinitionError: a key or feature type cannot be served.
+    """
+    views = [registry.view(n) for n in (list(select) if select else sorted(registry.views))]
+    for v in views:
+        for c, t in zip(v.entity, v.entity_types, strict=True):
+            keys.canonical_key_kind(v.name, c, t)
+        for f in v.features:
+            codec.column_kind(v.name, f.name, f.data_type)
+    return views
+
+
 def materialize(
     registry: Registry,
     client: Any,
@@ -887,13 +904,7 @@ def materialize(
     keep = versions.resolve_keep_versions(keep_versions)
     lease_seconds = resolve_lease_ttl(lease_ttl)
     guard = generations.resolve_unfinished_ttl(unfinished_ttl)
-    names = list(select) if select else sorted(registry.views)
-    views = [registry.view(n) for n in names]
-    for v in views:
-        for c, t in zip(v.entity, v.entity_types, strict=True):
-            keys.canonical_key_kind(v.name, c, t)
-        for f in v.features:
-            codec.column_kind(v.name, f.name, f.data_type)
+    views = selected_views(registry, select)
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be >= 1")
     owned = not hasattr(duckdb_path, "latest_rows")

@@ -59,6 +59,7 @@ from skewless.online.materialize import (
     _store_faults,
     flip_and_clean,
     seal,
+    selected_views,
 )
 
 __all__ = ["WRITE_MODES", "materialize", "materialize_view", "resolve_write"]
@@ -406,13 +407,7 @@ def materialize(
     keep = versions.resolve_keep_versions(keep_versions)
     lease_s = resolve_lease_ttl(lease_ttl)
     guard = generations.resolve_unfinished_ttl(unfinished_ttl)
-    names = list(select) if select else sorted(registry.views)
-    views = [registry.view(n) for n in names]
-    for v in views:
-        for c, t in zip(v.entity, v.entity_types, strict=True):
-            keys.canonical_key_kind(v.name, c, t)
-        for f in v.features:
-            codec.column_kind(v.name, f.name, f.data_type)
+    views = selected_views(registry, select)
     reader.check_relation_types(views)  # every view, before the first byte is written
     results = []
     for v in views:

@@ -61,7 +61,7 @@
             ~ "window); give it " ~ fix) -%}
     {%- else -%}
         {%- set allowed = ['kind', 'entity', 'timestamp', 'available_after', 'windows', 'aggregations',
-                           'owner', 'description', 'tags'] -%}
+                           'horizon', 'event_id', 'owner', 'description', 'tags'] -%}
         {%- set unknown = [] -%}
         {%- for k in meta.keys() -%}
             {%- if k not in allowed -%}{%- do unknown.append(k) -%}{%- endif -%}
@@ -86,6 +86,12 @@
                 ~ "90s, 15m, 12h, 30d, 2w (or a sum such as 1h30m)") -%}
         {%- else -%}
             {%- do result.update({'available_after_seconds': after}) -%}
+        {%- endif -%}
+        {%- set horizon = skewless._pit_try_parse_duration(meta.get('horizon', '1d')) -%}
+        {%- if horizon is none or horizon <= 0 -%}
+            {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.horizon is "
+                ~ meta.get('horizon') ~ ", not a positive duration (how long after a load the online "
+                ~ "window values stay exact, e.g. `1d`: load at least that often)") -%}
         {%- endif -%}
 
         {%- set windows_raw = meta.get('windows') -%}

@@ -120,7 +120,7 @@ class Registry:
             pass
         if name in self.problems:
             raise self.disabled_error(name)
-        known = sorted([*self.views, *self.on_demand])
+        known = sorted([*self.views, *self.on_demand, *self.windows])
         disabled = f"; disabled: {', '.join(sorted(self.problems))}" if self.problems else ""
         raise UnknownFeatureError(
             f"no feature view named `{name}`; known views: {', '.join(known) or '(none)'}"
@@ -139,9 +139,13 @@ class Registry:
             raise UnknownFeatureError(
                 f"`{ref}` is not a feature reference; write `<model>.<column>`"
             )
-        view: FeatureView | OnDemandView = (
-            self.on_demand[view_name] if view_name in self.on_demand else self.view(view_name)
-        )
+        view: FeatureView | OnDemandView | WindowView
+        if view_name in self.on_demand:
+            view = self.on_demand[view_name]
+        elif view_name in self.windows:
+            view = self.windows[view_name]
+        else:
+            view = self.view(view_name)
         try:
             return view.feature(column)
         except KeyError:

@@ -1,18 +1,19 @@
 """Window-aggregation views: models with `meta.skewless.kind: window` (docs/windows.md).
 
 Read from the manifest with the rules of the dbt package's `skewless._window_view_definition`
-(macros/window_join.sql), with the same messages. Only the definition is read here: the offline
-aggregates come from `skewless.window_join`; serving them online is not built yet.
+(macros/window_join.sql), with the same messages. The offline aggregates come from
+`skewless.window_join`; online they are served by `skewless.online.windows`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from skewless.definitions.durations import parse_duration
+from skewless.definitions.views import Feature, HasFeatures
 from skewless.errors import DefinitionError, SkewlessError, brief
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ __all__ = [
     "read_window_views",
 ]
 
+#: How long after a load its window values stay exact online when `horizon` is not declared.
+DEFAULT_HORIZON = timedelta(days=1)
+
 #: The aggregate functions a window view may declare.
 WINDOW_FUNCTIONS = ("count", "sum", "avg", "min", "max", "last", "count_distinct")
 
@@ -37,6 +41,8 @@ _KEYS = (
     "available_after",
     "windows",
     "aggregations",
+    "horizon",
+    "event_id",
     "owner",
     "description",
     "tags",
@@ -62,8 +68,37 @@ class WindowAggregate:
     length: timedelta
 
 
+_FLOATS = {"FLOAT", "FLOAT4", "FLOAT8", "REAL", "DOUBLE", "DOUBLE PRECISION"}
+
+
+def decimal_scale(data_type: str) -> int | None:
+    """The scale of a DECIMAL/NUMERIC type (DuckDB: `DECIMAL` = (18,3), `DECIMAL(p)` = (p,0)),
+    None for any other type."""
+    base, _, inside = data_type.strip().upper().partition("(")
+    if base.strip() not in ("DECIMAL", "NUMERIC"):
+        return None
+    parts = [p.strip() for p in inside.rstrip(") ").split(",")] if inside else []
+    if len(parts) == 2:
+        return int(parts[1])
+    return 3 if not parts else 0
+
+
+def output_type(function: str, data_type: str) -> str:
+    """The DuckDB type `skewless.window_join` gives `function` of a column of `data_type`."""
+    if function in ("count", "count_distinct"):
+        return "BIGINT"
+    if function == "avg":
+        return "DOUBLE"
+    if function == "sum":
+        if data_type.strip().upper() in _FLOATS:
+            return "DOUBLE"
+        scale = decimal_scale(data_type)
+        return "HUGEINT" if scale is None else f"DECIMAL(38,{scale})"
+    return data_type
+
+
 @dataclass(frozen=True)
-class WindowView:
+class WindowView(HasFeatures):
     """A model whose events are aggregated over sliding windows (`meta.skewless.kind: window`).
 
     At a spine instant q a window W holds the events with `q - W < timestamp <= q -
@@ -85,6 +120,44 @@ class WindowView:
     available_after: timedelta
     windows: tuple[str, ...]
     aggregates: tuple[WindowAggregate, ...]
+    horizon: timedelta = DEFAULT_HORIZON
+    event_id: str = ""
+    column_types: tuple[tuple[str, str], ...] = ()
+    unique_id: str = ""
+    relation_name: str = ""
+    version: str = ""
+    compiled_sql: str = field(default="", repr=False, compare=False)
+
+    def column_type(self, column: str) -> str:
+        """The declared `data_type` of a column ("" when undeclared)."""
+        for c, t in self.column_types:
+            if c.lower() == column.lower():
+                return t
+        return ""
+
+    @property
+    def features(self) -> tuple[Feature, ...]:  # type: ignore[override]
+        """One feature per output column, typed as `window_join` types it on DuckDB."""
+        return tuple(
+            Feature(
+                self.name,
+                a.name,
+                "BIGINT"
+                if a.column == "*"
+                else output_type(a.function, self.column_type(a.column)),
+            )
+            for a in self.aggregates
+        )
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.output_names
+
+    @property
+    def lengths(self) -> tuple[timedelta, ...]:
+        """The windows as durations, in the declared order."""
+        by_name = {a.window: a.length for a in self.aggregates}
+        return tuple(by_name[w] for w in self.windows)
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -168,10 +241,28 @@ def read_window_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> Window
     except ValueError as e:
         raise DefinitionError(f"model `{name}`: meta.skewless.available_after: {e}") from None
     windows = _durations(name, meta.get("windows"), after)
+    try:
+        horizon = parse_duration(meta.get("horizon", "1d"))
+    except ValueError:
+        horizon = timedelta(0)
+    if not horizon:
+        raise DefinitionError(
+            f"model `{name}`: meta.skewless.horizon is {meta.get('horizon')}, not a positive "
+            "duration (how long after a load the online window values stay exact, e.g. `1d`: "
+            "load at least that often)"
+        )
 
     columns = node.get("columns") or {}
     declared = {str(c).lower() for c in columns} if isinstance(columns, Mapping) else set()
-    for c in (*entity, timestamp):
+    event_id = meta.get("event_id", "")
+    if event_id != "" and (
+        not isinstance(event_id, str) or not event_id or event_id in (*entity, timestamp)
+    ):
+        raise DefinitionError(
+            f"model `{name}`: meta.skewless.event_id must name the column that identifies an "
+            f"event (not an entity or the timestamp column), got {brief(event_id)}"
+        )
+    for c in (*entity, timestamp, *([event_id] if event_id else [])):
         if declared and c.lower() not in declared:
             raise DefinitionError(
                 f"model `{name}`: column `{c}` named in meta.skewless is not declared in the "
@@ -233,6 +324,17 @@ def read_window_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> Window
             aggregates += [
                 WindowAggregate(f"{base}_{w}", column, fn, w, length) for w, length in windows
             ]
+    types: list[tuple[str, str]] = []
+    if isinstance(columns, Mapping):
+        for c, spec in columns.items():
+            dt = spec.get("data_type") if isinstance(spec, Mapping) else None
+            types.append((str(c), str(dt or "")))
+    compiled = str(node.get("compiled_code") or node.get("compiled_sql") or "")
+    version = ""
+    if compiled:
+        from skewless.definitions.manifest import definition_version
+
+        version = definition_version(compiled, dict(meta), [(c, t, None) for c, t in types])
     return WindowView(
         name=name,
         entity=entity,
@@ -240,6 +342,13 @@ def read_window_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> Window
         available_after=after,
         windows=tuple(w for w, _ in windows),
         aggregates=tuple(aggregates),
+        horizon=horizon,
+        event_id=event_id,
+        column_types=tuple(types),
+        unique_id=str(node.get("unique_id") or ""),
+        relation_name=str(node.get("relation_name") or ""),
+        version=version,
+        compiled_sql=compiled,
     )
 
 

@@ -92,6 +92,7 @@ from skewless.offline.duckdb import (
 from skewless.online import codec, generations, keys, versions
 from skewless.online.connection import client_url, redis_faults
 from skewless.online.lease import Lease, resolve_lease_ttl
+from skewless.online.windows import WindowServing
 
 __all__ = [
     "MaterializeResult",
@@ -820,14 +821,25 @@ def flip_and_clean(
     return t_flip, (deleted, live, retired)
 
 
+def selected_windows(registry: Registry, select: Sequence[str] | None) -> list[WindowServing]:
+    """The window views a load asks for (default: all, by name), each checked servable."""
+    names = [n for n in select if n in registry.windows] if select else sorted(registry.windows)
+    return [WindowServing(registry.windows[n]) for n in names]
+
+
 def selected_views(registry: Registry, select: Sequence[str] | None) -> list[FeatureView]:
     """The views a load asks for (default: all, by name), each checked servable first: its key
-    and feature types have an online form.
+    and feature types have an online form. Window views named in `select` are left to
+    `selected_windows`.
 
     Raises:
         UnknownFeatureError: a selected view does not exist.
         DefinitionError: a key or feature type cannot be served.
     """
+    if select:
+        select = [n for n in select if n not in registry.windows]
+        if not select:
+            return []
     views = [registry.view(n) for n in (list(select) if select else sorted(registry.views))]
     for v in views:
         for c, t in zip(v.entity, v.entity_types, strict=True):
@@ -905,6 +917,7 @@ def materialize(
     lease_seconds = resolve_lease_ttl(lease_ttl)
     guard = generations.resolve_unfinished_ttl(unfinished_ttl)
     views = selected_views(registry, select)
+    windows = selected_windows(registry, select)
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be >= 1")
     owned = not hasattr(duckdb_path, "latest_rows")
@@ -915,7 +928,8 @@ def materialize(
     )
     results = []
     try:
-        duck.check_relation_types(views)  # every view, before the first byte is written
+        # every view, before the first byte is written
+        duck.check_relation_types([*views, *(w.checked_view for w in windows)])
         for v in views:
             cb = None
             if progress is not None:
@@ -938,7 +952,59 @@ def materialize(
                     unfinished_ttl=guard,
                 )
             )
+        for w in windows:
+            cb = None
+            if progress is not None:
+                cb = (lambda view: lambda done, total: progress(view, done, total))(w.feature_view)
+            result = materialize_window(
+                w, duck, client, now=now, chunk_rows=chunk_rows, progress=cb,
+                redis_url=redis_url, keep_versions=keep, wait=wait,
+                lease_ttl=lease_seconds, unfinished_ttl=guard,
+            )  # fmt: skip
+            results.append(result)
     finally:
         if owned:
             duck.close()
     return results
+
+
+@_store_faults
+def materialize_window(
+    serving: WindowServing,
+    duck: Any,
+    client: Any,
+    *,
+    now: datetime | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+    redis_url: str = "",
+    keep_versions: int | None = None,
+    wait: float = 0.0,
+    lease_ttl: float | None = None,
+    unfinished_ttl: float | None = None,
+) -> MaterializeResult:
+    """Load one window view (`online.windows`): a full load at `now` (default: now), under the
+    view's lease, into a new generation flipped in when complete. A progress unit is an entity.
+
+    Raises:
+        OnlineStoreError: as `materialize_view`; Redis Cluster is refused (not supported yet
+            for window views).
+    """
+    if type(client).__name__ == "RedisCluster":
+        raise OnlineStoreError(
+            f"window view `{serving.name}`: serving window views from a Redis Cluster is not "
+            "supported yet; use a plain Redis (or a primary with replicas)"
+        )
+    keep = versions.resolve_keep_versions(keep_versions)
+    ttl = resolve_lease_ttl(lease_ttl)
+    guard = generations.resolve_unfinished_ttl(unfinished_ttl)
+    reader = as_reader(duck)
+    now_us = _micros(now) if now is not None else time.time_ns() // 1000
+    lease = Lease.acquire(client, serving.name, ttl=ttl, wait=wait, redis_url=redis_url)
+    with lease:
+        from skewless.online import windows as _windows
+
+        return _windows.load(  # type: ignore[no-any-return]
+            serving, reader, client, lease, now_us=now_us, chunk_rows=chunk_rows,
+            progress=progress, redis_url=redis_url, keep=keep, unfinished_ttl=guard,
+        )  # fmt: skip

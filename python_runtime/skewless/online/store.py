@@ -78,9 +78,19 @@ from skewless.online.connection import (
     connect,
     deadline_error,
     redact,
+    redis_faults,
     store_error,
 )
 from skewless.online.keys import KeyBuilder, data_key_tail, meta_key, pointer_key, sentinel_key
+from skewless.online.windows import (
+    STATE,
+    PushResult,
+    WindowServing,
+    push_events,
+    t0_key,
+    unpack_record,
+    window_serving,
+)
 
 if TYPE_CHECKING:
     from skewless.definitions.ondemand import OnDemandView
@@ -188,15 +198,19 @@ class _ViewPlan:
         "n",
         "name",
         "on_stale",
+        "outputs",
         "pointer",
+        "push_tail",
         "slice",
         "stale_us",
         "ttl_us",
         "view",
         "whole",
+        "window",
     )
 
     def __init__(self, view: FeatureView, feature_names: list[str], entity_group: int):
+        self.window: WindowServing | None = None
         self.view = view
         self.name = view.name
         self.pointer = pointer_key(view.name, view.version)
@@ -240,6 +254,17 @@ class _ViewPlan:
         self.defaults = tuple(defaults)
         self.has_defaults = tuple(has_defaults)
 
+    def serve_window(self, serving: WindowServing, names: list[str]) -> None:
+        """Make this the plan of window view outputs `names` (its stored row is the record)."""
+        self.window = serving
+        self.outputs = tuple(serving.by_name[n] for n in names)
+        self.push_tail = data_key_tail(serving.name, b"push")
+        self.n = len(names)
+        self.features = tuple(names)
+        self.defaults = (None,) * self.n
+        self.has_defaults = (False,) * self.n
+        self.decoders = ()
+
     def fallback(self, null_only: bool = False) -> list[Any]:
         """Values served for a missing/expired row: each column's default, else None."""
         if null_only:
@@ -282,6 +307,7 @@ class _Plan:
         "pointers",
         "refs",
         "views",
+        "windows",
     )
 
     def __init__(self, registry: Registry, refs: Sequence[str]):
@@ -313,8 +339,13 @@ class _Plan:
             return len(views) - 1
 
         for view_name, names in by_view.items():
-            view = registry.view(view_name)
-            slot(view, names, view.entity)
+            if view_name in registry.windows:
+                serving = window_serving(registry.windows[view_name])
+                fv = serving.feature_view
+                views[slot(fv, [STATE], fv.entity)].serve_window(serving, names)
+            else:
+                view = registry.view(view_name)
+                slot(view, names, view.entity)
             plan_refs.extend(f"{view_name}.{n}" for n in names)
         self.nvisible = len(views)
         self.on_demand: _OnDemandPlan | None = None
@@ -342,6 +373,7 @@ class _Plan:
             od.offsets = tuple(starts)
             self.on_demand = od
         self.views = tuple(views)
+        self.windows = tuple(i for i, vp in enumerate(views) if vp.window is not None)
         self.builders = tuple(builders)
         self.pointers = tuple(vp.pointer for vp in views)
         self.refs = tuple(request_refs)
@@ -706,6 +738,8 @@ class FeatureStore:
                 len(self.problems),
                 "; ".join(f"{name}: {message}" for name, message in self.problems.items()),
             )
+        if isinstance(feature_log, bool):  # True: from the environment; False: none
+            feature_log = _log_config(feature_log)
         if feature_log is not None:
             from skewless.guards.feature_log import FeatureLogger
 
@@ -1198,6 +1232,46 @@ class FeatureStore:
         return values_v, status_v, ts_v
 
     @staticmethod
+    def _window_values(
+        plan: _Plan, vi: int, raw: list[Any], n: int, now_us: int
+    ) -> tuple[list[list[Any]], list[str], list[int | None]]:
+        """Values, statuses and timestamps of a window view's outputs at `now_us`, from each
+        entity's record and pushed events (`online.windows`): `present` when exact (no events
+        at all is exact: counts 0, the rest None), else None values with status `stale` (the
+        load is older than the view's horizon)."""
+        vp = plan.views[vi]
+        serving = vp.window
+        assert serving is not None
+        nv = len(plan.views)
+        blobs = raw[nv + vi * n : nv + (vi + 1) * n]
+        k = plan.windows.index(vi)
+        at = nv + nv * n + k * n
+        pushes = raw[at : at + n]
+        loaded = raw[nv + nv * n + len(plan.windows) * n + k]
+        if loaded is None:  # the generation's load instant is gone: Redis lost data
+            return [[None] * vp.n for _ in blobs], [_UNAVAILABLE] * n, [None] * n
+        t0 = _unpackb(loaded)[1]
+        values_v: list[list[Any]] = []
+        status_v: list[str] = []
+        ts_v: list[int | None] = []
+        for blob, pblob in zip(blobs, pushes, strict=True):
+            record = None
+            ts = None
+            if blob is not None:
+                state, ts = _unpackb(blob)
+                record = unpack_record(state)
+            pushed = serving.pushed_events(pblob, record[2] if record else 0) if pblob else ()
+            values = serving.evaluate(record, pushed, now_us, vp.outputs, t0)
+            if values is None:
+                values_v.append([None] * vp.n)
+                status_v.append(_STALE)
+            else:
+                values_v.append(values)
+                status_v.append(_PRESENT)
+            ts_v.append(ts)
+        return values_v, status_v, ts_v
+
+    @staticmethod
     def _aged(
         vp: _ViewPlan, row: list[Any], age: int, entity: Mapping[str, Any]
     ) -> tuple[str, list[Any]]:
@@ -1252,6 +1326,50 @@ class FeatureStore:
             visible += [computed[i][name] for i, name in od.outputs]
             out.append(visible)
         return out
+
+    def push(
+        self,
+        view: str,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        log_dir: str | Path | None = None,
+        now: datetime | None = None,
+    ) -> PushResult:
+        """Push events into a window view: its online aggregates include them from the next
+        read (docs/windows.md "Push").
+
+        Args:
+            view: the window view (`meta.skewless.kind: window` with an `event_id`).
+            events: one dict per event: the entity keys, the event time (datetime, naive = UTC,
+                or ISO 8601 text), the event id and the aggregated columns (typed as declared,
+                read like request fields).
+            log_dir: the offline event log folder the view's dbt model reads; the events are
+                written there first (one Parquet file per push). Default: `$SKEWLESS_EVENT_LOG`,
+                else no log (then training will not see them: set it in production).
+            now: the push's time (default: now), for how long replay tombstones are kept.
+
+        Pushing is idempotent: an event id already pushed changes nothing (`duplicates`), and
+        the events of one call are applied in one transaction. A load (`materialize`) absorbs
+        the pushed events it finds and never overwrites those pushed after it read them.
+
+        Raises:
+            UnknownFeatureError: no window view `view`.
+            RequestError: an event is malformed (naming the event and the field); nothing is
+                written.
+            DefinitionError: the view declares no `event_id`.
+            OnlineStoreError: Redis failed; pushing the same events again is safe.
+        """
+        if view not in self.registry.windows:
+            raise UnknownFeatureError(
+                f"no window view named `{view}`; window views: "
+                f"{', '.join(sorted(self.registry.windows)) or '(none)'}"
+            )
+        serving = window_serving(self.registry.windows[view])
+        if log_dir is None:
+            log_dir = os.environ.get("SKEWLESS_EVENT_LOG") or None
+        now_us = _now_micros(now)
+        with redis_faults("push", self.redis_url, view):
+            return push_events(serving, self.redis, events, now_us=now_us, log_dir=log_dir)
 
     def get_online_features(
         self,
@@ -1379,7 +1497,11 @@ class FeatureStore:
             for vi, vp in enumerate(views):
                 blob = raw[nv + vi]
                 values = None
-                if blob is not None:
+                if vp.window is not None:
+                    (values,), status_w, ts_w = self._window_values(plan, vi, raw, 1, now_us)
+                    vstatus.append(status_w)
+                    stamps.append(ts_w)
+                elif blob is not None:
                     row = _unpackb(blob)
                     ts = row.pop()
                     if now_us - ts <= vp.limit_us:
@@ -1406,6 +1528,12 @@ class FeatureStore:
             for vi, vp in enumerate(views):
                 blobs = raw[nv + vi * n : nv + (vi + 1) * n]
                 unpacked = None
+                if vp.window is not None:
+                    values_v, window_status, ts_v = self._window_values(plan, vi, raw, n, now_us)
+                    per_view.append(values_v)
+                    vstatus.append(window_status)
+                    stamps.append(ts_v)
+                    continue
                 if None not in blobs:
                     # every row present: unpack them all as one msgpack array (one C call)
                     unpacked = _unpackb(_array_header(n) + b"".join(blobs))
@@ -1508,6 +1636,11 @@ class FeatureStore:
             else:
                 for vp, entry in zip(views, entries, strict=True):
                     keys += builders[vp.entity_group].data_keys(entities, entry[1])
+            for vi in plan.windows:  # a window view's pushed events, after every data key
+                vp = views[vi]
+                keys += builders[vp.entity_group].data_keys(entities, vp.push_tail)
+            for vi in plan.windows:  # and the instant its generation was loaded at
+                keys.append(t0_key(views[vi].name, entries[vi][0]))
             # a plain Redis needs no sentinel key: the pointer is one (same server, written
             # after everything of its generation); a cluster node needs its own
             groups = None

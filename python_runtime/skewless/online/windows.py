@@ -1,0 +1,1044 @@
+"""Window views served online: sliding-window aggregates exact at the request instant.
+
+A window view (`definitions.windows`, docs/windows.md) is served from one record per entity,
+written by a load at instant `t0` and exact for every request instant `q` from `t0 - SLACK` to
+at least `t0 + horizon` (the view's `horizon`, default 1d). For each window W (at q it holds the
+events with `q - W < ts <= q - available_after`):
+
+- the lower edge `L = q - W` moves through `[t0 - SLACK - W, t0 + horizon - W]`: the events of
+  that band are kept raw (`A_W <= ts < B_W`, `B_W = t0 + horizon - W + 1µs`);
+- the upper edge `U = q - available_after` is never below `C_W = t0 - SLACK - available_after`:
+  the events from `C_W` on are kept raw, as are pushed events;
+- between them, `B_W <= ts < C_W`, every request includes every event: they are folded once, at
+  load, into one partial aggregate (count, sum, min, max, last, the distinct values) — the
+  "middle" of W. min and max are never subtracted: nothing leaves the middle.
+
+So a request sums `raw (L, B_W) + middle + raw [C_W, U] + pushed (L, U]`, each event once. When
+`B_W >= C_W` (a window no longer than the horizon) the whole window is raw from `A_W` on and
+exact at any later instant. A request outside `[t0 - SLACK, B_W + W)` cannot be answered
+exactly: its values are None with status `stale` (load again within the horizon). Memory per
+entity: the events of one band per window plus those since `t0 - SLACK`, and one partial per
+window (a distinct count keeps its distinct values).
+
+The record is msgpack: `[FORMAT, t0, absorbed push seq, [ts…], [[values of column 1…], …],
+[[A, B, C, middle] per window]]`, values in their stored form (`_Column`): integers and DECIMALs
+as integers (a DECIMAL scaled by 10^scale, exact), DATE as days, TIMESTAMP as epoch micros;
+integers outside 64 bits as decimal strings.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgpack
+
+from skewless.definitions import Feature, FeatureView
+from skewless.definitions.windows import WindowView, decimal_scale
+from skewless.errors import DefinitionError
+from skewless.online import codec
+
+__all__ = [
+    "FORMAT",
+    "SLACK",
+    "WindowServing",
+    "pack_record",
+    "unpack_record",
+    "window_serving",
+]
+
+FORMAT = 1
+#: How far before its load instant a record still answers (clocks of loader and server differ).
+SLACK = timedelta(minutes=5)
+_SLACK_US = 300_000_000
+#: The one stored "feature" of a window view's online row: the packed record.
+STATE = "__window_state"
+
+_I64_LO, _U64_HI = -(2**63), 2**64
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+# partial aggregate slots per column: count, sum, min, max, last ts, last value, distinct
+_COUNT, _SUM, _MIN, _MAX, _LAST_TS, _LAST, _DISTINCT = range(7)
+
+
+def _us(value: timedelta) -> int:
+    return value.days * 86_400_000_000 + value.seconds * 1_000_000 + value.microseconds
+
+
+def _wide(x: int | None) -> Any:
+    """An integer in a msgpack-native form (a decimal string past 64 bits)."""
+    if x is None or x.__class__ is str or _I64_LO <= x < _U64_HI:
+        return x
+    return str(x)
+
+
+def _narrow(x: Any) -> Any:
+    return int(x) if x.__class__ is str else x
+
+
+def _is_nan(v: Any) -> bool:
+    return v.__class__ is float and v != v
+
+
+def _fkey(v: float) -> tuple[int, float]:
+    """DuckDB's float order: NaN above everything."""
+    return (1, 0.0) if v != v else (0, v)
+
+
+_NAN = ("NaN",)  # one distinct value for every NaN, as DuckDB counts them
+
+
+class _Column:
+    """One aggregated column: how its values are stored and read back."""
+
+    __slots__ = ("decode", "encode", "floating", "kind", "name", "scale", "wide")
+
+    def __init__(self, view: str, name: str, data_type: str):
+        if not data_type:
+            raise DefinitionError(
+                f"model `{view}`, column `{name}`: no data_type; declare it in the model's YAML "
+                "to serve the window view online (its aggregates are typed)"
+            )
+        self.name = name
+        self.kind = kind = codec.column_kind(view, name, data_type)
+        if kind in ("time", "blob"):
+            raise DefinitionError(
+                f"model `{view}`, column `{name}`: data_type {data_type!r} cannot be aggregated "
+                "online by a window view; cast it in the model"
+            )
+        self.floating = kind == "float"
+        self.wide = kind in ("int", "bigint", "decimal")
+        self.scale = (decimal_scale(data_type) or 0) if kind == "decimal" else 0
+        scale = self.scale
+        self.encode: Callable[[Any], Any]
+        self.decode: Callable[[Any], Any]
+        if kind == "decimal":
+            self.encode = lambda v: None if v is None else int(Decimal(v).scaleb(scale))
+            self.decode = lambda x: None if x is None else Decimal(f"{x}E-{scale}")
+        elif kind == "date":
+            self.encode = lambda v: None if v is None else v.toordinal() - _EPOCH_ORDINAL
+            self.decode = lambda x: None if x is None else date.fromordinal(_EPOCH_ORDINAL + x)
+        elif kind == "timestamp":
+            self.encode = lambda v: v  # epoch micros already (the query casts)
+            self.decode = lambda x: None if x is None else codec.decode_timestamp(x)
+        else:
+            self.encode = lambda v: v
+            self.decode = lambda x: x
+
+
+class _Output:
+    __slots__ = ("column", "function", "name", "window")
+
+    def __init__(self, name: str, window: int, column: int, function: str):
+        self.name, self.window, self.column, self.function = name, window, column, function
+
+
+class WindowServing:
+    """What serving one window view needs, built once from its definition.
+
+    Raises:
+        DefinitionError: a key or aggregated column has no declared type, or one that cannot be
+            served (naming the model and column).
+    """
+
+    def __init__(self, view: WindowView):
+        self.view = view
+        self.name = view.name
+        if not view.version:
+            raise DefinitionError(
+                f"model `{view.name}`: the manifest has no compiled SQL for this window view; "
+                "run `dbt compile` (or `dbt build`) before serving it"
+            )
+        self.lengths_us = tuple(_us(d) for d in view.lengths)
+        self.after_us = _us(view.available_after)
+        self.horizon_us = _us(view.horizon)
+        names = [a.column for a in view.aggregates if a.column != "*"]
+        self.columns = tuple(
+            _Column(view.name, c, view.column_type(c)) for c in dict.fromkeys(names)
+        )
+        col_index = {c.name: i for i, c in enumerate(self.columns)}
+        win_index = {w: i for i, w in enumerate(view.windows)}
+        self.outputs = tuple(
+            _Output(a.name, win_index[a.window], col_index.get(a.column, -1), a.function)
+            for a in view.aggregates
+        )
+        self.by_name = {o.name: i for i, o in enumerate(self.outputs)}
+        ts_type = view.column_type(view.timestamp)
+        if "NS" in ts_type.upper().replace("TIMESTAMPTZ", "").replace("_S", ""):
+            raise DefinitionError(
+                f"model `{view.name}`, column `{view.timestamp}`: data_type {ts_type!r} has "
+                "nanoseconds, and online windows are exact to the microsecond; cast it to "
+                "timestamp"
+            )
+        entity_types = tuple(view.column_type(c) for c in view.entity)
+        for c, t in zip(view.entity, entity_types, strict=True):
+            if not t:
+                raise DefinitionError(
+                    f"model `{view.name}`, column `{c}` (an entity key): no data_type; declare "
+                    "it in the model's YAML to serve the window view online"
+                )
+        #: the view as the loader and the key builder see it: one stored column, the record
+        self.feature_view = FeatureView(
+            name=view.name,
+            unique_id=view.unique_id,
+            relation_name=view.relation_name,
+            entity=view.entity,
+            entity_types=entity_types,
+            timestamp=view.timestamp,
+            ttl=None,
+            available_after=view.available_after,
+            freshness=None,
+            on_stale="null",
+            features=(Feature(view.name, STATE, "blob"),),
+            version=view.version,
+            timestamp_type=ts_type,
+        )
+
+    @property
+    def checked_view(self) -> FeatureView:
+        """The view as the relation type check sees it: keys, time and aggregated columns."""
+        fv = self.feature_view
+        return FeatureView(
+            name=fv.name,
+            unique_id=fv.unique_id,
+            relation_name=fv.relation_name,
+            entity=fv.entity,
+            entity_types=fv.entity_types,
+            timestamp=fv.timestamp,
+            ttl=None,
+            available_after=fv.available_after,
+            freshness=None,
+            on_stale="null",
+            features=tuple(
+                Feature(self.name, c.name, self.view.column_type(c.name)) for c in self.columns
+            ),
+            version=fv.version,
+            timestamp_type=fv.timestamp_type,
+        )
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def bands(self, t0: int) -> list[tuple[int, int | None, int | None]]:
+        """Per window: (A, B, C) for a load at `t0` (module docstring); B = C = None when the
+        whole window is kept raw."""
+        out: list[tuple[int, int | None, int | None]] = []
+        c = t0 - _SLACK_US - self.after_us
+        for w in self.lengths_us:
+            a = t0 - _SLACK_US - w
+            b = t0 + self.horizon_us - w + 1
+            out.append((a, None, None) if b >= c else (a, b, c))
+        return out
+
+    def oldest(self, t0: int) -> int:
+        """The earliest event time a load at `t0` reads."""
+        return min(a for a, _, _ in self.bands(t0))
+
+    def record(
+        self,
+        ts: Sequence[int],
+        cols: Sequence[Sequence[Any]],
+        t0: int,
+        absorbed: int = 0,
+    ) -> list[Any]:
+        """The record of one entity from its events (sorted by time; values in stored form)."""
+        bands = self.bands(t0)
+        keep = [False] * len(ts)
+        windows: list[Any] = []
+        recent = min((c for _, _, c in bands if c is not None), default=None)
+        for a, b, c in bands:
+            lo = bisect_left(ts, a)
+            if b is None:
+                for i in range(lo, len(ts)):
+                    keep[i] = True
+                windows.append([a, None, None, None])
+                continue
+            assert c is not None
+            mid_lo, mid_hi = bisect_left(ts, b), bisect_left(ts, c)
+            for i in range(lo, mid_lo):
+                keep[i] = True
+            middle = self._fold([(ts, cols, mid_lo, mid_hi)], None)
+            windows.append([a, b, c, self._pack_partial(middle)])
+        if recent is not None:
+            for i in range(bisect_left(ts, recent), len(ts)):
+                keep[i] = True
+        idx = [i for i, k in enumerate(keep) if k]
+        raw_cols = []
+        for col, values in zip(self.columns, cols, strict=True):
+            vals = [values[i] for i in idx]
+            raw_cols.append([_wide(v) for v in vals] if col.wide else vals)
+        return [FORMAT, t0, absorbed, [ts[i] for i in idx], raw_cols, windows]
+
+    # -- partial aggregates -------------------------------------------------------------------
+
+    def _fold(
+        self,
+        segments: Iterable[tuple[Sequence[int], Sequence[Sequence[Any]], int, int]],
+        middle: list[Any] | None,
+    ) -> list[Any]:
+        """[events, [per column: count, sum, min, max, last ts, last value, distinct set]] of
+        the events in `segments` ((ts, columns, from, to) slices) and a `middle` partial."""
+        ncols = len(self.columns)
+        if middle is None:
+            n = 0
+            states: list[list[Any]] = [
+                [0, None, None, None, None, None, set()] for _ in range(ncols)
+            ]
+        else:
+            n = middle[0]
+            states = [list(s) for s in middle[1]]
+        segs = list(segments)
+        for _ts, _cols, i, j in segs:
+            n += j - i
+        for ci, col in enumerate(self.columns):
+            st = states[ci]
+            values: list[Any] = []
+            stamps: list[int] = []
+            for ts, cols, i, j in segs:
+                v = cols[ci][i:j]
+                values += v
+                stamps += ts[i:j]
+            pairs = [(t, v) for t, v in zip(stamps, values, strict=True) if v is not None]
+            if not pairs:
+                continue
+            if col.wide and any(v.__class__ is str for _, v in pairs):
+                pairs = [(t, _narrow(v)) for t, v in pairs]
+            vals = [v for _, v in pairs]
+            st[_COUNT] += len(vals)
+            if col.floating:
+                st[_SUM] = math.fsum(vals if st[_SUM] is None else [st[_SUM], *vals])
+                lo, hi = min(vals, key=_fkey), max(vals, key=_fkey)
+                if st[_MIN] is not None:
+                    lo = min(st[_MIN], lo, key=_fkey)
+                    hi = max(st[_MAX], hi, key=_fkey)
+                latest = max(pairs, key=lambda p: (p[0], _fkey(p[1])))
+                if st[_LAST_TS] is not None and (st[_LAST_TS], _fkey(st[_LAST])) > (
+                    latest[0],
+                    _fkey(latest[1]),
+                ):
+                    latest = (st[_LAST_TS], st[_LAST])
+                st[_DISTINCT].update(_NAN if _is_nan(v) else v for v in vals)
+            else:
+                if col.wide:
+                    st[_SUM] = sum(vals) + (st[_SUM] or 0)
+                lo, hi = min(vals), max(vals)
+                if st[_MIN] is not None:
+                    lo, hi = min(st[_MIN], lo), max(st[_MAX], hi)
+                latest = max(pairs)
+                if st[_LAST_TS] is not None and (st[_LAST_TS], st[_LAST]) > latest:
+                    latest = (st[_LAST_TS], st[_LAST])
+                st[_DISTINCT].update(vals)
+            st[_MIN], st[_MAX] = lo, hi
+            st[_LAST_TS], st[_LAST] = latest
+        return [n, states]
+
+    def _pack_partial(self, partial: list[Any]) -> list[Any]:
+        n, states = partial
+        out = []
+        for col, st in zip(self.columns, states, strict=True):
+            distinct = [None if d is _NAN else d for d in st[_DISTINCT]]
+            if col.floating:
+                distinct = [math.nan if d is None else d for d in distinct]
+            row = [st[_COUNT], st[_SUM], st[_MIN], st[_MAX], st[_LAST_TS], st[_LAST], distinct]
+            if col.wide:
+                row = [
+                    row[0],
+                    _wide(row[1]),
+                    _wide(row[2]),
+                    _wide(row[3]),
+                    row[4],
+                    _wide(row[5]),
+                    [_wide(d) for d in distinct],
+                ]
+            out.append(row)
+        return [n, out]
+
+    @staticmethod
+    def _unpack_partial(packed: list[Any], columns: Sequence[_Column]) -> list[Any]:
+        n, rows = packed
+        states = []
+        for col, row in zip(columns, rows, strict=True):
+            st = list(row)
+            if col.wide:
+                st = [st[0], *(_narrow(x) if x is not None else None for x in st[1:6])]
+                st.append({_narrow(d) for d in row[6]})
+            elif col.floating:
+                st[_DISTINCT] = {_NAN if _is_nan(d) else d for d in row[6]}
+            else:
+                st[_DISTINCT] = set(row[6])
+            states.append(st)
+        return [n, states]
+
+    def pushed_events(self, blob: bytes, absorbed: int) -> list[tuple[int, list[Any]]]:
+        """(time, stored values) of the pushed events in a push key's value (`PUSH_SCRIPT`)
+        that a record with `absorbed` does not hold."""
+        _seq, events = msgpack.unpackb(blob, raw=True)
+        out = []
+        for e in events:
+            if e[0] > absorbed and len(e) > 3:
+                out.append((e[2], msgpack.unpackb(e[3], raw=False)))
+        return out
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        record: list[Any] | None,
+        pushed: Sequence[tuple[int, list[Any]]],
+        q: int,
+        outputs: Sequence[int],
+        t0: int,
+    ) -> list[Any] | None:
+        """The values of `outputs` (indexes into `self.outputs`) at instant `q` (epoch micros),
+        from an entity's record (None: the load at `t0` found no events of it) and its pushed
+        events not in the record ((ts, values in stored form)). None when they cannot answer
+        exactly at `q`: before `t0 - SLACK` (older events were not loaded) or past the
+        horizon of a window whose middle is folded."""
+        if q < t0 - _SLACK_US:
+            return None
+        if record is not None and record[0] != FORMAT:
+            raise DefinitionError(
+                f"window view `{self.name}`: the online record has format {record[0]}, this "
+                f"runtime reads {FORMAT}; rematerialize with this version of skewless"
+            )
+        if pushed:
+            pushed = sorted(pushed, key=lambda p: p[0])
+            p_ts = [t for t, _ in pushed]
+            p_cols: list[list[Any]] = [
+                [v[ci] for _, v in pushed] for ci in range(len(self.columns))
+            ]
+        else:
+            p_ts, p_cols = [], [[] for _ in self.columns]
+        results: dict[int, list[Any]] = {}
+        out = []
+        for oi in outputs:
+            o = self.outputs[oi]
+            partial = results.get(o.window)
+            if partial is None:
+                partial = self._window(record, p_ts, p_cols, q, o.window)
+                if partial is None:
+                    return None
+                results[o.window] = partial
+            out.append(self._value(o, partial))
+        return out
+
+    def _window(
+        self,
+        record: list[Any] | None,
+        p_ts: list[int],
+        p_cols: list[list[Any]],
+        q: int,
+        w: int,
+    ) -> list[Any] | None:
+        lo, hi = q - self.lengths_us[w], q - self.after_us
+        segments = []
+        middle = None
+        if record is not None:
+            ts, cols = record[3], record[4]
+            a, b, c, packed = record[5][w]
+            if lo < a:
+                return None
+            if b is None:
+                segments.append((ts, cols, bisect_right(ts, lo), bisect_right(ts, hi)))
+            else:
+                if lo >= b or hi < c:
+                    return None
+                segments.append((ts, cols, bisect_right(ts, lo), bisect_left(ts, b)))
+                segments.append((ts, cols, bisect_left(ts, c), bisect_right(ts, hi)))
+                middle = self._unpack_partial(packed, self.columns)
+        if p_ts:
+            segments.append((p_ts, p_cols, bisect_right(p_ts, lo), bisect_right(p_ts, hi)))
+        return self._fold(segments, middle)
+
+    def _value(self, o: _Output, partial: list[Any]) -> Any:
+        fn = o.function
+        if o.column < 0:
+            return partial[0]
+        col = self.columns[o.column]
+        st = partial[1][o.column]
+        count = st[_COUNT]
+        if fn == "count":
+            return count
+        if fn == "count_distinct":
+            return len(st[_DISTINCT])
+        if not count:
+            return None
+        if fn == "sum":
+            return col.decode(st[_SUM])
+        if fn == "avg":
+            if col.floating:
+                return st[_SUM] / count
+            return st[_SUM] / (count * 10**col.scale)  # int / int: correctly rounded
+        if fn == "min":
+            return col.decode(st[_MIN])
+        if fn == "max":
+            return col.decode(st[_MAX])
+        return col.decode(st[_LAST])  # last
+
+
+@functools.lru_cache(maxsize=256)
+def window_serving(view: WindowView) -> WindowServing:
+    """The (cached) `WindowServing` of a window view definition."""
+    return WindowServing(view)
+
+
+def pack_record(record: list[Any]) -> bytes:
+    return msgpack.packb(record, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack_record(blob: bytes) -> list[Any]:
+    return msgpack.unpackb(blob, raw=False, strict_map_key=False)  # type: ignore[no-any-return]
+
+
+def events_by_entity(
+    batches: Iterable[Any], serving: WindowServing
+) -> Iterator[tuple[tuple[Any, ...], list[int], list[list[Any]], list[str]]]:
+    """(entity key values, event times, per aggregated column its stored values, event ids —
+    empty without `event_id`) per entity, from Arrow batches of `events_sql` (ordered by the
+    keys, then the time)."""
+    nkeys = len(serving.view.entity)
+    encoders = [c.encode for c in serving.columns]
+    with_ids = bool(serving.view.event_id)
+    current: tuple[Any, ...] | None = None
+    ts: list[int] = []
+    ids: list[str] = []
+    cols: list[list[Any]] = [[] for _ in serving.columns]
+    for batch in batches:
+        data = [c.to_pylist() for c in batch.columns]
+        keys = list(zip(*data[:nkeys], strict=True))
+        stamps = data[nkeys]
+        values = [[enc(v) for v in data[nkeys + 1 + i]] for i, enc in enumerate(encoders)]
+        batch_ids = data[-1] if with_ids else None
+        for r, key in enumerate(keys):
+            if key != current:
+                if current is not None:
+                    yield current, ts, cols, ids
+                current, ts, ids, cols = key, [], [], [[] for _ in serving.columns]
+            ts.append(stamps[r])
+            if batch_ids is not None:
+                ids.append(batch_ids[r])
+            for ci, vals in enumerate(values):
+                cols[ci].append(vals[r])
+    if current is not None:
+        yield current, ts, cols, ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading (`skewless materialize`)
+
+
+def events_sql(serving: WindowServing, reader: Any, since_us: int) -> str:
+    """The events a load at some t0 reads: keys, `__skw_t` (an instant) and the aggregated
+    columns of every event with no null key or time at or after `since_us`, ordered by the keys
+    and the time (so one entity's events arrive together)."""
+    from skewless.offline import LatestWindow
+
+    view = serving.view
+    q = reader.quote
+    window = getattr(reader, "latest_window", LatestWindow)
+    ts = f"CAST({q(view.timestamp)} AS {window.ts_type})"
+    if not view.relation_name:
+        raise DefinitionError(
+            f"model `{view.name}` has no relation_name in the manifest (ephemeral?); "
+            "materialize it as a table or view"
+        )
+    keys_sql = [q(c) for c in view.entity]
+    where = [f"{k} IS NOT NULL" for k in keys_sql]
+    where += [f"{q(view.timestamp)} IS NOT NULL", f"{ts} >= {window.literal(since_us)}"]
+    cols = [q(c.name) for c in serving.columns]
+    if view.event_id:
+        cols.append(f"CAST({q(view.event_id)} AS VARCHAR) AS __skw_id")
+    return (
+        f"SELECT {', '.join([*keys_sql, f'{ts} AS __skw_t', *cols])}\n"
+        f"FROM {view.relation_name}\nWHERE {' AND '.join(where)}\n"
+        f"ORDER BY {', '.join([*keys_sql, '__skw_t'])}"
+    )
+
+
+def _micros_columns(batch: Any, positions: Sequence[int]) -> Any:
+    """`batch` with its timestamp columns at `positions` as int64 epoch micros."""
+    import pyarrow as pa
+
+    columns = list(batch.columns)
+    for i in positions:
+        col = columns[i]
+        if pa.types.is_timestamp(col.type):
+            if col.type.unit != "us":
+                col = col.cast(pa.timestamp("us", col.type.tz))
+            columns[i] = col.cast(pa.int64())
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def t0_key(view: str, generation: bytes) -> bytes:
+    """`skw:{<view>}:t0:<generation>` → msgpack `["", t0]`: the instant a window view's
+    generation was loaded at (a view name has no `:`, so no entity encoding looks like it)."""
+    return b"skw:{%s}:t0:%s" % (view.encode(), generation)
+
+
+def read_pushes(serving: WindowServing, client: Any) -> dict[bytes, tuple[int, list[Any]]]:
+    """Every entity's push key of the view: entity encoding → (its seq, its events
+    `[seq, id, ts, payload?]`), as they are now (the snapshot a load absorbs)."""
+    tail = b"}:%s:push" % serving.name.encode()
+    found = list(client.scan_iter(match=b"skw:{*" + tail, count=1000))
+    out: dict[bytes, tuple[int, list[Any]]] = {}
+    for i in range(0, len(found), 1000):
+        chunk = found[i : i + 1000]
+        for key, blob in zip(chunk, client.mget(chunk), strict=True):
+            if blob is not None:
+                seq, events = msgpack.unpackb(blob, raw=True)
+                out[key[len(b"skw:{") : -len(tail)]] = (seq, events)
+    return out
+
+
+def _merge_pushed(
+    serving: WindowServing,
+    ts: list[int],
+    cols: list[list[Any]],
+    ids: list[str],
+    pushed: tuple[int, list[Any]],
+) -> tuple[list[int], list[list[Any]], int]:
+    """An entity's loaded events plus its pushed ones the relation does not hold (by event id).
+    → (times, columns, the push seq the record absorbs)."""
+    seq, events = pushed
+    have = set(ids)
+    extra = [
+        (e[2], msgpack.unpackb(e[3], raw=False))
+        for e in events
+        if len(e) > 3 and e[0] <= seq and e[1].decode() not in have
+    ]
+    if not extra:
+        return ts, cols, seq
+    rows = sorted([(t, [c[i] for c in cols]) for i, t in enumerate(ts)] + extra, key=lambda r: r[0])
+    ncols = len(serving.columns)
+    return [t for t, _ in rows], [[v[ci] for _, v in rows] for ci in range(ncols)], seq
+
+
+def _frames(
+    serving: WindowServing,
+    entities: Iterable[tuple[tuple[Any, ...], list[int], list[list[Any]], list[str]]],
+    pushed: dict[bytes, tuple[int, list[Any]]],
+    t0: int,
+    tail: bytes,
+    guard_ms: int,
+    chunk: int,
+) -> Iterator[Any]:
+    """Arrow batches in the loader's framed form (`materialize._write`): the SET head, the key
+    as a RESP bulk string, the PX tail, the entity's latest event time and its packed record.
+    Pushed events (`read_pushes`) are merged in; an entity with only pushed events gets a
+    record too (it says which pushes it absorbed)."""
+    import pyarrow as pa
+
+    from skewless.online.keys import KeyBuilder
+
+    builder = KeyBuilder(serving.feature_view)
+    names = serving.view.entity
+    px = str(guard_ms).encode()
+    px_tail = b"\r\n$2\r\nPX\r\n$%d\r\n%s\r\n" % (len(px), px)
+    heads: list[bytes] = []
+    args: list[bytes] = []
+    stamps: list[int] = []
+    states: list[bytes] = []
+    left = dict(pushed)
+
+    def batch() -> Any:
+        out = pa.RecordBatch.from_arrays(
+            [
+                pa.array(heads, pa.binary()),
+                pa.array(args, pa.binary()),
+                pa.array([px_tail] * len(heads), pa.binary()),
+                pa.array(stamps, pa.int64()),
+                pa.array(states, pa.binary()),
+            ],
+            names=["__skw_set", "__skw_arg", "__skw_px", "__skw_ts", STATE],
+        )
+        for buffer in (heads, args, stamps, states):
+            buffer.clear()
+        return out
+
+    def add(entity: bytes, ts: list[int], cols: list[list[Any]], absorbed: int) -> None:
+        key = b"skw:{" + entity + tail
+        bulk = b"$%d\r\n%s\r\n" % (len(key), key)
+        heads.append(b"*5\r\n$3\r\nSET\r\n" + bulk)
+        args.append(bulk)
+        stamps.append(ts[-1] if ts else t0)
+        states.append(pack_record(serving.record(ts, cols, t0, absorbed)))
+
+    for key_values, ts, cols, ids in entities:
+        entity = builder.entity(dict(zip(names, key_values, strict=True)))
+        absorbed = 0
+        mine = left.pop(entity, None)
+        if mine is not None:
+            ts, cols, absorbed = _merge_pushed(serving, ts, cols, ids, mine)
+        add(entity, ts, cols, absorbed)
+        if len(heads) >= chunk:
+            yield batch()
+    for entity, mine in left.items():
+        ts, cols, absorbed = _merge_pushed(serving, [], [[] for _ in serving.columns], [], mine)
+        add(entity, ts, cols, absorbed)
+        if len(heads) >= chunk:
+            yield batch()
+    # the load instant, which a read of an entity without a record needs (`t0_key`)
+    key = t0_key(serving.name, tail.rpartition(b":")[2])
+    bulk = b"$%d\r\n%s\r\n" % (len(key), key)
+    heads.append(b"*5\r\n$3\r\nSET\r\n" + bulk)
+    args.append(bulk)
+    stamps.append(t0)
+    states.append(b"")
+    yield batch()
+
+
+def prune_pushes(
+    serving: WindowServing, client: Any, pushed: dict[bytes, tuple[int, list[Any]]], t0: int
+) -> None:
+    """After a load flipped in: the pushed events it absorbed lose their payload (kept as
+    tombstones, so a replay stays a no-op, until older than every window)."""
+    if not pushed:
+        return
+    min_ts = str(t0 - _SLACK_US - max(serving.lengths_us) - serving.horizon_us).encode()
+    script = client.register_script(PRUNE_SCRIPT)
+    tail = b"}:%s:push" % serving.name.encode()
+    items = list(pushed.items())
+    for i in range(0, len(items), 1000):
+        pipe = client.pipeline(transaction=False)
+        for entity, (seq, _events) in items[i : i + 1000]:
+            script(keys=[b"skw:{" + entity + tail], args=[str(seq).encode(), min_ts], client=pipe)
+        pipe.execute()
+
+
+def load(
+    serving: WindowServing,
+    reader: Any,
+    client: Any,
+    lease: Any,
+    *,
+    now_us: int,
+    chunk_rows: int,
+    progress: Any,
+    redis_url: str,
+    keep: int,
+    unfinished_ttl: float,
+) -> Any:
+    """One full load of a window view under its lease (`materialize.materialize_window`): a new
+    generation holding one record per entity with events since `serving.oldest(now_us)` or
+    pushed events, flipped in when complete; then the absorbed pushes are pruned.
+
+    The relation's query starts before the push keys are read, so an event pushed (and logged)
+    after that read is in neither the relation nor the record: it stays served from its push
+    key. One pushed before it is absorbed, once: the record skips pushed events whose id the
+    relation holds."""
+    import time
+
+    from skewless.online import generations, keys
+    from skewless.online.materialize import _write
+
+    t_start = time.perf_counter()
+    view = serving.feature_view
+    fence = lease.value
+    meta = {k.decode(): v.decode() for k, v in client.hgetall(keys.meta_key(view.name)).items()}
+    current = client.get(keys.pointer_key(view.name, view.version))
+    discarded = generations.discard_unfinished(client, fence, view.name)
+    gen = generations.register(client, fence, view.name, view.version)
+    guard_ms = int(unfinished_ttl * 1000)
+    sql = events_sql(serving, reader, serving.oldest(now_us))
+    nkeys = len(serving.view.entity)
+    ts_positions = [nkeys] + [
+        nkeys + 1 + i for i, c in enumerate(serving.columns) if c.kind == "timestamp"
+    ]
+    keys_sql = ", ".join(reader.quote(c) for c in serving.view.entity)
+    count_sql = (
+        f"SELECT count(*) FROM (SELECT DISTINCT {keys_sql} FROM ({sql}) AS __skw_e) AS __skw_n"
+    )
+    total = 0
+    for b in reader.query(count_sql, 10):
+        total = int(b.column(0)[0].as_py()) if b.num_rows else 0
+    stream = iter(reader.query(sql, chunk_rows))
+    first = next(stream, None)  # the query runs: what it reads is fixed before pushes are read
+    pushed = read_pushes(serving, client)
+    batches = (_micros_columns(b, ts_positions) for b in _chain_first(first, stream))
+    rows = _frames(
+        serving,
+        events_by_entity(batches, serving),
+        pushed,
+        now_us,
+        keys.data_key_tail(view.name, gen),
+        guard_ms,
+        chunk_rows,
+    )
+    result = _write(
+        view, reader, client, lease, rows, total + len(pushed), gen, current, meta, "full",
+        discarded, now_us=now_us, ttl_ms=None, progress=progress, redis_url=redis_url,
+        keep=keep, cluster=False, t0=t_start, guard_ms=guard_ms,
+    )  # fmt: skip
+    prune_pushes(serving, client, pushed, now_us)
+    return result
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+# ---------------------------------------------------------------------------------------------
+# Push (`store.push`, `skewless push`, `POST /push`)
+
+#: Adds events to one entity's push key, once per event id. The value is msgpack
+#: `[seq, [[seq, id, ts, payload], …]]`; an event absorbed by a load keeps `[seq, id, ts]` (a
+#: tombstone, so a replay stays a no-op) until it is older than ARGV[1]. → the ids added.
+PUSH_SCRIPT = """
+local raw = redis.call('GET', KEYS[1])
+local st = {0, {}}
+if raw then st = cmsgpack.unpack(raw) end
+local seq = st[1]
+local min_ts = tonumber(ARGV[1])
+local seen, kept, added = {}, {}, {}
+for _, e in ipairs(st[2]) do
+  if e[4] ~= nil or e[3] >= min_ts then
+    kept[#kept + 1] = e
+    seen[e[2]] = true
+  end
+end
+for i = 2, #ARGV, 3 do
+  local id = ARGV[i]
+  if not seen[id] then
+    seen[id] = true
+    seq = seq + 1
+    kept[#kept + 1] = {seq, id, tonumber(ARGV[i + 1]), ARGV[i + 2]}
+    added[#added + 1] = id
+  end
+end
+redis.call('SET', KEYS[1], cmsgpack.pack({seq, kept}))
+return added
+"""
+
+#: After a load flipped in: drops the payloads of the events its record absorbed (seq <= ARGV[1])
+#: and the tombstones older than ARGV[2].
+PRUNE_SCRIPT = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local st = cmsgpack.unpack(raw)
+local absorbed, min_ts = tonumber(ARGV[1]), tonumber(ARGV[2])
+local kept = {}
+for _, e in ipairs(st[2]) do
+  if e[1] <= absorbed then e = {e[1], e[2], e[3]} end
+  if e[4] ~= nil or e[3] >= min_ts then kept[#kept + 1] = e end
+end
+redis.call('SET', KEYS[1], cmsgpack.pack({st[1], kept}))
+return #kept
+"""
+
+
+class PushResult:
+    """What one push did: events `added`, `duplicates` (an event id already pushed: nothing
+    changed) and the files the offline event log gained."""
+
+    __slots__ = ("added", "duplicates", "log_files", "view")
+
+    def __init__(self, view: str, added: int, duplicates: int, log_files: list[str]):
+        self.view, self.added, self.duplicates, self.log_files = view, added, duplicates, log_files
+
+    def __repr__(self) -> str:
+        return (
+            f"PushResult(view={self.view!r}, added={self.added}, duplicates={self.duplicates}, "
+            f"log_files={len(self.log_files)})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "log_files": list(self.log_files),
+        }
+
+
+def _event_micros(value: Any, where: str) -> int:
+    from datetime import datetime, timezone
+
+    from skewless.errors import RequestError
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime):
+        raise RequestError(
+            f"{where}: the event time must be a datetime or an ISO 8601 string "
+            f"(e.g. '2024-05-01T12:00:00Z'; naive means UTC), got {value!r}"
+        )
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return _us(value - codec.EPOCH)
+
+
+class _Prepared:
+    """Validated events of one push: per entity encoding, the script arguments and log rows."""
+
+    def __init__(self, serving: WindowServing, events: Sequence[Any]):
+        from skewless.errors import RequestError
+        from skewless.online.keys import KeyBuilder
+        from skewless.sql.helpers import convert_input
+
+        view = serving.view
+        if not view.event_id:
+            raise DefinitionError(
+                f"window view `{view.name}` has no meta.skewless.event_id, so a replayed push "
+                "could not be told from a new event; declare the event id column "
+                "(e.g. `event_id: txn_id`) to push to it"
+            )
+        if isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
+            raise RequestError(f"events must be a list of dicts, got {type(events).__name__}")
+        builder = KeyBuilder(serving.feature_view)
+        self.by_entity: dict[bytes, list[bytes]] = {}
+        self.log_rows: list[dict[str, Any]] = []
+        needed = [*view.entity, view.timestamp, view.event_id, *(c.name for c in serving.columns)]
+        # any declared column of the event model may come along (the log keeps whole events)
+        columns = list(dict.fromkeys([*needed, *(c for c, t in view.column_types if t)]))
+        aggregated = {c.name for c in serving.columns}
+        for i, event in enumerate(events):
+            where = f"window view `{view.name}`, events[{i}]"
+            if not isinstance(event, dict):
+                raise RequestError(f"{where}: an event must be a dict, got {type(event).__name__}")
+            unknown = sorted(set(event) - set(columns))
+            missing = [c for c in (*view.entity, view.timestamp, view.event_id) if c not in event]
+            if missing or unknown:
+                raise RequestError(
+                    f"{where}: "
+                    + (f"missing field(s) {missing}" if missing else "")
+                    + ("; " if missing and unknown else "")
+                    + (f"unknown field(s) {unknown}" if unknown else "")
+                    + f"; an event has the fields {columns}"
+                )
+            entity = builder.entity(event)
+            ts = _event_micros(event[view.timestamp], f"{where}, field `{view.timestamp}`")
+            eid = event[view.event_id]
+            if eid is None or isinstance(eid, (bool, float)) or str(eid) == "":
+                raise RequestError(
+                    f"{where}, field `{view.event_id}`: the event id must be a non-empty string "
+                    f"or an integer, got {eid!r}"
+                )
+            row: dict[str, Any] = {
+                c: convert_input(event[c], view.column_type(c), f"{where}, field `{c}`")
+                for c in view.entity
+            }
+            row[view.timestamp] = codec.decode_timestamp(ts)
+            row[view.event_id] = str(eid)
+            stored: list[Any] = []
+            for col in serving.columns:
+                dt = view.column_type(col.name)
+                value = convert_input(event.get(col.name), dt, f"{where}, field `{col.name}`")
+                row[col.name] = value
+                if col.kind == "timestamp" and value is not None:
+                    stored.append(_event_micros(value, f"{where}, field `{col.name}`"))
+                else:
+                    v = col.encode(value)
+                    stored.append(_wide(v) if col.wide else v)
+            for c in columns:
+                if c in event and c not in row and c not in aggregated:
+                    value = event[c]
+                    row[c] = convert_input(value, view.column_type(c), f"{where}, field `{c}`")
+            self.log_rows.append(row)
+            args = self.by_entity.setdefault(entity, [])
+            args += [str(eid).encode(), str(ts).encode(), pack_record(stored)]
+
+
+def push_events(
+    serving: WindowServing,
+    client: Any,
+    events: Sequence[Any],
+    *,
+    now_us: int,
+    log_dir: Any = None,
+) -> PushResult:
+    """Push events into a window view's online state (module docstring), all of them in one
+    transaction, each event id once; with `log_dir`, first append them to the offline event log
+    (`<log_dir>/<view>/<time>-<id>.parquet`, written whole then renamed), which the view's dbt
+    model reads and deduplicates by event id.
+
+    Raises:
+        RequestError: an event lacks a field, has an unknown one, or a value not of its type
+            (naming the event, the field and the accepted forms); nothing is written.
+        DefinitionError: the view declares no `event_id`.
+        OnlineStoreError: Redis failed (the log may hold the events: pushing again is safe).
+    """
+    if type(client).__name__ == "RedisCluster":
+        from skewless.errors import OnlineStoreError
+
+        raise OnlineStoreError(
+            f"window view `{serving.name}`: pushing to a Redis Cluster is not supported yet"
+        )
+    prepared = _Prepared(serving, events)
+    files = write_event_log(serving, prepared.log_rows, log_dir) if log_dir else []
+    if not prepared.by_entity:
+        return PushResult(serving.name, 0, 0, files)
+    min_ts = str(now_us - _SLACK_US - max(serving.lengths_us) - serving.horizon_us).encode()
+    script = client.register_script(PUSH_SCRIPT)
+    tail = b"}:%s:push" % serving.name.encode()
+    pipe = client.pipeline(transaction=True)
+    for entity, args in prepared.by_entity.items():
+        script(keys=[b"skw:{" + entity + tail], args=[min_ts, *args], client=pipe)
+    replies = pipe.execute()
+    added = sum(len(r) for r in replies)
+    return PushResult(serving.name, added, len(prepared.log_rows) - added, files)
+
+
+def write_event_log(serving: WindowServing, rows: list[dict[str, Any]], log_dir: Any) -> list[str]:
+    """Append `rows` to the view's offline event log as one Parquet file (typed as declared)."""
+    import os
+    import time
+    import uuid
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not rows:
+        return []
+    view = serving.view
+    folder = Path(log_dir) / view.name
+    folder.mkdir(parents=True, exist_ok=True)
+    names = list(rows[0])
+    table = pa.Table.from_pylist(rows, schema=_log_schema(serving, names))
+    final = folder / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+    tmp = folder / f".{final.name}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, final)
+    return [str(final)]
+
+
+def _log_schema(serving: WindowServing, names: list[str]) -> Any:
+    import pyarrow as pa
+
+    view = serving.view
+
+    def arrow(dt: str) -> Any:
+        kind = codec.column_kind(view.name, "", dt)
+        scale = decimal_scale(dt)
+        if kind == "decimal":
+            inside = dt.partition("(")[2].rstrip(") ").split(",")
+            precision = int(inside[0]) if inside and inside[0].strip() else 18
+            return pa.decimal128(precision, scale or 0)
+        return {
+            "int": pa.int64(),
+            "bigint": pa.decimal128(38, 0),
+            "float": pa.float64(),
+            "str": pa.string(),
+            "bool": pa.bool_(),
+            "date": pa.date32(),
+            "timestamp": pa.timestamp("us", "UTC"),
+        }[kind]
+
+    fields = []
+    for n in names:
+        if n == view.event_id:
+            fields.append(pa.field(n, pa.string()))
+        elif n == view.timestamp:
+            fields.append(pa.field(n, pa.timestamp("us", "UTC")))
+        else:
+            fields.append(pa.field(n, arrow(view.column_type(n))))
+    return pa.schema(fields)

@@ -1,0 +1,372 @@
+"""Window views served online (`skewless.online.windows`) against `skewless.window_join` on DuckDB.
+
+A dbt project (built once) declares two window views over one DuckDB table of events and a
+model running `window_join` over a table of spine rows. Per hypothesis dataset, on a real
+redis-server:
+
+1. some events are in the table; `materialize` loads them at an instant t0;
+2. others are pushed (`store.push`) — before and after t0, late ones included, some twice — and
+   appended to the table, as the offline event log would be;
+3. at instants around t0 (the slack before it, the horizon after it, window edges to the
+   microsecond) every entity's online values are compared with `window_join` at that instant:
+   equal (DOUBLE sums and averages within docs/windows.md's bound), or status `stale` only where
+   the record cannot be exact (before t0 - SLACK, or past the horizon of a window with a folded
+   middle);
+4. a second load at t1 finds the pushed events in the table too (absorbed once, by event id),
+   more events are pushed, and step 3 runs again around t1.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+pytestmark = [pytest.mark.slow]
+
+MIN_DATASETS = int(os.environ.get("SKEWLESS_WINDOW_ONLINE_EXAMPLES", "200"))
+US = 1
+MIN = 60_000_000
+STEP = 30 * MIN  # the 30-minute grid, in microseconds
+BASE = int(datetime(2024, 3, 10, 4, 0, tzinfo=timezone.utc).timestamp()) * 1_000_000
+SLACK = 5 * MIN
+DOUBLE_TOLERANCE = 1e-12
+
+VIEWS: dict[str, dict[str, Any]] = {
+    # windows longer than the horizon: both have a folded middle
+    "wa": {
+        "kind": "window",
+        "entity": "k1",
+        "timestamp": "ts",
+        "event_id": "eid",
+        "windows": ["1h", "2h30m"],
+        "horizon": "30m",
+        "aggregations": [
+            {"column": "*", "functions": ["count"]},
+            {"column": "x", "functions": ["count", "sum", "avg", "min", "max", "last"]},
+            {"column": "n", "functions": ["sum", "avg", "last", "count_distinct"]},
+            {"column": "d", "functions": ["sum", "min", "max", "last"]},
+            {"column": "s", "functions": ["min", "last", "count_distinct"]},
+        ],
+    },
+    # a lag, two keys, one window raw whole (1h <= horizon + lag) and one folded
+    "wb": {
+        "kind": "window",
+        "entity": ["k1", "k2"],
+        "timestamp": "ts",
+        "event_id": "eid",
+        "available_after": "30m",
+        "windows": ["1h", "3h"],
+        "horizon": "1h",
+        "aggregations": [
+            {"column": "n", "functions": ["count", "sum"]},
+            {"column": "x", "functions": ["last", "max", "count_distinct"]},
+        ],
+    },
+}
+HORIZON = {"wa": 30 * MIN, "wb": 60 * MIN}
+TYPES = {"k1": "bigint", "k2": "varchar", "ts": "timestamp", "eid": "varchar"}
+TYPES |= {"x": "double", "n": "bigint", "d": "decimal(18,3)", "s": "varchar"}
+COLUMNS = ("k1", "k2", "ts", "eid", "x", "n", "d", "s")
+
+
+def outputs(view: str) -> list[tuple[str, str, str]]:
+    """(output name, column, function) in the view's order."""
+    meta = VIEWS[view]
+    out = []
+    for agg in meta["aggregations"]:
+        for fn in agg["functions"]:
+            base = "events_count" if agg["column"] == "*" else f"{agg['column']}_{fn}"
+            out += [(f"{base}_{w}", agg["column"], fn) for w in meta["windows"]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    import duckdb
+
+    root = tmp_path_factory.mktemp("window_online")
+    db = root / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(
+        "create table raw_events (k1 bigint, k2 varchar, ts timestamp, eid varchar, "
+        "x double, n bigint, d decimal(18,3), s varchar)"
+    )
+    con.execute("create table raw_spine (spine_id integer, k1 bigint, k2 varchar, st timestamp)")
+    con.close()
+    (root / "models").mkdir()
+    (root / "dbt_project.yml").write_text(
+        "name: window_online\nversion: '0.1.0'\nconfig-version: 2\nprofile: window_online\n"
+        "model-paths: ['models']\nflags: {send_anonymous_usage_stats: false}\n"
+        "models: {window_online: {+materialized: view}}\n"
+    )
+    (root / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+    (root / "profiles.yml").write_text(
+        "window_online:\n  target: dev\n  outputs:\n"
+        f"    dev: {{type: duckdb, path: '{db}', threads: 1, settings: {{TimeZone: UTC}}}}\n"
+    )
+    models: list[dict[str, Any]] = [{"name": "spine"}, {"name": "joined"}]
+    for name, meta in VIEWS.items():
+        (root / "models" / f"{name}.sql").write_text("select * from main.raw_events\n")
+        models.append(
+            {
+                "name": name,
+                "config": {"meta": {"skewless": meta}},
+                "columns": [{"name": c, "data_type": TYPES[c]} for c in COLUMNS],
+            }
+        )
+    (root / "models" / "spine.sql").write_text("select * from main.raw_spine\n")
+    (root / "models" / "joined.sql").write_text(
+        "select * from ({{ skewless.window_join(ref('spine'), 'st', "
+        "[ref('wa'), {'view': ref('wb'), 'prefix': 'b_'}]) }}) as j\n"
+    )
+    (root / "models" / "models.yml").write_text(json.dumps({"version": 2, "models": models}))
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    for args in (["deps"], ["build"]):
+        proc = subprocess.run(
+            [dbt, *args, "--project-dir", str(root), "--profiles-dir", str(root)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TZ": "UTC"},
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    yield db, root / "target" / "manifest.json"
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# datasets
+
+
+# event times a load at t0 splits at (online.windows: A = t0 - SLACK - W, B = t0 + horizon -
+# W + 1us, C = t0 - SLACK - available_after), for the windows and lags of both views
+EDGES = sorted(
+    {-SLACK, -SLACK - 30 * MIN}
+    | {
+        HORIZON[v] - w + 1
+        for v, ws in (("wa", (60, 150)), ("wb", (60, 180)))
+        for w in (m * MIN for m in ws)
+    }
+    | {-SLACK - w for w in (60 * MIN, 150 * MIN, 180 * MIN)}
+)
+
+
+def _instant(draw: Any, around: int) -> int:
+    if draw(st.integers(0, 4)) == 0:  # on a boundary of the record, or 1us either side
+        return around + draw(st.sampled_from(EDGES)) + draw(st.sampled_from((0, US, -US)))
+    return around + draw(st.integers(-9, 7)) * STEP + draw(st.sampled_from((0, 0, US, -US)))
+
+
+@st.composite
+def datasets(draw: Any) -> dict[str, Any]:
+    k1 = st.sampled_from((1, 2))
+    k2 = st.sampled_from(("a", "b"))
+    x = st.sampled_from((0.0, 1.5, -2.25, 0.1, 1e16, -1e16, None))
+    n = st.sampled_from((0, 1, -7, 2**40, 2**62, None))
+    d = st.sampled_from((Decimal("0.001"), Decimal("-12.5"), Decimal("99999.999"), None))
+    s = st.sampled_from(("a", "ab", "b", "zz", None))
+    t0 = BASE + 8 * STEP + draw(st.sampled_from((0, US, -US, 7 * MIN)))
+    t1 = t0 + draw(st.sampled_from((STEP, 2 * STEP, 3 * STEP + US)))
+    counter = iter(range(10_000))
+
+    def event(around: int, nullable: bool = True) -> dict[str, Any]:
+        nk = st.sampled_from((1, 2, 3, None)) if nullable else k1
+        nk2 = st.sampled_from(("a", "b", None)) if nullable else k2
+        return {
+            "k1": draw(nk),
+            "k2": draw(nk2),
+            "ts": _instant(draw, around),
+            "eid": f"e{next(counter)}",
+            "x": draw(x),
+            "n": draw(n),
+            "d": draw(d),
+            "s": draw(s),
+        }
+
+    loaded = [event(t0) for _ in range(draw(st.integers(0, 14)))]
+    if loaded and draw(st.booleans()):  # a tie: same keys and time, other values
+        e = dict(draw(st.sampled_from(loaded)))
+        loaded.append({**e, "eid": f"e{next(counter)}", "x": draw(x), "n": draw(n), "s": draw(s)})
+    pushed1 = [event(t0, nullable=False) for _ in range(draw(st.integers(0, 6)))]
+    pushed2 = [event(t1, nullable=False) for _ in range(draw(st.integers(0, 6)))]
+    replay = draw(st.booleans())
+    offsets = [0, US, -US, -SLACK, -SLACK - US, 30 * MIN, 60 * MIN, 60 * MIN + US, 3 * STEP]
+    offsets += [draw(st.integers(-8, 8)) * STEP + draw(st.sampled_from((0, US, -US)))]
+    return {
+        "t0": t0,
+        "t1": t1,
+        "loaded": loaded,
+        "pushed1": pushed1,
+        "pushed2": pushed2,
+        "replay": replay,
+        "offsets": offsets,
+    }
+
+
+def _ts(us: int) -> datetime:
+    return datetime(1970, 1, 1) + timedelta(microseconds=us)
+
+
+def _row(e: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(_ts(e["ts"]) if c == "ts" and e[c] is not None else e[c] for c in COLUMNS)
+
+
+def _push_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**e, "ts": _ts(e["ts"])} for e in events]
+
+
+# ---------------------------------------------------------------------------------------------
+# the comparison
+
+
+ENTITIES = [{"k1": a, "k2": b} for a in (1, 2, 3) for b in ("a", "b")]
+
+
+def _valid(view: str, q: int, t0: int) -> bool:
+    """Whether a record loaded at t0 answers exactly at q: from t0 - SLACK, and (a view with a
+    folded window) up to t0 + horizon."""
+    return t0 - SLACK <= q <= t0 + HORIZON[view]
+
+
+def _close(got: Any, want: Any, scale: float) -> bool:
+    return abs(float(got) - float(want)) <= DOUBLE_TOLERANCE * scale + 1e-300
+
+
+def _compare(
+    con: Any,
+    store: Any,
+    events: list[dict[str, Any]],
+    t0: int,
+    offsets: list[int],
+    stats: collections.Counter[str],
+) -> None:
+    instants = sorted({t0 + o for o in offsets})
+    spine = [
+        (i * 10 + j, e["k1"], e["k2"], _ts(q))
+        for i, q in enumerate(instants)
+        for j, e in enumerate(ENTITIES)
+    ]
+    con.execute("delete from raw_spine")
+    con.executemany("insert into raw_spine values (?, ?, ?, ?)", spine)
+    names = {v: [o[0] for o in outputs(v)] for v in VIEWS}
+    cols = names["wa"] + [f"b_{n}" for n in names["wb"]]
+    offline = {
+        r[0]: dict(zip(cols, r[1:], strict=True))
+        for r in con.execute(f"select spine_id, {', '.join(cols)} from main.joined").fetchall()
+    }
+    scale = {c: math.fsum(abs(float(e[c])) for e in events if e[c] is not None) for c in ("x", "n")}
+    for i, q in enumerate(instants):
+        for view, prefix in (("wa", ""), ("wb", "b_")):
+            refs = [f"{view}.{n}" for n in names[view]]
+            resp = store.get_online_features(refs, ENTITIES, now=_ts(q))
+            for j, (values, statuses) in enumerate(
+                zip(resp.to_dicts(), resp.statuses, strict=True)
+            ):
+                status = set(statuses.values())
+                assert len(status) == 1, statuses
+                where = f"{view} entity {ENTITIES[j]} at t0{q - t0:+d}us"
+                if status == {"stale"}:
+                    assert not _valid(view, q, t0), f"{where}: stale inside the horizon"
+                    assert all(v is None for v in values.values())
+                    stats["stale"] += 1
+                    continue
+                assert status == {"present"}, f"{where}: {statuses}"
+                stats["present"] += 1
+                stats["outside_but_exact"] += not _valid(view, q, t0)
+                want = offline[i * 10 + j]
+                for name, column, fn in outputs(view):
+                    got, exp = values[f"{view}.{name}"], want[prefix + name]
+                    msg = f"{where} `{name}`: online {got!r}, window_join {exp!r}"
+                    if exp is None or got is None:
+                        assert got is exp, msg
+                    elif fn == "avg" or (fn == "sum" and column == "x"):
+                        assert _close(got, exp, scale[column]), msg
+                    else:
+                        assert got == exp, msg
+                        assert type(got) is type(exp) or fn in ("count", "count_distinct"), msg
+                    stats["values"] += 1
+                    stats["nonzero"] += bool(exp)
+
+
+def test_online_windows_match_window_join(project: tuple[Path, Path], redis_url: str) -> None:
+    import duckdb
+
+    from skewless import FeatureStore
+    from skewless.definitions.registry import Registry
+    from skewless.offline.duckdb import DuckDBReader
+    from skewless.online.connection import connect
+    from skewless.online.materialize import materialize
+
+    db, manifest = project
+    con = duckdb.connect(str(db))
+    con.execute("set TimeZone = 'UTC'")
+    registry = Registry.from_manifest(manifest)
+    assert set(registry.windows) == {"wa", "wb"}
+    client = connect(redis_url)
+    store = FeatureStore(registry, client, redis_url, feature_log=False)
+    reader = DuckDBReader(con)
+    stats: collections.Counter[str] = collections.Counter()
+
+    @settings(
+        max_examples=MIN_DATASETS,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(datasets())
+    def run(data: dict[str, Any]) -> None:
+        client.flushdb()
+        con.execute("delete from raw_events")
+        events = list(data["loaded"])
+        if events:
+            con.executemany(
+                f"insert into raw_events values ({', '.join('?' * len(COLUMNS))})",
+                [_row(e) for e in events],
+            )
+        t0, t1 = data["t0"], data["t1"]
+        results = materialize(registry, client, reader, now=_ts(t0), select=["wa", "wb"])
+        assert [r.view for r in results] == ["wa", "wb"]
+        for phase, (pushed, at) in enumerate(((data["pushed1"], t0), (data["pushed2"], t1))):
+            if phase == 1:  # the second load: the log holds the pushed events too
+                materialize(registry, client, reader, now=_ts(t1), select=["wa", "wb"])
+            if pushed:
+                for view in VIEWS:
+                    r = store.push(view, _push_events(pushed), now=_ts(at))
+                    assert (r.added, r.duplicates) == (len(pushed), 0), r
+                    if data["replay"]:
+                        again = store.push(view, _push_events(pushed), now=_ts(at))
+                        assert (again.added, again.duplicates) == (0, len(pushed)), again
+                        stats["replays"] += 1
+                con.executemany(
+                    f"insert into raw_events values ({', '.join('?' * len(COLUMNS))})",
+                    [_row(e) for e in pushed],
+                )
+                events += pushed
+                stats["pushed"] += len(pushed)
+            _compare(con, store, events, at, data["offsets"], stats)
+        stats["datasets"] += 1
+
+    run()
+    con.close()
+    print(f"online windows vs window_join: {dict(stats)}")
+    assert stats["datasets"] >= MIN_DATASETS, stats
+    assert stats["stale"] >= MIN_DATASETS and stats["present"] >= 10 * MIN_DATASETS, stats
+    assert stats["pushed"] >= MIN_DATASETS and stats["replays"] >= MIN_DATASETS // 4, stats
+    assert stats["nonzero"] >= 10 * MIN_DATASETS, stats

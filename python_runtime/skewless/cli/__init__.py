@@ -274,12 +274,14 @@ def _register() -> None:
         freshness,
         get,
         materialize,
+        push,
         serve,
         training,
     )
 
     main.add_command(materialize.materialize)
     main.add_command(get.get)
+    main.add_command(push.push)
     main.add_command(features.features)
     main.add_command(freshness.freshness)
     main.add_command(consistency.consistency)

@@ -7,6 +7,7 @@ Routes (docs/server.md has the shapes, `/openapi.json` the schemas):
 | `POST /get-online-features` | feature values with status, reason and age per value (native or Feast shape) |
 | `GET /features` | the catalog: views, versions, types, ttl/freshness, what Redis holds |
 | `POST /explain` | why one entity is served its value (`guards.explain`), with the offline side |
+| `POST /push` | events into a window view's online aggregates (`FeatureStore.push`), idempotent |
 | `GET /livez` | the process answers (no I/O) |
 | `GET /readyz` | definitions loaded, Redis reachable, every served view materialized (503 if not) |
 | `GET /metrics` | Prometheus text |
@@ -85,6 +86,7 @@ class FeatureServer:
             ("POST", "/get-online-features"): (self._get_online_features, True),
             ("GET", "/features"): (self._features, True),
             ("POST", "/explain"): (self._explain, True),
+            ("POST", "/push"): (self._push, True),
             ("GET", "/livez"): (self._livez, False),
             ("GET", "/readyz"): (self._readyz, False),
             ("GET", "/metrics"): (self._metrics, True),
@@ -431,6 +433,34 @@ class FeatureServer:
         finally:
             loaded.in_flight -= 1
         return 200, payloads.dumps(result), _JSON
+
+    async def _push(self, scope: dict[str, Any], receive: Receive) -> tuple[int, bytes, bytes]:
+        data = await self._body(scope, receive)
+        if not isinstance(data, dict):
+            raise RequestError(
+                f"the body must be a JSON object with `view` and `events`, got {brief(data)}"
+            )
+        for name in data:
+            if name not in ("view", "events", "now"):
+                raise RequestError(
+                    f"`{brief(name)[1:-1]}`: unknown field; allowed: events, now, view"
+                )
+        view = data.get("view")
+        if not isinstance(view, str):
+            raise RequestError(f"`view`: give a window view's name, got {brief(view)}")
+        events = data.get("events")
+        if not isinstance(events, list):
+            raise RequestError(f"`events`: give a list of event objects, got {brief(events)}")
+        now = payloads.parse_now(data.get("now"), "now")
+        loaded = self.current
+        loaded.in_flight += 1
+        try:  # redis-py's blocking client, off the event loop (the log write blocks too)
+            result = await asyncio.to_thread(loaded.store.sync.push, view, events, now=now)
+        finally:
+            loaded.in_flight -= 1
+        out = result.to_dict()
+        out["log_files"] = len(out["log_files"])
+        return 200, payloads.dumps(out), _JSON
 
     def _explain_sync(self, loaded: Loaded, feature: str, entity: Any, at: Any) -> Any:
         from skewless.errors import ManifestError, OnlineStoreError, RequestError

@@ -270,6 +270,30 @@ def _schemas() -> dict[str, Any]:
                 "at": {"type": "string", "format": "date-time", "nullable": True},
             },
         },
+        "PushRequest": {
+            "type": "object",
+            "required": ["view", "events"],
+            "properties": {
+                "view": {"type": "string", "description": "a window view with an event_id"},
+                "events": {
+                    "type": "array",
+                    "description": "one object per event: entity keys, event time (ISO 8601), "
+                    "event id, aggregated columns",
+                    "items": {"type": "object"},
+                },
+                "now": {"type": "string", "format": "date-time", "nullable": True},
+            },
+        },
+        "PushResult": {
+            "type": "object",
+            "required": ["view", "added", "duplicates", "log_files"],
+            "properties": {
+                "view": {"type": "string"},
+                "added": {"type": "integer"},
+                "duplicates": {"type": "integer", "description": "event ids already pushed"},
+                "log_files": {"type": "integer", "description": "event log files written"},
+            },
+        },
         "Explanation": {
             "type": "object",
             "description": "`skewless explain --json`'s document (docs/explain.md)",
@@ -371,6 +395,25 @@ def openapi_document() -> dict[str, Any]:
                             "Redis or the offline side cannot be read "
                             "(online_store_error, offline_unavailable, broken_view)"
                         ),
+                    },
+                }
+            },
+            "/push": {
+                "post": {
+                    "operationId": "push",
+                    "summary": "Push events into a window view (idempotent by event id)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("PushRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("PushResult"), "what the push did"),
+                        "400": bad,
+                        "401": _UNAUTHORIZED,
+                        "404": _error("no such window view (unknown_feature)"),
+                        "413": too_large,
+                        "422": _error("another skewless error (skewless_error)"),
+                        "503": _error("Redis failed (online_store_error): push again, it is safe"),
                     },
                 }
             },

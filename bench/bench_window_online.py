@@ -1,0 +1,878 @@
+"""Window views served online (issue 13): read latency, Redis memory per entity, push throughput
+and push → visible freshness, all on one redis-server this script starts.
+
+Writes bench/results/window_online.md. A throwaway dbt project (built with the venv's `dbt`)
+declares, over DuckDB tables this script fills:
+
+- `txn_w`: a window view over `amount` (DOUBLE): count, sum, avg, min and max over 1h, 1d, 7d
+  and 30d (20 outputs), `event_id: eid`, the default horizon (1d);
+- `txn_wd`: the same plus the sum of `amount_dec` (DECIMAL(18,2)) over the four windows (24
+  outputs), on the users below DEC_USERS only;
+- `user_stats`: a plain feature view, one row per user, 10 DOUBLE features.
+
+Events: per user a Poisson stream over the 35 days before the load instant, its rate drawn
+log-normal (median 1 event/hour, σ = 0.5), times uniform, amounts in [0, 1000); deterministic
+(DuckDB `hash`). `materialize` loads all three views at T0; then, in one run:
+
+1. reads, interleaved rounds: `get_online_features` of 1 entity × the window view's 20 outputs
+   (and the 24 of `txn_wd`) against 1 entity × the plain view's 10 features; then again 12 h of
+   pushes later (every entity's push key holds its ~12 pushed events, read and folded in);
+2. memory: `MEMORY USAGE` of every window record key and of the plain view's keys, and the
+   `used_memory` delta of each load ÷ entities;
+3. push throughput: 12 h of traffic (every user at 1 event/hour, users uniform, in time order)
+   through `store.push(view, batch)` in batches (no log_dir), against the same events as
+   pipelined redis-py `SET`s of a comparable payload (the raw limit) and as the push script's
+   own EVALSHAs with prebuilt arguments (Redis + Lua with no Python-side preparation); the tail of
+   the stream is pushed under cProfile to say where the time goes;
+4. freshness: single-event pushes, each followed at once by a read of that entity: time from
+   before `store.push` to the read that shows the count one higher.
+
+Values are checked before anything is timed: every output of sampled entities equals DuckDB's
+own aggregate at the read instant (counts, min, max and DECIMAL sums exactly, DOUBLE sums and
+averages to 1e-12 × Σ|x|), before and after the pushes (the pushed events in DuckDB too).
+
+    .venv/bin/python bench/bench_window_online.py            # 10k users, ~9.5M events
+    .venv/bin/python bench/bench_window_online.py --quick    # 300 users (harness smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgpack
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python_runtime"))
+
+from skewless import FeatureStore  # noqa: E402
+from skewless.definitions.registry import Registry  # noqa: E402
+from skewless.offline.duckdb import DuckDBReader  # noqa: E402
+from skewless.online import keys, windows  # noqa: E402
+from skewless.online.connection import connect  # noqa: E402
+from skewless.online.local_redis import LocalRedis  # noqa: E402
+from skewless.online.materialize import materialize  # noqa: E402
+
+RESULT = ROOT / "bench" / "results" / "window_online.md"
+
+T0 = datetime(2024, 6, 1)  # the load instant (naive = UTC)
+HISTORY_DAYS = 35
+SIGMA = 0.5  # log-normal spread of the per-user event rate (median 1/hour)
+WINDOWS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
+WINDOWS["30d"] = timedelta(days=30)
+FUNCTIONS = ("count", "sum", "avg", "min", "max")
+PUSH_SPAN = timedelta(hours=12)  # the pushed traffic: 12 h at every user's 1 event/hour
+READ_TARGET = 2.0
+PUSH_TARGET = 50_000
+TOLERANCE = 1e-12
+
+
+def outputs(view: str) -> list[str]:
+    out = [f"amount_{f}_{w}" for f in FUNCTIONS for w in WINDOWS]
+    if view == "txn_wd":
+        out += [f"amount_dec_sum_{w}" for w in WINDOWS]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# data and the dbt project
+
+
+def fill_tables(db: Path, users: int) -> int:
+    """The raw event and stats tables; → the number of events."""
+    con = duckdb.connect(str(db))
+    con.execute("set TimeZone = 'UTC'")
+    start = T0 - timedelta(days=HISTORY_DAYS)
+    span_us = HISTORY_DAYS * 86_400_000_000
+    hours = HISTORY_DAYS * 24
+    con.execute(
+        f"""create or replace table raw_events as
+        with u as (
+            select u as user_id,
+                   ((hash(u * 4 + 1) % 1000000) + 0.5) / 1000000.0 as u1,
+                   ((hash(u * 4 + 2) % 1000000) + 0.5) / 1000000.0 as u2
+            from range({users}) as t(u)
+        ), n as (
+            select user_id,
+                   round(exp({SIGMA} * sqrt(-2 * ln(u1)) * cos(2 * pi() * u2)) * {hours})::bigint
+                       as n
+            from u
+        ), ev as (select user_id, unnest(range(n)) as i from n)
+        select user_id::bigint as user_id,
+               timestamp '{start:%Y-%m-%d %H:%M:%S}'
+                   + to_microseconds((hash(user_id * 1000003 + i) % {span_us})::bigint) as ts,
+               user_id::varchar || '-' || i::varchar as eid,
+               ((hash(user_id * 7919 + i) % 100000)::bigint / 100.0)::double as amount,
+               ((hash(user_id * 7919 + i) % 100000)::bigint / 100.0)::decimal(18, 2)
+                   as amount_dec
+        from ev"""
+    )
+    feats = ", ".join(f"(range * {i + 1}) / 7.0 as f{i}" for i in range(10))
+    con.execute(
+        f"""create or replace table raw_stats as
+        select range::bigint as user_id, timestamp '{T0 - timedelta(minutes=5)}' as ts, {feats}
+        from range({users})"""
+    )
+    con.execute(
+        "create or replace table raw_pushed as select * from raw_events where false"
+    )  # the pushed events, for the checks
+    n = con.execute("select count(*) from raw_events").fetchone()[0]  # type: ignore[index]
+    con.close()
+    return int(n)
+
+
+def build_project(root: Path, db: Path, dec_users: int) -> Path:
+    """Writes and builds (dbt deps + build) the dbt project; → its manifest."""
+    models = root / "models"
+    models.mkdir(parents=True)
+    (root / "dbt_project.yml").write_text(
+        "name: bench_window_online\nversion: '0.1.0'\nconfig-version: 2\n"
+        "profile: bench_window_online\nmodel-paths: ['models']\n"
+        "flags: {send_anonymous_usage_stats: false}\n"
+        "models: {bench_window_online: {+materialized: view}}\n"
+    )
+    (root / "packages.yml").write_text(f"packages:\n  - local: {ROOT}\n")
+    (root / "profiles.yml").write_text(
+        "bench_window_online:\n  target: dev\n  outputs:\n"
+        f"    dev: {{type: duckdb, path: '{db}', threads: 1, settings: {{TimeZone: UTC}}}}\n"
+    )
+    event_cols = [
+        {"name": "user_id", "data_type": "bigint"},
+        {"name": "ts", "data_type": "timestamp"},
+        {"name": "eid", "data_type": "varchar"},
+        {"name": "amount", "data_type": "double"},
+        {"name": "amount_dec", "data_type": "decimal(18,2)"},
+    ]
+    window = {
+        "kind": "window",
+        "entity": "user_id",
+        "timestamp": "ts",
+        "event_id": "eid",
+        "windows": list(WINDOWS),
+        "aggregations": [{"column": "amount", "functions": list(FUNCTIONS)}],
+    }
+    window_dec = {
+        **window,
+        "aggregations": [
+            {"column": "amount", "functions": list(FUNCTIONS)},
+            {"column": "amount_dec", "functions": ["sum"]},
+        ],
+    }
+    stats_cols = [
+        {"name": "user_id", "data_type": "bigint"},
+        {"name": "ts", "data_type": "timestamp"},
+        *({"name": f"f{i}", "data_type": "double"} for i in range(10)),
+    ]
+    spec = [
+        {"name": "txn_w", "config": {"meta": {"skewless": window}}, "columns": event_cols},
+        {"name": "txn_wd", "config": {"meta": {"skewless": window_dec}}, "columns": event_cols},
+        {
+            "name": "user_stats",
+            "config": {"meta": {"skewless": {"entity": "user_id", "timestamp": "ts"}}},
+            "columns": stats_cols,
+        },
+    ]
+    (models / "models.yml").write_text(json.dumps({"version": 2, "models": spec}))
+    (models / "txn_w.sql").write_text("select * from main.raw_events\n")
+    (models / "txn_wd.sql").write_text(
+        f"select * from main.raw_events where user_id < {dec_users}\n"
+    )
+    (models / "user_stats.sql").write_text("select * from main.raw_stats\n")
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    for args in (["deps"], ["build"]):
+        done = subprocess.run(
+            [dbt, *args, "--project-dir", str(root), "--profiles-dir", str(root), "--quiet"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TZ": "UTC"},
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"dbt {args[0]} failed:\n{done.stdout}\n{done.stderr}")
+    return root / "target" / "manifest.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks
+
+
+def check_window(
+    con: duckdb.DuckDBPyConnection,
+    store: FeatureStore,
+    view: str,
+    users: Sequence[int],
+    q: datetime,
+    with_pushed: bool,
+) -> int:
+    """Every output of `users` at `q` equals DuckDB's aggregate over the events (and the pushed
+    ones); → the number of values compared."""
+    names = outputs(view)
+    refs = [f"{view}.{n}" for n in names]
+    resp = store.get_online_features(refs, [{"user_id": u} for u in users], now=q)
+    source = "raw_events" + (" union all select * from raw_pushed" if with_pushed else "")
+    compared = 0
+    for u, values, statuses in zip(users, resp.values, resp.statuses, strict=True):
+        assert set(statuses.values()) == {"present"}, (view, u, statuses)
+        got = dict(zip(names, values, strict=True))
+        rows = con.execute(
+            f"select ts, amount, amount_dec from (select * from {source}) where user_id = ?",
+            [u],
+        ).fetchall()
+        for w, length in WINDOWS.items():
+            inside = [r for r in rows if q - length < r[0] <= q]
+            amounts = [r[1] for r in inside]
+            # DuckDB's own aggregates over the same rows (the oracle), Σ|x| for the bound
+            want = con.execute(
+                f"select count(amount), sum(amount), avg(amount), min(amount), max(amount), "
+                f"sum(amount_dec), sum(abs(amount)) from (select * from {source}) "
+                "where user_id = ? and ts > ? and ts <= ?",
+                [u, q - length, q],
+            ).fetchone()
+            assert want is not None and want[0] == len(amounts)
+            count, total, avg, lo, hi, dec, scale = want
+            assert got[f"amount_count_{w}"] == count, (view, u, w, got, want)
+            for fn, exp in (("min", lo), ("max", hi)):
+                assert got[f"amount_{fn}_{w}"] == exp, (view, u, w, fn, got, want)
+            for fn, exp, div in (("sum", total, 1), ("avg", avg, max(count, 1))):
+                value = got[f"amount_{fn}_{w}"]
+                if exp is None:
+                    assert value is None, (view, u, w, fn, value)
+                else:
+                    assert abs(value - exp) <= TOLERANCE * scale / div, (view, u, w, fn, value)
+            if view == "txn_wd":
+                value = got[f"amount_dec_sum_{w}"]
+                assert value == dec and (dec is None or isinstance(value, Decimal)), (u, w)
+            compared += 5 + (view == "txn_wd")
+    return compared
+
+
+def check_plain(store: FeatureStore, users: Sequence[int], q: datetime) -> None:
+    refs = [f"user_stats.f{i}" for i in range(10)]
+    resp = store.get_online_features(refs, [{"user_id": u} for u in users], now=q)
+    for u, values in zip(users, resp.values, strict=True):
+        assert values == [(u * (i + 1)) / 7.0 for i in range(10)], (u, values)
+
+
+# ---------------------------------------------------------------------------------------------
+# timing helpers
+
+
+def percentile(samples: list[int], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(q * len(s)))] / 1000.0  # ns → µs
+
+
+def time_loop(fn: Callable[[Any], Any], picks: Sequence[Any]) -> list[int]:
+    perf = time.perf_counter_ns
+    out = []
+    for arg in picks:
+        t0 = perf()
+        fn(arg)
+        out.append(perf() - t0)
+    return out
+
+
+def read_rounds(
+    store: FeatureStore,
+    cases: list[tuple[str, list[str], int, datetime]],
+    runs: int,
+    iters: int,
+    rng: random.Random,
+) -> dict[str, tuple[float, float]]:
+    """Interleaved rounds of 1-entity reads; → case → (median p50, median p99) in µs."""
+    stats: dict[str, list[tuple[float, float]]] = {c[0]: [] for c in cases}
+    for _ in range(runs):
+        for key, refs, users, q in cases:
+            picks = [[{"user_id": rng.randrange(users)}] for _ in range(iters)]
+
+            def read(ents: Any, refs: list[str] = refs, q: datetime = q) -> Any:
+                return store.get_online_features(refs, ents, now=q)
+
+            read(picks[0])
+            samples = time_loop(read, picks)
+            stats[key].append((percentile(samples, 0.5), percentile(samples, 0.99)))
+    return {
+        k: (statistics.median(a for a, _ in v), statistics.median(b for _, b in v))
+        for k, v in stats.items()
+    }
+
+
+def server_cpu(client: Any) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def dist(values: Sequence[float]) -> tuple[float, float, float]:
+    s = sorted(values)
+    return statistics.median(s), s[min(len(s) - 1, int(0.99 * len(s)))], s[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+
+
+def memory_per_key(client: Any, key_list: list[bytes]) -> tuple[list[int], list[int]]:
+    """(MEMORY USAGE, value bytes) per key."""
+    usage, size = [], []
+    for i in range(0, len(key_list), 1000):
+        pipe = client.pipeline(transaction=False)
+        for k in key_list[i : i + 1000]:
+            pipe.memory_usage(k, samples=0)
+            pipe.strlen(k)
+        replies = pipe.execute()
+        usage += replies[0::2]
+        size += replies[1::2]
+    return usage, size
+
+
+def data_keys(
+    client: Any, registry: Registry, view: str, users: int, push: bool = False
+) -> list[bytes]:
+    """The current generation's data keys of users 0…users-1 (or the window view's push keys)."""
+    if view in registry.windows:
+        fv = windows.window_serving(registry.windows[view]).feature_view
+    else:
+        fv = registry.views[view]
+    if push:
+        tail = b"}:%s:push" % view.encode()
+    else:
+        tail = keys.data_key_tail(fv.name, client.get(keys.pointer_key(fv.name, fv.version)))
+    builder = keys.KeyBuilder(fv)
+    return [b"skw:{" + builder.entity({"user_id": u}) + tail for u in range(users)]
+
+
+# ---------------------------------------------------------------------------------------------
+# push
+
+
+def push_stream(users: int, n: int, start: datetime, span: timedelta, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    step = span / n
+    return [
+        {
+            "user_id": rng.randrange(users),
+            "ts": (start + step * (i + 1)).replace(tzinfo=timezone.utc),
+            "eid": f"p{seed}-{i}",
+            "amount": rng.randrange(100000) / 100.0,
+        }
+        for i in range(n)
+    ]
+
+
+def _us(t: datetime) -> int:
+    return (t - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+
+
+def push_skewless(
+    store: FeatureStore, view: str, events: list[dict], batch: int
+) -> tuple[float, float]:
+    """Pushes `events` in batches; → (wall seconds, this process's CPU seconds)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(events), batch):
+        chunk = events[i : i + batch]
+        result = store.push(view, chunk, now=chunk[-1]["ts"])
+        assert result.added == len(chunk), result
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def push_raw_set(client: Any, events: list[dict], batch: int) -> tuple[float, float]:
+    """The raw limit: one pipelined SET per event (payload as the push script stores it:
+    msgpack [seq, id, ts, packed values]), `batch` per round trip."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(events), batch):
+        pipe = client.pipeline(transaction=False)
+        for j, e in enumerate(events[i : i + batch]):
+            eid = e["eid"].encode()
+            payload = msgpack.packb([i + j, eid, _us(e["ts"]), msgpack.packb([e["amount"]])])
+            pipe.set(b"bench:set:{%d}:%s" % (e["user_id"], eid), payload)
+        pipe.execute()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def push_raw_lua(client: Any, events: list[dict], batch: int) -> tuple[float, float]:
+    """The push script itself, its arguments built by hand (no validation, no log row): per
+    batch one MULTI/EXEC pipeline of one EVALSHA per entity, as `push_events` sends (but without
+    redis-py's SCRIPT EXISTS round trip before each)."""
+    sha = client.script_load(windows.PUSH_SCRIPT)
+    w0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(events), batch):
+        chunk = events[i : i + batch]
+        now = _us(chunk[-1]["ts"])
+        min_ts = str(now - 300_000_000 - 30 * 86_400_000_000 - 86_400_000_000).encode()
+        by_entity: dict[int, list[bytes]] = {}
+        for e in chunk:
+            by_entity.setdefault(e["user_id"], []).extend(
+                (e["eid"].encode(), str(_us(e["ts"])).encode(), msgpack.packb([e["amount"]]))
+            )
+        pipe = client.pipeline(transaction=True)
+        for u, args in by_entity.items():
+            pipe.evalsha(sha, 1, b"bench:lua:{%d}" % u, min_ts, *args)
+        pipe.execute()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def _code(fn: Any) -> tuple[str, int, str]:
+    """cProfile's key of a Python function."""
+    code = fn.__code__
+    return code.co_filename, code.co_firstlineno, code.co_name
+
+
+def profile(
+    run: Callable[[], Any], phases: list[tuple[str, Any]]
+) -> tuple[float, list[tuple[str, float, float]], list[tuple[str, float]]]:
+    """cProfile over `run()`; → (profiled seconds, the top functions by own time as (name, own
+    share, cumulative share), the cumulative share of each of `phases` ((label, function)))."""
+    prof = cProfile.Profile()
+    prof.enable()
+    run()
+    prof.disable()
+    st = pstats.Stats(prof)
+    raw: dict[Any, Any] = st.stats  # type: ignore[attr-defined]
+    total = st.total_tt  # type: ignore[attr-defined]
+
+    def label(key: tuple[str, int, str]) -> str:
+        path, line, fn = key
+        if path == "~":
+            return fn
+        parts = Path(path).parts
+        where = "/".join(parts[parts.index("skewless") :]) if "skewless" in parts else parts[-1]
+        if "site-packages" in parts:
+            where = "/".join(parts[parts.index("site-packages") + 1 :])
+        return f"{where}:{line} {fn}"
+
+    top = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:12]
+    tops = [(label(k), v[2] / total, v[3] / total) for k, v in top]
+    shares = [(name, raw[_code(fn)][3] / total if _code(fn) in raw else 0.0) for name, fn in phases]
+    return total, tops, shares
+
+
+def push_phases() -> list[tuple[str, Any]]:
+    from redis.client import Pipeline
+    from redis.commands.core import Script
+
+    from skewless.definitions.windows import WindowView
+    from skewless.sql import helpers, types
+
+    return [
+        ("`store.FeatureStore.push`", FeatureStore.push),
+        (
+            "`online.windows._Prepared.__init__` (checks, converts, encodes each event)",
+            windows._Prepared.__init__,
+        ),
+        ("  of which `sql.helpers.convert_input` (per key and column)", helpers.convert_input),
+        ("  of which `sql.types.parse_type`", types.parse_type),
+        (
+            "  of which `definitions.windows.WindowView.column_type` (a linear scan per call)",
+            WindowView.column_type,
+        ),
+        ("  of which `online.windows._event_micros`", windows._event_micros),
+        ("  of which `online.keys.KeyBuilder.entity`", keys.KeyBuilder.entity),
+        ("  of which `online.windows.pack_record` (per event payload)", windows.pack_record),
+        ("redis-py `Script.__call__` (queues one EVALSHA per entity)", Script.__call__),
+        ("redis-py `Pipeline.execute` (send, wait for Redis, parse)", Pipeline.execute),
+        (
+            "  of which `Pipeline.load_scripts` (the SCRIPT EXISTS round trip)",
+            Pipeline.load_scripts,
+        ),
+    ]
+
+
+def profile_reads(
+    store: FeatureStore, refs: list[str], users: int, q: datetime, n: int, rng: random.Random
+) -> tuple[float, list[tuple[str, float, float]], list[tuple[str, float]]]:
+    """cProfile over n one-entity reads of `refs`."""
+    from skewless.online.store import FeatureStore as Store
+
+    serving = windows.WindowServing
+    picks = [[{"user_id": rng.randrange(users)}] for _ in range(n)]
+
+    def run() -> None:
+        for ents in picks:
+            store.get_online_features(refs, ents, now=q)
+
+    return profile(
+        run,
+        [
+            ("`FeatureStore._fetch` (keys, the MGET round trip)", Store._fetch),
+            ("`FeatureStore._window_values` (decode and evaluate)", Store._window_values),
+            ("  of which `online.windows.unpack_record` (msgpack)", windows.unpack_record),
+            ("  of which `WindowServing.pushed_events`", serving.pushed_events),
+            ("  of which `WindowServing.evaluate`", serving.evaluate),
+            (
+                "    of which `WindowServing._unpack_partial` (rebuilds the distinct sets)",
+                serving._unpack_partial,
+            ),
+            ("    of which `WindowServing._fold` (per window, every column)", serving._fold),
+        ],
+    )
+
+
+def freshness(
+    store: FeatureStore, view: str, users: int, n: int, start: datetime, seed: int
+) -> tuple[list[int], list[int], int]:
+    """n single-event pushes, each followed by a read of its entity; → (ns from before the push
+    to the read that shows it, ns of the push alone, reads that did not show it yet)."""
+    rng = random.Random(seed)
+    ref = [f"{view}.amount_count_1h"]
+    visible, pushed, misses = [], [], 0
+    perf = time.perf_counter_ns
+    for i in range(n):
+        u = rng.randrange(users)
+        ts = (start + timedelta(seconds=i + 1)).replace(tzinfo=timezone.utc)
+        entity = [{"user_id": u}]
+        before = store.get_online_features(ref, entity, now=ts).values[0][0]
+        event = {"user_id": u, "ts": ts, "eid": f"f{seed}-{i}", "amount": 1.0}
+        t0 = perf()
+        store.push(view, [event], now=ts)
+        t1 = perf()
+        while store.get_online_features(ref, entity, now=ts).values[0][0] != before + 1:
+            misses += 1
+            if perf() - t0 > 5_000_000_000:
+                raise SystemExit(f"pushed event {event} not visible after 5 s")
+        t2 = perf()
+        visible.append(t2 - t0)
+        pushed.append(t1 - t0)
+    return visible, pushed, misses
+
+
+Profile = tuple[float, list[tuple[str, float, float]], list[tuple[str, float]]]
+
+
+def profile_lines(title: str, prof: Profile, other: Profile | None = None) -> list[str]:
+    """A profile as markdown: the phases' shares, then the top functions by own time."""
+    lines = [
+        title.format(prof[0], other[0] if other else 0.0),
+        "",
+        "| phase | share |",
+        "|---|---|",
+    ]
+    for i, (name, share) in enumerate(prof[2]):
+        extra = f" ({other[2][i][1]:.0%})" if other else ""
+        lines.append(f"| {name.replace('  ', '&nbsp;&nbsp;')} | {share:.0%}{extra} |")
+    lines += ["", "Top functions by own time:", "", "| function | own | cumulative |"]
+    lines.append("|---|---|---|")
+    lines += [f"| `{name}` | {own:.0%} | {cum:.0%} |" for name, own, cum in prof[1][:8]]
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (harness smoke test)")
+    parser.add_argument("--batch", type=int, default=1000, help="events per push call")
+    args = parser.parse_args()
+    quick = args.quick
+    users = 300 if quick else 10_000
+    dec_users = 100 if quick else 1_000
+    runs, iters = (2, 200) if quick else (5, 2000)
+    n_check = 10 if quick else 40
+    n_fresh = 50 if quick else 500
+    # 12 h of traffic at 1 event/hour per user: the last sixth is pushed under cProfile
+    n_push = int(users * PUSH_SPAN / timedelta(hours=1))
+    n_timed = n_push - n_push // 6
+    t_start = time.perf_counter()
+
+    tmp = Path(tempfile.mkdtemp(prefix="skewless-bench-window-online-"))
+    server = LocalRedis()
+    try:
+        db = tmp / "bench.duckdb"
+        n_events = fill_tables(db, users)
+        manifest = build_project(tmp / "project", db, dec_users)
+        registry = Registry.from_manifest(manifest)
+        assert set(registry.windows) == {"txn_w", "txn_wd"}, registry.problems
+        con = duckdb.connect(str(db))
+        con.execute("set TimeZone = 'UTC'")
+        per_user = [
+            r[0]
+            for r in con.execute(
+                "select count(*) from raw_events group by user_id order by 1"
+            ).fetchall()
+        ]
+        client = connect(server.url)
+        store = FeatureStore(registry, client, server.url)
+        reader = DuckDBReader(con)
+        now_load = T0.replace(tzinfo=timezone.utc)
+
+        # loads, one view at a time, with Redis's used_memory around each
+        mem: dict[str, int] = {}
+        load_s: dict[str, float] = {}
+        for view in ("user_stats", "txn_w", "txn_wd"):
+            before = int(client.info("memory")["used_memory"])
+            w0 = time.perf_counter()
+            materialize(registry, client, reader, now=now_load, select=[view])
+            load_s[view] = time.perf_counter() - w0
+            mem[view] = int(client.info("memory")["used_memory"]) - before
+            print(f"loaded {view} in {load_s[view]:.1f}s", flush=True)
+
+        # memory per entity
+        rec_keys = data_keys(client, registry, "txn_w", users)
+        rec_usage, rec_bytes = memory_per_key(client, rec_keys)
+        assert all(rec_usage), "a window record key is missing"
+        kept, distinct_share = [], []
+        for blob in client.mget(rec_keys[: min(users, 2000)]):
+            state = msgpack.unpackb(blob)[0]
+            record = windows.unpack_record(state)
+            kept.append(len(record[3]))
+            # the distinct values each folded middle keeps (`_pack_partial`, slot 6)
+            lists = [m[1][c][6] for *_, m in record[5] if m for c in range(len(m[1]))]
+            distinct_share.append(sum(len(msgpack.packb(d)) for d in lists) / len(state))
+        plain_usage, _ = memory_per_key(client, data_keys(client, registry, "user_stats", users))
+
+        # the values are right before anything is timed
+        rng = random.Random(5)
+        q_load = T0 + timedelta(minutes=30)
+        sample = rng.sample(range(users), n_check)
+        compared = check_window(con, store, "txn_w", sample, q_load, with_pushed=False)
+        compared += check_window(
+            con, store, "txn_wd", rng.sample(range(dec_users), n_check // 2), q_load, False
+        )
+        check_plain(store, sample, q_load)
+
+        plain_refs = [f"user_stats.f{i}" for i in range(10)]
+        w_refs = [f"txn_w.{n}" for n in outputs("txn_w")]
+        wd_refs = [f"txn_wd.{n}" for n in outputs("txn_wd")]
+        reads = read_rounds(
+            store,
+            [
+                ("plain", plain_refs, users, q_load),
+                ("window", w_refs, users, q_load),
+                ("window_dec", wd_refs, dec_users, q_load),
+            ],
+            runs,
+            iters,
+            rng,
+        )
+        print("reads after the load", reads, flush=True)
+        read_prof = profile_reads(store, w_refs, users, q_load, iters, rng)
+
+        # push throughput: the same events through skewless, raw SETs and the bare script
+        events = push_stream(users, n_push, T0, PUSH_SPAN, seed=1)
+        timed, profiled = events[:n_timed], events[n_timed:]
+        throughput: dict[str, tuple[float, float, float]] = {}
+        for key, fn in (
+            ("set", lambda: push_raw_set(client, timed, args.batch)),
+            ("lua", lambda: push_raw_lua(client, timed, args.batch)),
+            ("skewless", lambda: push_skewless(store, "txn_w", timed, args.batch)),
+        ):
+            client.config_resetstat()
+            cpu0 = server_cpu(client)
+            wall, cpu = fn()
+            throughput[key] = (wall, cpu, server_cpu(client) - cpu0)
+            cmd = client.info("commandstats")
+            lua = cmd.get("cmdstat_evalsha", {})
+            exists = cmd.get("cmdstat_script|exists", {}).get("calls", 0)
+            print(key, throughput[key], "evalsha", lua, "script exists", exists, flush=True)
+            if key == "skewless":
+                evalsha_usec = int(lua.get("usec", 0))
+                evalsha_calls = int(lua.get("calls", 0))
+                exists_calls = int(exists)
+        push_prof = profile(
+            lambda: push_skewless(store, "txn_w", profiled, args.batch), push_phases()
+        )
+        con.executemany(
+            "insert into raw_pushed values (?, ?, ?, ?, ?)",
+            [
+                (e["user_id"], e["ts"].replace(tzinfo=None), e["eid"], e["amount"], None)
+                for e in events
+            ],
+        )
+        push_keys = data_keys(client, registry, "txn_w", min(users, 2000), push=True)
+        push_usage, _ = memory_per_key(client, push_keys)
+        push_usage = [u for u in push_usage if u]
+
+        # reads again, every entity with its pushed events, checked first
+        q_push = T0 + PUSH_SPAN + timedelta(minutes=1)
+        compared += check_window(con, store, "txn_w", sample, q_push, with_pushed=True)
+        check_plain(store, sample, q_push)
+        reads_pushed = read_rounds(
+            store,
+            [("plain", plain_refs, users, q_push), ("window", w_refs, users, q_push)],
+            runs,
+            iters,
+            rng,
+        )
+        print("reads after the pushes", reads_pushed, flush=True)
+        read_prof_pushed = profile_reads(store, w_refs, users, q_push, iters, rng)
+
+        visible, push_only, misses = freshness(
+            store, "txn_w", users, n_fresh, T0 + PUSH_SPAN + timedelta(minutes=2), seed=2
+        )
+        load_avg = os.getloadavg()[0]
+        store.close()
+        con.close()
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    elapsed = time.perf_counter() - t_start
+
+    # ---- the section
+    w, p, wd = reads["window"], reads["plain"], reads["window_dec"]
+    wp, pp = reads_pushed["window"], reads_pushed["plain"]
+    rows = [
+        (
+            "1 entity × 10 features, plain view (right after the load)",
+            p,
+            None,
+        ),
+        ("1 entity × 20 window outputs (`txn_w`), right after the load", w, p),
+        ("1 entity × 24 window outputs (`txn_wd`, + DECIMAL sums)", wd, p),
+        ("1 entity × 10 features, plain view (after 12 h of pushes)", pp, None),
+        ("1 entity × 20 window outputs, ~12 pushed events per entity", wp, pp),
+    ]
+    s_wall, s_cpu, s_srv = throughput["skewless"]
+    r_wall, r_cpu, r_srv = throughput["set"]
+    l_wall, l_cpu, l_srv = throughput["lua"]
+    ev_s = n_timed / s_wall
+    raw_s = n_timed / r_wall
+    lua_s = n_timed / l_wall
+    rec_med, rec_p99, rec_max = dist(rec_usage)
+    byt_med, byt_p99, byt_max = dist(rec_bytes)
+    kept_med, kept_p99, kept_max = dist(kept)
+    pu_med, pu_p99, pu_max = dist(push_usage)
+    vis50, vis99 = percentile(visible, 0.5), percentile(visible, 0.99)
+    po50, po99 = percentile(push_only, 0.5), percentile(push_only, 0.99)
+    ev_per_user = statistics.median(per_user)
+    lines = [
+        "## Window views online (`get_online_features`, `store.push`)",
+        "",
+        f"{users:,} users, {n_events:,} events over the {HISTORY_DAYS} days before the load "
+        f"(a Poisson stream per user, its rate log-normal with median 1 event/hour, σ = {SIGMA}: "
+        f"median {ev_per_user:.0f} events per user, max {per_user[-1]:,}). Window view `txn_w`: "
+        f"{len(FUNCTIONS)} aggregations ({', '.join(FUNCTIONS)}) of `amount` DOUBLE × "
+        f"{len(WINDOWS)} windows ({', '.join(WINDOWS)}) = 20 outputs, horizon 1d (default); "
+        f"`txn_wd` adds `sum(amount_dec)` DECIMAL(18,2) (24 outputs, its first {dec_users:,} "
+        "users); plain view `user_stats`: 10 DOUBLE features. All three loaded by `materialize` "
+        f"at T0 (user_stats {load_s['user_stats']:.1f} s, txn_w {load_s['txn_w']:.1f} s, txn_wd "
+        f"{load_s['txn_wd']:.1f} s) into one local redis-server; the store reads on one "
+        "connection over loopback. "
+        f"Values checked against DuckDB first ({compared:,} window values of {n_check} sampled "
+        "users, after the load and after the pushes: counts, min, max and DECIMAL sums exact, "
+        "DOUBLE sums and averages to 1e-12 × Σ|x|)."
+        + (" **--quick run: tiny sizes, not representative.**" if quick else ""),
+        "",
+        "### Reads: 1 entity, window view vs plain view",
+        "",
+        f"{runs} interleaved rounds × {iters:,} calls per case, a random user per call, `now` = "
+        "T0 + 30 min (then T0 + 12 h 1 min, after the pushes below); median over rounds of each "
+        "round's p50 / p99, µs. Ratio = window ÷ the plain view read in the same rounds. "
+        f"Target (issue 13): ≤ {READ_TARGET:g}×.",
+        "",
+        "| case | p50 / p99 µs | ratio p50 (p99) | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for title, (a, b), base in rows:
+        if base is None:
+            lines.append(f"| {title} | {a:.0f} / {b:.0f} | 1× | | |")
+        else:
+            r = a / base[0]
+            lines.append(
+                f"| {title} | {a:.0f} / {b:.0f} | **{r:.2f}×** ({b / base[1]:.2f}×) "
+                f"| ≤ {READ_TARGET:g}× | {'yes' if r <= READ_TARGET else '**NO**'} |"
+            )
+    lines += [
+        "",
+        *profile_lines(
+            f"Where a window read's time goes (cProfile over {iters:,} reads of `txn_w`'s 20 "
+            "outputs right after the load, {:.2f} s; after the pushes in brackets, {:.2f} s; "
+            "shares of the profiled time, cumulative):",
+            read_prof,
+            read_prof_pushed,
+        ),
+        "",
+        "### Redis memory per entity",
+        "",
+        "| | median | p99 | max |",
+        "|---|---|---|---|",
+        f"| `txn_w` record, `MEMORY USAGE` (bytes, all {users:,} keys) | {rec_med:,.0f} | "
+        f"{rec_p99:,.0f} | {rec_max:,.0f} |",
+        f"| `txn_w` record value (bytes, `STRLEN`) | {byt_med:,.0f} | {byt_p99:,.0f} | "
+        f"{byt_max:,.0f} |",
+        f"| events kept raw in a record ({len(kept):,} records) | {kept_med:.0f} | "
+        f"{kept_p99:.0f} | {kept_max:.0f} |",
+        f"| share of a record's bytes that are the distinct values of its folded middles | "
+        f"{dist(distinct_share)[0]:.0%} | {dist(distinct_share)[1]:.0%} | "
+        f"{dist(distinct_share)[2]:.0%} |",
+        f"| push key after 12 h of pushes, `MEMORY USAGE` ({len(push_usage):,} keys) | "
+        f"{pu_med:,.0f} | {pu_p99:,.0f} | {pu_max:,.0f} |",
+        f"| plain view `user_stats` row (10 DOUBLE), `MEMORY USAGE` | "
+        f"{statistics.median(plain_usage):,.0f} | | |",
+        "",
+        f"`used_memory` delta of the load ÷ entities: `txn_w` **{mem['txn_w'] / users:,.0f} "
+        f"bytes** per entity ({mem['txn_w'] / 2**20:.1f} MiB for {users:,}), `txn_wd` "
+        f"{mem['txn_wd'] / dec_users:,.0f} bytes per entity, `user_stats` "
+        f"{mem['user_stats'] / users:,.0f} bytes per entity: a window record is "
+        f"{mem['txn_w'] / max(mem['user_stats'], 1):.0f}× a plain row.",
+        "",
+        "### Push throughput",
+        "",
+        f"{n_push:,} events = 12 h of traffic at every user's 1 event/hour (users uniform, event "
+        f"times increasing); the first {n_timed:,} timed, in calls of {args.batch:,} events "
+        "(~1 event per entity per call), no log_dir. *skewless*: `store.push('txn_w', batch)`. "
+        "*raw SET*: the same events as redis-py pipelined `SET`s (one per event, "
+        f"{args.batch:,} per round trip, payload msgpack `[seq, id, ts, packed values]` as the "
+        "push script stores an event). *push script, prebuilt*: `online.windows.PUSH_SCRIPT` "
+        "with hand-built arguments, one MULTI/EXEC pipeline of one EVALSHA per entity per batch "
+        "(what `push_events` sends, minus its Python-side preparation and redis-py's SCRIPT "
+        "EXISTS round trip). CPU: this process (`process_time`) and redis-server (`INFO cpu`).",
+        "",
+        "| path | events/s | × raw SET | wall s | client CPU s | Redis CPU s |",
+        "|---|---|---|---|---|---|",
+        f"| raw SET (pipelined) | {raw_s:,.0f} | 1× | {r_wall:.2f} | {r_cpu:.2f} | {r_srv:.2f} |",
+        f"| push script, prebuilt arguments | {lua_s:,.0f} | {lua_s / raw_s:.2f}× | "
+        f"{l_wall:.2f} | {l_cpu:.2f} | {l_srv:.2f} |",
+        f"| **skewless `store.push`** | **{ev_s:,.0f}** | {ev_s / raw_s:.2f}× | {s_wall:.2f} | "
+        f"{s_cpu:.2f} | {s_srv:.2f} |",
+        "",
+        f"Target (issue 13): ≥ {PUSH_TARGET:,} events/s: "
+        + ("met." if ev_s >= PUSH_TARGET else f"**NOT met** ({ev_s / PUSH_TARGET:.2f}×).")
+        + f" Inside Redis the push script took {evalsha_usec / max(evalsha_calls, 1):.1f} µs "
+        f"per EVALSHA ({evalsha_calls:,} calls, {evalsha_usec / 1e6:.2f} s, "
+        f"{evalsha_usec / n_timed:.1f} µs per event, `INFO commandstats`); redis-py sent "
+        f"{exists_calls:,} `SCRIPT EXISTS` (one extra round trip per push call).",
+        "",
+        *profile_lines(
+            f"Where the time of `store.push` goes (cProfile over the last {len(profiled):,} "
+            "events, {:.2f} s profiled; shares of that time, cumulative):",
+            push_prof,
+        ),
+        "",
+        "### Freshness: push → visible",
+        "",
+        f"{n_fresh} single-event pushes to random users, each followed at once by "
+        "`get_online_features` of that user's `amount_count_1h` until it shows one more "
+        f"({misses} reads did not show it yet). From before `store.push` to the read that shows "
+        f"it: **p50 {vis50:.0f} µs, p99 {vis99:.0f} µs**; the push call alone: p50 {po50:.0f} "
+        f"µs, p99 {po99:.0f} µs.",
+        "",
+        f"1-minute load average at the end {load_avg:.1f} on {os.cpu_count()} cores; total "
+        f"{elapsed:.0f} s.",
+    ]
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {RESULT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

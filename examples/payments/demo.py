@@ -5,8 +5,9 @@
 3. print a sample of the point-in-time-correct training set;
 4. load the feature views into Redis (`skewless materialize`) and serve a few feature vectors,
    checking each served value against the offline view as of the same instant;
-5. serve request-time features (txn_risk) for payment requests;
-6. check for skew: `skewless consistency` (Redis vs offline; replay of the served-feature log,
+5. push live payments into the real-time windows (`skewless push`) and serve them, exact;
+6. serve request-time features (txn_risk) for payment requests;
+7. check for skew: `skewless consistency` (Redis vs offline; replay of the served-feature log,
    with drift against the training set and an HTML report) and `skewless freshness`.
 
 Run from anywhere (`make demo` runs it from the repository root); rerunnable. Environment:
@@ -316,7 +317,10 @@ def serve(env: dict[str, str]) -> None:
                 "online and offline values differ (training-serving skew); see NO above"
             )
 
-        heading(5, "Request-time features: the SQL of txn_risk, evaluated in Python per request")
+        heading(5, "Real-time windows: live payments pushed, counted at once, exact offline too")
+        push_live(store, skewless_cli, common, cli_env, env, picks[0][1])
+
+        heading(6, "Request-time features: the SQL of txn_risk, evaluated in Python per request")
         payments = [
             (Decimal("12.40"), "DE"),
             (Decimal("640.00"), "US"),
@@ -357,7 +361,7 @@ def serve(env: dict[str, str]) -> None:
         print(f"\n(served {len(traffic)} more requests in one call, as live traffic, for the log)")
         store.close()  # flushes the served-feature log
 
-        heading(6, "Skew guards: consistency (online vs offline, log replay) and freshness")
+        heading(7, "Skew guards: consistency (online vs offline, log replay) and freshness")
         report = Path(env["SKEWLESS_PAYMENTS_DATA_DIR"]) / "consistency.html"
         run(
             [skewless_cli, *common, "consistency", "--sample", "300"],
@@ -376,6 +380,93 @@ def serve(env: dict[str, str]) -> None:
         print(f"HTML report: {report}")
         print()
         run([skewless_cli, *common, "freshness"], cwd=REPO, env=cli_env, what="skewless freshness")
+
+
+#: Real-time window features (models/realtime): exact at the request instant, fed by pushes.
+WINDOW_FEATURES = [
+    "user_txn_windows.events_count_1h",
+    "user_txn_windows.events_count_24h",
+    "user_txn_windows.amount_usd_sum_24h",
+    "user_txn_windows.amount_usd_max_7d",
+    "user_txn_windows.merchant_id_count_distinct_7d",
+    "merchant_txn_windows.events_count_1h",
+    "merchant_txn_windows.amount_usd_sum_24h",
+]
+
+
+def push_live(
+    store: Any,
+    skewless_cli: str,
+    common: list[str],
+    cli_env: dict[str, str],
+    env: dict[str, str],
+    entity: dict[str, int],
+) -> None:
+    """Three live payments of `entity` pushed (`skewless push`, twice: the replay changes
+    nothing), then its window features served and checked against the offline computation at
+    the same instant (the pushed payments reach it through the event log)."""
+    import json
+
+    import duckdb
+    import pandas as pd
+
+    from skewless.guards.window_replay import window_rows
+
+    # payments that happen just after this read (an earlier event time would be a late event:
+    # the replay would rightly flag this read, which could not have counted it)
+    now = datetime.now(timezone.utc)
+    before = store.get_online_features(WINDOW_FEATURES, [entity], now=now).to_dicts()[0]
+    live = [
+        {
+            "txn_id": 10**12 + int(now.timestamp()) * 10 + i,
+            "user_id": entity["user_id"],
+            "merchant_id": entity["merchant_id"],
+            "amount_usd": str(Decimal("19.99") * (i + 1)),
+            "txn_ts": (now + pd.Timedelta(milliseconds=1 + i)).isoformat(),
+        }
+        for i in range(3)
+    ]
+    events = Path(env["SKEWLESS_PAYMENTS_DATA_DIR"]) / "live_payments.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in live))
+    log_dir = str(Path(env["SKEWLESS_PAYMENTS_DATA_DIR"]) / "event_log")
+    for attempt in ("", " (again: a replay adds nothing)"):
+        for view in ("user_txn_windows", "merchant_txn_windows"):
+            print(f"\npush to {view}{attempt}:")
+            run(
+                [skewless_cli, *common, "push", view, str(events), "--log-dir", log_dir],
+                cwd=REPO,
+                env=cli_env,
+                what="skewless push",
+            )
+    now = datetime.now(timezone.utc)
+    resp = store.get_online_features(WINDOW_FEATURES, [entity], now=now)
+    after, statuses = resp.to_dicts()[0], resp.statuses[0]
+    offline: dict[str, Any] = {}
+    with duckdb.connect(env["SKEWLESS_DUCKDB_PATH"], read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        for name in ("user_txn_windows", "merchant_txn_windows"):
+            row = window_rows(con, store.registry.windows[name], [(entity, now)])[0]
+            offline.update({f"{name}.{k}": v for k, v in row.items()})
+    rows = [
+        {
+            "feature": ref,
+            "before push": before[ref],
+            "after push": after[ref],
+            "status": statuses[ref],
+            "= offline as of now": "yes"
+            if _same(after[ref], offline[ref])
+            else f"NO ({offline[ref]!r})",
+        }
+        for ref in WINDOW_FEATURES
+    ]
+    print(f"\nuser {entity['user_id']} at merchant {entity['merchant_id']}, 3 payments pushed:")
+    print(pd.DataFrame(rows).to_string(index=False))
+    gained = after["user_txn_windows.events_count_1h"] - before["user_txn_windows.events_count_1h"]
+    if gained != 3 or any(r["= offline as of now"] != "yes" for r in rows):
+        raise DemoError(
+            f"the pushed payments did not show exactly (+{gained} in the last hour, expected +3) "
+            "or online and offline windows differ; see the table above"
+        )
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -340,7 +340,34 @@ def write(tables: dict[str, pd.DataFrame], out: Path) -> dict[str, Path]:
         df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
         tmp.replace(path)
         paths[name] = path
+    paths["event_log"] = write_empty_event_log(out)
     return paths
+
+
+def write_empty_event_log(out: Path) -> Path:
+    """`<out>/event_log/_empty/empty.parquet`: no rows, the columns of pushed payments, so the
+    event log glob of models/realtime/txn_events.sql matches before anything was pushed. An
+    earlier run's pushed events are removed (they belong to that run's data)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    log = out / "event_log"
+    shutil.rmtree(log, ignore_errors=True)
+    (log / "_empty").mkdir(parents=True)
+    schema = pa.schema(
+        [
+            ("txn_id", pa.string()),
+            ("user_id", pa.int64()),
+            ("merchant_id", pa.int64()),
+            ("amount_usd", pa.decimal128(18, 2)),
+            ("txn_ts", pa.timestamp("us", "UTC")),
+        ]
+    )
+    path = log / "_empty" / "empty.parquet"
+    pq.write_table(schema.empty_table(), path)
+    return path
 
 
 def _env_int(name: str, default: int) -> int:
@@ -400,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     paths = write(tables, out)
     for name, path in paths.items():
-        print(f"  {len(tables[name]):>8,} rows  {path}")
+        print(f"  {len(tables[name]) if name in tables else 0:>8,} rows  {path}")
     return 0
 
 

@@ -57,6 +57,7 @@ from typing import Any
 
 import duckdb
 import msgpack
+import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python_runtime"))
@@ -226,29 +227,37 @@ def check_window(
     refs = [f"{view}.{n}" for n in names]
     resp = store.get_online_features(refs, [{"user_id": u} for u in users], now=q)
     source = "raw_events" + (" union all select * from raw_pushed" if with_pushed else "")
+    con.execute(
+        "create or replace temp table chk as select user_id, ts, amount, amount_dec "
+        f"from (select * from {source}) where user_id in ({', '.join(map(str, users))})"
+    )
+    stamps: dict[int, list[datetime]] = {u: [] for u in users}
+    for u, ts in con.execute("select user_id, ts from chk").fetchall():
+        stamps[u].append(ts)
     compared = 0
-    for u, values, statuses in zip(users, resp.values, resp.statuses, strict=True):
-        assert set(statuses.values()) == {"present"}, (view, u, statuses)
-        got = dict(zip(names, values, strict=True))
-        rows = con.execute(
-            f"select ts, amount, amount_dec from (select * from {source}) where user_id = ?",
-            [u],
-        ).fetchall()
-        for w, length in WINDOWS.items():
-            inside = [r for r in rows if q - length < r[0] <= q]
-            amounts = [r[1] for r in inside]
-            # DuckDB's own aggregates over the same rows (the oracle), Σ|x| for the bound
-            want = con.execute(
-                f"select count(amount), sum(amount), avg(amount), min(amount), max(amount), "
-                f"sum(amount_dec), sum(abs(amount)) from (select * from {source}) "
-                "where user_id = ? and ts > ? and ts <= ?",
-                [u, q - length, q],
-            ).fetchone()
-            assert want is not None and want[0] == len(amounts)
-            count, total, avg, lo, hi, dec, scale = want
-            assert got[f"amount_count_{w}"] == count, (view, u, w, got, want)
+    nonzero = set()
+    for w, length in WINDOWS.items():
+        # DuckDB's own aggregates over the same rows (the oracle), Σ|x| for the bound
+        want = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "select user_id, count(amount), sum(amount), avg(amount), min(amount), "
+                "max(amount), sum(amount_dec), sum(abs(amount)) from chk "
+                "where ts > ? and ts <= ? group by user_id",
+                [q - length, q],
+            ).fetchall()
+        }
+        for u, values, statuses in zip(users, resp.values, resp.statuses, strict=True):
+            assert set(statuses.values()) == {"present"}, (view, u, statuses)
+            got = dict(zip(names, values, strict=True))
+            count, total, avg, lo, hi, dec, scale = want.get(
+                u, (0, None, None, None, None, None, 0)
+            )
+            # the window contract, q - W < ts <= q, checked on the times themselves too
+            assert count == sum(q - length < t <= q for t in stamps[u]), (u, w, count)
+            assert got[f"amount_count_{w}"] == count, (view, u, w, got, count)
             for fn, exp in (("min", lo), ("max", hi)):
-                assert got[f"amount_{fn}_{w}"] == exp, (view, u, w, fn, got, want)
+                assert got[f"amount_{fn}_{w}"] == exp, (view, u, w, fn, got, exp)
             for fn, exp, div in (("sum", total, 1), ("avg", avg, max(count, 1))):
                 value = got[f"amount_{fn}_{w}"]
                 if exp is None:
@@ -259,6 +268,9 @@ def check_window(
                 value = got[f"amount_dec_sum_{w}"]
                 assert value == dec and (dec is None or isinstance(value, Decimal)), (u, w)
             compared += 5 + (view == "txn_wd")
+            if count:
+                nonzero.add(w)
+    assert nonzero == set(WINDOWS), f"{view}: no events in a window of the sample: {nonzero}"
     return compared
 
 
@@ -585,6 +597,7 @@ def main() -> int:
     users = 300 if quick else 10_000
     dec_users = 100 if quick else 1_000
     runs, iters = (2, 200) if quick else (5, 2000)
+    n_prof = min(iters, 1000)  # reads under cProfile
     n_check = 10 if quick else 40
     n_fresh = 50 if quick else 500
     # 12 h of traffic at 1 event/hour per user: the last sixth is pushed under cProfile
@@ -592,12 +605,17 @@ def main() -> int:
     n_timed = n_push - n_push // 6
     t_start = time.perf_counter()
 
+    def say(*what: Any) -> None:
+        print(f"[{time.perf_counter() - t_start:4.0f}s]", *what, flush=True)
+
     tmp = Path(tempfile.mkdtemp(prefix="skewless-bench-window-online-"))
     server = LocalRedis()
     try:
         db = tmp / "bench.duckdb"
         n_events = fill_tables(db, users)
+        say(f"{n_events:,} events generated")
         manifest = build_project(tmp / "project", db, dec_users)
+        say("dbt project built")
         registry = Registry.from_manifest(manifest)
         assert set(registry.windows) == {"txn_w", "txn_wd"}, registry.problems
         con = duckdb.connect(str(db))
@@ -622,7 +640,7 @@ def main() -> int:
             materialize(registry, client, reader, now=now_load, select=[view])
             load_s[view] = time.perf_counter() - w0
             mem[view] = int(client.info("memory")["used_memory"]) - before
-            print(f"loaded {view} in {load_s[view]:.1f}s", flush=True)
+            say(f"loaded {view} in {load_s[view]:.1f}s")
 
         # memory per entity
         rec_keys = data_keys(client, registry, "txn_w", users)
@@ -647,6 +665,7 @@ def main() -> int:
             con, store, "txn_wd", rng.sample(range(dec_users), n_check // 2), q_load, False
         )
         check_plain(store, sample, q_load)
+        say(f"values checked ({compared:,} window values)")
 
         plain_refs = [f"user_stats.f{i}" for i in range(10)]
         w_refs = [f"txn_w.{n}" for n in outputs("txn_w")]
@@ -662,8 +681,8 @@ def main() -> int:
             iters,
             rng,
         )
-        print("reads after the load", reads, flush=True)
-        read_prof = profile_reads(store, w_refs, users, q_load, iters, rng)
+        say("reads after the load", reads)
+        read_prof = profile_reads(store, w_refs, users, q_load, n_prof, rng)
 
         # push throughput: the same events through skewless, raw SETs and the bare script
         events = push_stream(users, n_push, T0, PUSH_SPAN, seed=1)
@@ -681,7 +700,7 @@ def main() -> int:
             cmd = client.info("commandstats")
             lua = cmd.get("cmdstat_evalsha", {})
             exists = cmd.get("cmdstat_script|exists", {}).get("calls", 0)
-            print(key, throughput[key], "evalsha", lua, "script exists", exists, flush=True)
+            say(key, throughput[key], "evalsha", lua, "script exists", exists)
             if key == "skewless":
                 evalsha_usec = int(lua.get("usec", 0))
                 evalsha_calls = int(lua.get("calls", 0))
@@ -689,13 +708,16 @@ def main() -> int:
         push_prof = profile(
             lambda: push_skewless(store, "txn_w", profiled, args.batch), push_phases()
         )
-        con.executemany(
-            "insert into raw_pushed values (?, ?, ?, ?, ?)",
-            [
-                (e["user_id"], e["ts"].replace(tzinfo=None), e["eid"], e["amount"], None)
-                for e in events
-            ],
+        pushed_table = pa.table(
+            {
+                "user_id": pa.array([e["user_id"] for e in events], pa.int64()),
+                "ts": pa.array([e["ts"].replace(tzinfo=None) for e in events], pa.timestamp("us")),
+                "eid": [e["eid"] for e in events],
+                "amount": pa.array([e["amount"] for e in events], pa.float64()),
+            }
         )
+        con.register("pushed_arrow", pushed_table)
+        con.execute("insert into raw_pushed select *, null from pushed_arrow")
         push_keys = data_keys(client, registry, "txn_w", min(users, 2000), push=True)
         push_usage, _ = memory_per_key(client, push_keys)
         push_usage = [u for u in push_usage if u]
@@ -704,6 +726,7 @@ def main() -> int:
         q_push = T0 + PUSH_SPAN + timedelta(minutes=1)
         compared += check_window(con, store, "txn_w", sample, q_push, with_pushed=True)
         check_plain(store, sample, q_push)
+        say("values checked after the pushes")
         reads_pushed = read_rounds(
             store,
             [("plain", plain_refs, users, q_push), ("window", w_refs, users, q_push)],
@@ -711,12 +734,13 @@ def main() -> int:
             iters,
             rng,
         )
-        print("reads after the pushes", reads_pushed, flush=True)
-        read_prof_pushed = profile_reads(store, w_refs, users, q_push, iters, rng)
+        say("reads after the pushes", reads_pushed)
+        read_prof_pushed = profile_reads(store, w_refs, users, q_push, n_prof, rng)
 
         visible, push_only, misses = freshness(
             store, "txn_w", users, n_fresh, T0 + PUSH_SPAN + timedelta(minutes=2), seed=2
         )
+        say("freshness measured")
         load_avg = os.getloadavg()[0]
         store.close()
         con.close()
@@ -792,7 +816,7 @@ def main() -> int:
     lines += [
         "",
         *profile_lines(
-            f"Where a window read's time goes (cProfile over {iters:,} reads of `txn_w`'s 20 "
+            f"Where a window read's time goes (cProfile over {n_prof:,} reads of `txn_w`'s 20 "
             "outputs right after the load, {:.2f} s; after the pushes in brackets, {:.2f} s; "
             "shares of the profiled time, cumulative):",
             read_prof,

@@ -30,6 +30,7 @@ from test_example_project import SMALL, copy_project, run_dbt, write_small_data
 pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("example_postgres")]
 
 VIEWS = ("user_txn_stats", "merchant_risk", "user_profile")
+WINDOW_VIEWS = ("user_txn_windows", "merchant_txn_windows")
 # the models both targets build, each with the columns that order its rows uniquely
 MODELS = {
     "stg_transactions": "txn_id",
@@ -287,8 +288,17 @@ def test_cli_materialize_get_consistency_training_record_on_postgres(
         ]
     )
     get = ["get", *[a for e in entities for a in ("-e", e)], "-f", features, "--now", now, "--json"]
+    windows = ",".join(
+        f"{v}.{o}"
+        for v in WINDOW_VIEWS
+        for o in ("events_count_1h", "events_count_7d", "amount_usd_sum_24h", "amount_usd_sum_7d")
+    )
+    windows += ",user_txn_windows.amount_usd_max_7d,user_txn_windows.merchant_id_count_distinct_7d"
+    get_windows = ["get", *[a for e in entities for a in ("-e", e)], "-f", windows, "--now", now]
+    get_windows.append("--json")
 
     served = {}
+    windowed = {}
     for target in ("duckdb", "postgres"):
         redis.Redis.from_url(redis_url).flushall()
         dbt_target = "dev" if target == "duckdb" else "postgres"
@@ -296,8 +306,16 @@ def test_cli_materialize_get_consistency_training_record_on_postgres(
             target, redis_url, "materialize", *example.offline(dbt_target), "--now", now, "--json"
         )
         loaded = {r["view"]: r["rows"] for r in json.loads(res.stdout)}
-        assert set(loaded) == set(VIEWS) and all(n > 0 for n in loaded.values()), loaded
+        # the feature views, and the real-time window views (loaded from either engine)
+        assert set(loaded) == {*VIEWS, *WINDOW_VIEWS}, loaded
+        assert all(n > 0 for n in loaded.values()), loaded
         served[target] = (loaded, json.loads(example.cli(target, redis_url, *get).stdout))
+        windowed[target] = json.loads(example.cli(target, redis_url, *get_windows).stdout)
+    # the window values loaded from PostgreSQL are those loaded from DuckDB, exact and present
+    assert windowed["postgres"] == windowed["duckdb"]
+    statuses = {v["status"] for row in windowed["duckdb"] for v in row["features"].values()}
+    assert statuses == {"present"}, statuses
+    assert any(v["value"] for v in windowed["duckdb"][0]["features"].values())
     assert served["postgres"][0] == served["duckdb"][0]  # the same rows loaded per view
     pg_served, duck_served = served["postgres"][1], served["duckdb"][1]
     assert pg_served == duck_served

@@ -660,10 +660,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "2. Build",
         "3. Training set",
         "4. Online",
-        "5. Request-time features",
-        "6. Skew guards",
+        "5. Real-time windows",
+        "6. Request-time features",
+        "7. Skew guards",
     ):
         assert heading in out, heading
+    # the pushed payments: counted at once (+3 in the last hour), each window value equal offline
+    pushed = out[out.index("5. Real-time windows") : out.index("6. Request-time features")]
+    assert pushed.count(" 3       3      0") == 2 and pushed.count(" 3       0      3") == 2, pushed
+    window_rows = [line for line in pushed.splitlines() if "_txn_windows." in line]
+    assert len(window_rows) == 7 and all(line.endswith(" yes") for line in window_rows), pushed
     # the demo ends with clean skew checks: Redis vs offline, the log replay, freshness
     assert re.search(r"online: \d+ rows .* OK", out) and re.search(
         r"replay: \d+ rows .* OK", out

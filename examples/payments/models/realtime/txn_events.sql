@@ -4,10 +4,11 @@
     files under SKEWLESS_PAYMENTS_DATA_DIR/event_log/<view>/ (generate.py writes an empty one, so
     the glob always matches). A view: a replay or a load reads what was pushed up to then.
     A payment pushed twice, or pushed and later in the batch, is kept once (by txn_id).
-    txn_ts is cast to microseconds, the precision online windows are exact to.
+    txn_ts is truncated to microseconds (to_microseconds), the precision online windows are exact
+    to, as every other model does it.
 #}
 with batch as (
-    select txn_id, user_id, merchant_id, amount_usd, cast(txn_ts as timestamp) as txn_ts
+    select txn_id, user_id, merchant_id, amount_usd, {{ to_microseconds('txn_ts') }} as txn_ts
     from {{ ref('stg_transactions') }}
 ),
 {% if target.type == 'duckdb' %}

@@ -130,15 +130,14 @@ def fill_tables(db: Path, users: int) -> int:
         select range::bigint as user_id, timestamp '{T0 - timedelta(minutes=5)}' as ts, {feats}
         from range({users})"""
     )
-    con.execute(
-        "create or replace table raw_pushed as select * from raw_events where false"
-    )  # the pushed events, for the checks
+    for name in ("raw_pushed", "raw_pushed_s"):  # the pushed events, for the checks
+        con.execute(f"create or replace table {name} as select * from raw_events where false")
     n = con.execute("select count(*) from raw_events").fetchone()[0]  # type: ignore[index]
     con.close()
     return int(n)
 
 
-def build_project(root: Path, db: Path, dec_users: int) -> Path:
+def build_project(root: Path, db: Path, dec_users: int, steady_users: int) -> Path:
     """Writes and builds (dbt deps + build) the dbt project; → its manifest."""
     models = root / "models"
     models.mkdir(parents=True)
@@ -183,6 +182,7 @@ def build_project(root: Path, db: Path, dec_users: int) -> Path:
     spec = [
         {"name": "txn_w", "config": {"meta": {"skewless": window}}, "columns": event_cols},
         {"name": "txn_wd", "config": {"meta": {"skewless": window_dec}}, "columns": event_cols},
+        {"name": "txn_s", "config": {"meta": {"skewless": window}}, "columns": event_cols},
         {
             "name": "user_stats",
             "config": {"meta": {"skewless": {"entity": "user_id", "timestamp": "ts"}}},
@@ -193,6 +193,9 @@ def build_project(root: Path, db: Path, dec_users: int) -> Path:
     (models / "txn_w.sql").write_text("select * from main.raw_events\n")
     (models / "txn_wd.sql").write_text(
         f"select * from main.raw_events where user_id < {dec_users}\n"
+    )
+    (models / "txn_s.sql").write_text(
+        f"select * from main.raw_events where user_id < {steady_users}\n"
     )
     (models / "user_stats.sql").write_text("select * from main.raw_stats\n")
     dbt = str(Path(sys.executable).with_name("dbt"))
@@ -219,14 +222,14 @@ def check_window(
     view: str,
     users: Sequence[int],
     q: datetime,
-    with_pushed: bool,
+    pushed: str = "",
 ) -> int:
     """Every output of `users` at `q` equals DuckDB's aggregate over the events (and the pushed
     ones); → the number of values compared."""
     names = outputs(view)
     refs = [f"{view}.{n}" for n in names]
     resp = store.get_online_features(refs, [{"user_id": u} for u in users], now=q)
-    source = "raw_events" + (" union all select * from raw_pushed" if with_pushed else "")
+    source = "raw_events" + (f" union all select * from {pushed}" if pushed else "")
     con.execute(
         "create or replace temp table chk as select user_id, ts, amount, amount_dec "
         f"from (select * from {source}) where user_id in ({', '.join(map(str, users))})"
@@ -474,6 +477,77 @@ def profile(
     return total, tops, shares
 
 
+def lua_cost(client: Any, sizes: Sequence[int], n: int) -> tuple[list[tuple[int, float]], float]:
+    """µs inside Redis (`INFO commandstats`) per EVALSHA of the push script adding one event to
+    a key already holding `size` events, per size; and per SET of a comparable payload."""
+    sha = client.script_load(windows.PUSH_SCRIPT)
+    payload = msgpack.packb([1.0])
+    base = 1_700_000_000_000_000
+    out = []
+    for size in sizes:
+        fill = [x for e in range(size) for x in (b"e%d" % e, b"%d" % (base + e), payload)]
+        pipe = client.pipeline(transaction=False)
+        for k in range(n):
+            if fill:
+                pipe.evalsha(sha, 1, b"bench:cost:%d:{%d}" % (size, k), b"0", *fill)
+        pipe.execute()
+        client.config_resetstat()
+        pipe = client.pipeline(transaction=False)
+        for k in range(n):
+            key = b"bench:cost:%d:{%d}" % (size, k)
+            pipe.evalsha(sha, 1, key, b"0", b"new", b"%d" % (base + size), payload)
+        pipe.execute()
+        stat = client.info("commandstats")["cmdstat_evalsha"]
+        out.append((size, stat["usec"] / stat["calls"]))
+    client.config_resetstat()
+    pipe = client.pipeline(transaction=False)
+    for k in range(n):
+        pipe.set(b"bench:cost:set:{%d}" % k, msgpack.packb([k, b"new", base, payload]))
+    pipe.execute()
+    stat = client.info("commandstats")["cmdstat_set"]
+    return out, stat["usec"] / stat["calls"]
+
+
+def evaluate_cost(
+    client: Any, registry: Registry, key_list: list[bytes], q: datetime, rounds: int
+) -> tuple[float, float, float, int]:
+    """Median µs of `WindowServing.evaluate` (all outputs, no pushes) on stored records, as
+    stored and with the folded middles' distinct-value lists emptied (no output reads them: the
+    values must be identical), and of `unpack_record`. → (as stored, emptied, unpack, records)."""
+    serving = windows.window_serving(registry.windows["txn_w"])
+    outs = list(range(len(serving.outputs)))
+    q_us = _us(q.replace(tzinfo=timezone.utc))
+    states = [msgpack.unpackb(b)[0] for b in client.mget(key_list)]
+    records = [windows.unpack_record(st) for st in states]
+    emptied = [windows.unpack_record(st) for st in states]
+    for r in emptied:
+        for *_, middle in r[5]:
+            for column in middle[1] if middle else ():
+                column[6] = []
+    for a, b in zip(records, emptied, strict=True):
+        assert serving.evaluate(a, (), q_us, outs, a[1]) == serving.evaluate(
+            b, (), q_us, outs, b[1]
+        )
+    perf = time.perf_counter_ns
+    stats: dict[str, list[float]] = {"stored": [], "emptied": [], "unpack": []}
+    for _ in range(rounds):
+        for key, recs in (("stored", records), ("emptied", emptied)):
+            samples = []
+            for r in recs:
+                t0 = perf()
+                serving.evaluate(r, (), q_us, outs, r[1])
+                samples.append(perf() - t0)
+            stats[key].append(percentile(samples, 0.5))
+        samples = []
+        for st in states:
+            t0 = perf()
+            windows.unpack_record(st)
+            samples.append(perf() - t0)
+        stats["unpack"].append(percentile(samples, 0.5))
+    med = {k: statistics.median(v) for k, v in stats.items()}
+    return med["stored"], med["emptied"], med["unpack"], len(records)
+
+
 def push_phases() -> list[tuple[str, Any]]:
     from redis.client import Pipeline
     from redis.commands.core import Script
@@ -598,6 +672,8 @@ def main() -> int:
     dec_users = 100 if quick else 1_000
     runs, iters = (2, 200) if quick else (5, 2000)
     n_prof = min(iters, 1000)  # reads under cProfile
+    n_eval = 100 if quick else 1000  # records evaluated alone
+    steady_users = 100 if quick else 1_000  # the steady-state view's users
     n_check = 10 if quick else 40
     n_fresh = 50 if quick else 500
     # 12 h of traffic at 1 event/hour per user: the last sixth is pushed under cProfile
@@ -614,10 +690,10 @@ def main() -> int:
         db = tmp / "bench.duckdb"
         n_events = fill_tables(db, users)
         say(f"{n_events:,} events generated")
-        manifest = build_project(tmp / "project", db, dec_users)
+        manifest = build_project(tmp / "project", db, dec_users, steady_users)
         say("dbt project built")
         registry = Registry.from_manifest(manifest)
-        assert set(registry.windows) == {"txn_w", "txn_wd"}, registry.problems
+        assert set(registry.windows) == {"txn_w", "txn_wd", "txn_s"}, registry.problems
         con = duckdb.connect(str(db))
         con.execute("set TimeZone = 'UTC'")
         per_user = [
@@ -660,7 +736,7 @@ def main() -> int:
         rng = random.Random(5)
         q_load = T0 + timedelta(minutes=30)
         sample = rng.sample(range(users), n_check)
-        compared = check_window(con, store, "txn_w", sample, q_load, with_pushed=False)
+        compared = check_window(con, store, "txn_w", sample, q_load)
         compared += check_window(
             con, store, "txn_wd", rng.sample(range(dec_users), n_check // 2), q_load, False
         )
@@ -683,6 +759,8 @@ def main() -> int:
         )
         say("reads after the load", reads)
         read_prof = profile_reads(store, w_refs, users, q_load, n_prof, rng)
+        eval_cost = evaluate_cost(client, registry, rec_keys[:n_eval], q_load, 3)
+        say("evaluate alone", eval_cost)
 
         # push throughput: the same events through skewless, raw SETs and the bare script
         events = push_stream(users, n_push, T0, PUSH_SPAN, seed=1)
@@ -708,6 +786,8 @@ def main() -> int:
         push_prof = profile(
             lambda: push_skewless(store, "txn_w", profiled, args.batch), push_phases()
         )
+        lua_us, set_us = lua_cost(client, (0, 12, 48), 500 if not quick else 100)
+        say("µs per EVALSHA by key size", lua_us, "per SET", set_us)
         pushed_table = pa.table(
             {
                 "user_id": pa.array([e["user_id"] for e in events], pa.int64()),
@@ -724,7 +804,7 @@ def main() -> int:
 
         # reads again, every entity with its pushed events, checked first
         q_push = T0 + PUSH_SPAN + timedelta(minutes=1)
-        compared += check_window(con, store, "txn_w", sample, q_push, with_pushed=True)
+        compared += check_window(con, store, "txn_w", sample, q_push, "raw_pushed")
         check_plain(store, sample, q_push)
         say("values checked after the pushes")
         reads_pushed = read_rounds(
@@ -823,6 +903,13 @@ def main() -> int:
             read_prof_pushed,
         ),
         "",
+        f"`WindowServing.evaluate` alone (all 20 outputs, no pushes, {eval_cost[3]:,} stored "
+        f"records, median of {3} rounds of per-call medians): **{eval_cost[0]:.0f} µs** as "
+        f"stored; **{eval_cost[1]:.0f} µs** on the same records with the distinct-value lists "
+        "of their folded middles emptied (no output of this view is a `count_distinct`; the 20 "
+        f"values are checked identical); `unpack_record` {eval_cost[2]:.0f} µs. The plain "
+        f"view's whole read is {p[0]:.0f} µs.",
+        "",
         "### Redis memory per entity",
         "",
         "| | median | p99 | max |",
@@ -872,7 +959,12 @@ def main() -> int:
         + f" Inside Redis the push script took {evalsha_usec / max(evalsha_calls, 1):.1f} µs "
         f"per EVALSHA ({evalsha_calls:,} calls, {evalsha_usec / 1e6:.2f} s, "
         f"{evalsha_usec / n_timed:.1f} µs per event, `INFO commandstats`); redis-py sent "
-        f"{exists_calls:,} `SCRIPT EXISTS` (one extra round trip per push call).",
+        f"{exists_calls:,} `SCRIPT EXISTS` (one extra round trip per push call). At that cost "
+        f"the Redis thread alone caps the script at {1e6 * n_timed / max(evalsha_usec, 1):,.0f} "
+        "events/s. Per call inside Redis (500 calls each, `INFO commandstats`): the push script "
+        "adding one event to a key holding "
+        + ", ".join(f"{size} events: {us:.1f} µs" for size, us in lua_us)
+        + f"; a SET of a comparable payload: {set_us:.1f} µs.",
         "",
         *profile_lines(
             f"Where the time of `store.push` goes (cProfile over the last {len(profiled):,} "

@@ -80,8 +80,7 @@ def push(
     \b
     Example:
       skewless push txn_windows events.jsonl --log-dir data/event_log
-      echo '{"user_id": 42, "txn_ts": "2026-01-02T12:00:00Z", "txn_id": "t1", "amount": 12.5}' \\
-        | skewless push txn_windows -
+      skewless push txn_windows - < events.jsonl
     """
     store = obj.store()
     now = parse_now(now_text)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
 import json
 import os
 import pstats
@@ -657,7 +658,278 @@ def profile_lines(title: str, prof: Profile, other: Profile | None = None) -> li
     return lines
 
 
+def record_pushed(con: duckdb.DuckDBPyConnection, table: str, events: list[dict]) -> None:
+    """Appends pushed events to `table` (what the offline event log would hold), for checks."""
+    arrow = pa.table(
+        {
+            "user_id": pa.array([e["user_id"] for e in events], pa.int64()),
+            "ts": pa.array([e["ts"].replace(tzinfo=None) for e in events], pa.timestamp("us")),
+            "eid": [e["eid"] for e in events],
+            "amount": pa.array([e["amount"] for e in events], pa.float64()),
+        }
+    )
+    con.register("pushed_arrow", arrow)
+    con.execute(f"insert into {table} select *, null from pushed_arrow")
+    con.unregister("pushed_arrow")
+
+
+def steady_state(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    store: FeatureStore,
+    registry: Registry,
+    users: int,
+    batch: int,
+    say: Callable[..., None],
+) -> dict[str, Any]:
+    """`txn_s` (the users below `users`) as it is after loads have absorbed pushed events: each
+    of its events was first pushed live (one user per call), then the load at T0 finds them all
+    in the relation and absorbs them by event id, keeping a tombstone of each pushed event until
+    it is older than every window plus the horizon (`PRUNE_SCRIPT`). Then 12 h of traffic is
+    pushed as in the main run. → figures for the section."""
+    out: dict[str, Any] = {}
+    rows = con.execute(
+        "select user_id, ts, eid, amount from raw_events where user_id < ? order by user_id, ts",
+        [users],
+    ).fetchall()
+    now_load = T0.replace(tzinfo=timezone.utc)
+    w0 = time.perf_counter()
+    for _user, group in itertools.groupby(rows, key=lambda r: r[0]):
+        mine = list(group)
+        for i in range(0, len(mine), 1000):
+            chunk = [
+                {"user_id": u, "ts": t.replace(tzinfo=timezone.utc), "eid": e, "amount": a}
+                for u, t, e, a in mine[i : i + 1000]
+            ]
+            assert store.push("txn_s", chunk, now=now_load).added == len(chunk)
+    out["history"] = (len(rows), time.perf_counter() - w0)
+    w0 = time.perf_counter()
+    materialize(registry, client, DuckDBReader(con), now=now_load, select=["txn_s"])
+    out["load_s"] = time.perf_counter() - w0
+    say(f"txn_s: {len(rows):,} events pushed, then loaded in {out['load_s']:.1f}s")
+    rng = random.Random(9)
+    sample = rng.sample(range(users), min(users, 20))
+    out["compared"] = check_window(con, store, "txn_s", sample, T0 + timedelta(minutes=30))
+    push_keys = data_keys(client, registry, "txn_s", users, push=True)
+    out["push_usage"], _ = memory_per_key(client, push_keys)
+    tomb, live = [], []
+    for blob in client.mget(push_keys):
+        _seq, events = msgpack.unpackb(blob, raw=True)
+        tomb.append(sum(len(e) == 3 for e in events))
+        live.append(sum(len(e) > 3 for e in events))
+    assert not any(live), "the load left pushed events unabsorbed"
+    out["tombstones"] = tomb
+    events = push_stream(users, int(users * PUSH_SPAN / timedelta(hours=1)), T0, PUSH_SPAN, 3)
+    client.config_resetstat()
+    cpu0 = server_cpu(client)
+    wall, cpu = push_skewless(store, "txn_s", events, batch)
+    cmd = client.info("commandstats")
+    out["push"] = (
+        len(events), wall, cpu, server_cpu(client) - cpu0, int(cmd["cmdstat_evalsha"]["usec"]),
+        int(cmd["cmdstat_evalsha"]["calls"]), int(cmd["cmdstat_script|exists"]["calls"]),
+    )  # fmt: skip
+    out["push_usage_after"], _ = memory_per_key(client, push_keys)
+    record_pushed(con, "raw_pushed_s", events)
+    q_push = T0 + PUSH_SPAN + timedelta(minutes=1)
+    out["compared"] += check_window(con, store, "txn_s", sample, q_push, "raw_pushed_s")
+    say("txn_s: pushed and checked", out["push"])
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
+
+
+def render(f: dict[str, Any]) -> str:
+    """The markdown section from the figures `main` collected."""
+    users, quick, batch = f["users"], f["quick"], f["batch"]
+    per_user, steady = f["per_user"], f["steady"]
+    reads, pushed, st_reads = f["reads"], f["reads_pushed"], f["reads_steady"]
+    tombs = statistics.median(steady["tombstones"])
+    lines = [
+        "## Window views online (`get_online_features`, `store.push`)",
+        "",
+        f"{users:,} users, {f['events']:,} events over the {HISTORY_DAYS} days before the load "
+        f"at T0 (per user a Poisson stream, its rate log-normal with median 1 event/hour, "
+        f"σ = {SIGMA}: median {statistics.median(per_user):.0f} events per user, max "
+        f"{per_user[-1]:,}). Window view `txn_w`: {', '.join(FUNCTIONS)} of `amount` DOUBLE × "
+        f"{', '.join(WINDOWS)} = 20 outputs, horizon 1d (the default), `event_id` declared; "
+        f"`txn_wd` adds `sum(amount_dec)` DECIMAL(18,2) (24 outputs; users below "
+        f"{f['dec_users']:,}); `txn_s`, defined as `txn_w`, holds the users below "
+        f"{f['steady_users']:,} in the steady state (below); plain view `user_stats`: 10 DOUBLE "
+        f"features. Loaded by `materialize` at T0 (user_stats {f['load_s']['user_stats']:.1f} s, "
+        f"txn_w {f['load_s']['txn_w']:.1f} s, txn_wd {f['load_s']['txn_wd']:.1f} s) into one "
+        "local redis-server; the store reads on one connection over loopback. Values checked "
+        f"against DuckDB before timing: {f['compared'] + steady['compared']:,} window values of "
+        "sampled users, after the load and after the pushes (counts, min, max and DECIMAL sums "
+        "exactly, DOUBLE sums and averages to 1e-12 × Σ|x|)."
+        + (" **--quick run: tiny sizes, not representative.**" if quick else ""),
+        "",
+        "### Reads: 1 entity, window view vs plain view",
+        "",
+        f"{f['runs']} interleaved rounds × {f['iters']:,} calls per case, a random user per "
+        "call; the median over rounds of each round's p50 / p99, in µs. Ratio = window ÷ the "
+        f"plain view read in the same rounds. Target (issue 13): ≤ {READ_TARGET:g}×.",
+        "",
+        "| case | p50 / p99 µs | ratio p50 (p99) | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    rows = [
+        ("plain view, 10 features; `now` = T0 + 30 min", reads["plain"], None),
+        ("`txn_w`, 20 outputs, right after the load", reads["window"], reads["plain"]),
+        ("`txn_wd`, 24 outputs (+ DECIMAL sums)", reads["window_dec"], reads["plain"]),
+        ("plain view, 10 features; `now` = T0 + 12 h", pushed["plain"], None),
+        ("`txn_w` after 12 h of pushes (~12 pushed events per key)", pushed["window"],
+         pushed["plain"]),
+        ("plain view, 10 features, users of `txn_s`", st_reads["plain"], None),
+        (f"`txn_s`, steady state: ~{tombs:.0f} tombstones + ~12 pushed events per push key",
+         st_reads["window"], st_reads["plain"]),
+    ]  # fmt: skip
+    for title, (a, b), base in rows:
+        if base is None:
+            lines.append(f"| {title} | {a:.0f} / {b:.0f} | 1× | | |")
+            continue
+        r = a / base[0]
+        met = "yes" if r <= READ_TARGET else "**NO**"
+        lines.append(
+            f"| {title} | {a:.0f} / {b:.0f} | **{r:.2f}×** ({b / base[1]:.2f}×) "
+            f"| ≤ {READ_TARGET:g}× | {met} |"
+        )
+    stored, emptied, unpack, n_rec = f["eval_cost"]
+    lines += [
+        "",
+        *profile_lines(
+            f"Where a window read's time goes (cProfile over {f['n_prof']:,} reads of `txn_w`'s "
+            "20 outputs right after the load, {:.2f} s; after the pushes in brackets, {:.2f} s; "
+            "shares of the profiled time, cumulative):",
+            f["read_prof"],
+            f["read_prof_pushed"],
+        ),
+        "",
+        f"`WindowServing.evaluate` alone (all 20 outputs, no pushes, {n_rec:,} stored records, "
+        f"median of 3 rounds' per-call medians): **{stored:.0f} µs** as stored, **{emptied:.0f} "
+        "µs** on the same records with the distinct-value lists of their folded middles emptied "
+        "(no output of this view is a `count_distinct`; the 20 values are checked identical); "
+        f"`unpack_record` {unpack:.0f} µs. The plain view's whole read: {reads['plain'][0]:.0f} µs.",
+        "",
+        "### Redis memory per entity",
+        "",
+        "| | median | p99 | max |",
+        "|---|---|---|---|",
+    ]
+
+    def row(title: str, values: Sequence[float], fmt: str = ",.0f") -> str:
+        a, b, c = dist(values)
+        return f"| {title} | {a:{fmt}} | {b:{fmt}} | {c:{fmt}} |"
+
+    share = [100 * x for x in f["distinct_share"]]
+    lines += [
+        row(f"`txn_w` record, `MEMORY USAGE`, bytes (all {users:,} keys)", f["rec_usage"]),
+        row("`txn_w` record value (`STRLEN`), bytes", f["rec_bytes"]),
+        row(f"events kept raw in a record ({len(f['kept']):,} records)", f["kept"]),
+        row("% of a record's bytes that are the distinct values of its folded middles", share),
+        row("`txn_w` push key after 12 h of pushes, `MEMORY USAGE`", f["push_usage"]),
+        row("`txn_s` push key after the load absorbed a month of pushes (tombstones only)",
+            steady["push_usage"]),
+        row("  tombstones in it (`[seq, id, ts]`, kept 30d + 1d + 5 min)", steady["tombstones"]),
+        row("`txn_s` push key, + 12 h of pushes", steady["push_usage_after"]),
+        row("plain view `user_stats` row (10 DOUBLE), `MEMORY USAGE`", f["plain_usage"]),
+    ]  # fmt: skip
+    mem = f["mem"]
+    lines += [
+        "",
+        f"`used_memory` delta of the load ÷ entities: `txn_w` **{mem['txn_w'] / users:,.0f} "
+        f"bytes** per entity ({mem['txn_w'] / 2**20:.1f} MiB for {users:,}), `txn_wd` "
+        f"{mem['txn_wd'] / f['dec_users']:,.0f}, `user_stats` {mem['user_stats'] / users:,.0f}: "
+        f"a window view's entity takes {mem['txn_w'] / max(mem['user_stats'], 1):.0f}× a plain "
+        "view's row of 10 features.",
+        "",
+        "### Push throughput",
+        "",
+        f"{f['n_push']:,} events = 12 h of traffic at every user's 1 event/hour (users uniform, "
+        f"event times increasing), in calls of {batch:,} events (about one event per entity "
+        f"per call); the first {f['n_timed']:,} timed, the rest profiled below. No log_dir. "
+        "*raw SET*: the same events as redis-py pipelined `SET`s, one per event, "
+        f"{batch:,} per round trip, payload msgpack `[seq, id, ts, packed values]` (an event as "
+        "the push script stores it). *push script, prebuilt*: `online.windows.PUSH_SCRIPT` "
+        "with hand-built arguments, per call one MULTI/EXEC of one EVALSHA per entity (what "
+        "`push_events` sends, without its Python-side preparation and without redis-py's "
+        "SCRIPT EXISTS round trip). *steady state*: `store.push` into `txn_s`, whose push keys "
+        f"hold ~{tombs:.0f} tombstones each ({f['steady_users']:,} users, 12 h of their "
+        "traffic). *history*: each `txn_s` user's 35 days pushed in one call per user (one "
+        "EVALSHA of ~840 events). CPU: this process (`process_time`) and redis-server "
+        "(`INFO cpu`); µs per EVALSHA from `INFO commandstats`.",
+        "",
+        "| path | events | events/s | × raw SET | wall s | client CPU s | Redis CPU s | Redis µs "
+        "per EVALSHA | SCRIPT EXISTS sent |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    raw_rate = f["push"]["set"][0] / f["push"]["set"][1]
+    prows = [
+        ("raw SET (pipelined)", f["push"]["set"]),
+        ("push script, prebuilt arguments", f["push"]["lua"]),
+        ("**skewless `store.push`** (`txn_w`)", f["push"]["skewless"]),
+        ("skewless `store.push`, steady state (`txn_s`)", steady["push"]),
+    ]
+    for title, (n, wall, cpu, srv, usec, calls, exists) in prows:
+        per_call = f"{usec / calls:.1f}" if calls else "–"
+        lines.append(
+            f"| {title} | {n:,} | {n / wall:,.0f} | {n / wall / raw_rate:.2f}× | {wall:.2f} | "
+            f"{cpu:.2f} | {srv:.2f} | {per_call} | {exists:,} |"
+        )
+    n_hist, hist_s = steady["history"]
+    lines.append(
+        f"| skewless `store.push`, history (one user per call) | {n_hist:,} | "
+        f"{n_hist / hist_s:,.0f} | {n_hist / hist_s / raw_rate:.2f}× | {hist_s:.2f} | | | | |"
+    )
+    n, wall, usec = f["push"]["skewless"][0], f["push"]["skewless"][1], f["push"]["skewless"][4]
+    rate = n / wall
+    st_usec = steady["push"][4]
+    met = "met" if rate >= PUSH_TARGET else f"**NOT met** ({rate / PUSH_TARGET:.2f}×)"
+    lines += [
+        "",
+        f"Target (issue 13): ≥ {PUSH_TARGET:,} events/s: {met}. The push script's cost inside "
+        f"Redis alone caps one Redis at {1e6 * n / usec:,.0f} events/s with fresh push keys and "
+        f"at {1e6 * steady['push'][0] / st_usec:,.0f} events/s in the steady state (Redis runs "
+        "scripts on one thread). Per call inside Redis (calls adding one event, "
+        f"{100 if quick else 500} calls each): the push script on a key holding "
+        + ", ".join(f"{size} events: {us:.1f} µs" for size, us in f["lua_us"])
+        + f"; a `SET` of a comparable payload: {f['set_us']:.1f} µs. The script decodes and "
+        "re-encodes the key's whole list on every call, so its cost grows with the events and "
+        "tombstones the key holds.",
+        "",
+        *profile_lines(
+            f"Where the time of `store.push` goes (cProfile over the last "
+            f"{f['n_push'] - f['n_timed']:,} events, {{:.2f}} s profiled; shares of that time, "
+            "cumulative):",
+            f["push_prof"],
+        ),
+        "",
+        "### Freshness: push → visible",
+        "",
+        f"{f['n_fresh']} single-event pushes to random users, each followed at once by "
+        "`get_online_features` of that user's `amount_count_1h`, repeated until it shows one "
+        "more. µs from before `store.push` to the read that shows it, and of the push call "
+        "alone.",
+        "",
+        "| view | push → visible p50 / p99 | push call p50 / p99 | reads that did not show it |",
+        "|---|---|---|---|",
+    ]
+    for title, (visible, push_only, misses) in (
+        ("`txn_w` (push keys: ~12 events)", f["fresh"]),
+        (f"`txn_s` (steady state: ~{tombs:.0f} tombstones)", f["fresh_steady"]),
+    ):
+        lines.append(
+            f"| {title} | **{percentile(visible, 0.5):.0f} / {percentile(visible, 0.99):.0f}** "
+            f"| {percentile(push_only, 0.5):.0f} / {percentile(push_only, 0.99):.0f} "
+            f"| {misses} |"
+        )
+    lines += [
+        "",
+        f"1-minute load average {f['load_avg_start']:.1f} at the start, "
+        f"{f['load_avg_end']:.1f} at the end, on {os.cpu_count()} cores (shared); total "
+        f"{f['elapsed']:.0f} s.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -667,18 +939,24 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (harness smoke test)")
     parser.add_argument("--batch", type=int, default=1000, help="events per push call")
     args = parser.parse_args()
-    quick = args.quick
+    quick, batch = args.quick, args.batch
     users = 300 if quick else 10_000
     dec_users = 100 if quick else 1_000
+    steady_users = 100 if quick else 1_000  # the steady-state view's users
     runs, iters = (2, 200) if quick else (5, 2000)
     n_prof = min(iters, 1000)  # reads under cProfile
     n_eval = 100 if quick else 1000  # records evaluated alone
-    steady_users = 100 if quick else 1_000  # the steady-state view's users
     n_check = 10 if quick else 40
     n_fresh = 50 if quick else 500
     # 12 h of traffic at 1 event/hour per user: the last sixth is pushed under cProfile
     n_push = int(users * PUSH_SPAN / timedelta(hours=1))
     n_timed = n_push - n_push // 6
+    fig: dict[str, Any] = {
+        "quick": quick, "batch": batch, "users": users, "dec_users": dec_users,
+        "steady_users": steady_users, "runs": runs, "iters": iters, "n_prof": n_prof,
+        "n_check": n_check, "n_fresh": n_fresh, "n_push": n_push, "n_timed": n_timed,
+        "load_avg_start": os.getloadavg()[0],
+    }  # fmt: skip
     t_start = time.perf_counter()
 
     def say(*what: Any) -> None:
@@ -688,15 +966,15 @@ def main() -> int:
     server = LocalRedis()
     try:
         db = tmp / "bench.duckdb"
-        n_events = fill_tables(db, users)
-        say(f"{n_events:,} events generated")
+        fig["events"] = fill_tables(db, users)
+        say(f"{fig['events']:,} events generated")
         manifest = build_project(tmp / "project", db, dec_users, steady_users)
         say("dbt project built")
         registry = Registry.from_manifest(manifest)
         assert set(registry.windows) == {"txn_w", "txn_wd", "txn_s"}, registry.problems
         con = duckdb.connect(str(db))
         con.execute("set TimeZone = 'UTC'")
-        per_user = [
+        fig["per_user"] = [
             r[0]
             for r in con.execute(
                 "select count(*) from raw_events group by user_id order by 1"
@@ -705,40 +983,43 @@ def main() -> int:
         client = connect(server.url)
         store = FeatureStore(registry, client, server.url)
         reader = DuckDBReader(con)
-        now_load = T0.replace(tzinfo=timezone.utc)
 
         # loads, one view at a time, with Redis's used_memory around each
-        mem: dict[str, int] = {}
-        load_s: dict[str, float] = {}
+        fig["mem"], fig["load_s"] = {}, {}
         for view in ("user_stats", "txn_w", "txn_wd"):
             before = int(client.info("memory")["used_memory"])
             w0 = time.perf_counter()
-            materialize(registry, client, reader, now=now_load, select=[view])
-            load_s[view] = time.perf_counter() - w0
-            mem[view] = int(client.info("memory")["used_memory"]) - before
-            say(f"loaded {view} in {load_s[view]:.1f}s")
+            materialize(
+                registry, client, reader, now=T0.replace(tzinfo=timezone.utc), select=[view]
+            )
+            fig["load_s"][view] = time.perf_counter() - w0
+            fig["mem"][view] = int(client.info("memory")["used_memory"]) - before
+            say(f"loaded {view} in {fig['load_s'][view]:.1f}s")
 
         # memory per entity
         rec_keys = data_keys(client, registry, "txn_w", users)
-        rec_usage, rec_bytes = memory_per_key(client, rec_keys)
-        assert all(rec_usage), "a window record key is missing"
-        kept, distinct_share = [], []
-        for blob in client.mget(rec_keys[: min(users, 2000)]):
+        fig["rec_usage"], fig["rec_bytes"] = memory_per_key(client, rec_keys)
+        assert all(fig["rec_usage"]), "a window record key is missing"
+        fig["kept"], fig["distinct_share"] = [], []
+        for blob in client.mget(rec_keys[:2000]):
             state = msgpack.unpackb(blob)[0]
             record = windows.unpack_record(state)
-            kept.append(len(record[3]))
+            fig["kept"].append(len(record[3]))
             # the distinct values each folded middle keeps (`_pack_partial`, slot 6)
             lists = [m[1][c][6] for *_, m in record[5] if m for c in range(len(m[1]))]
-            distinct_share.append(sum(len(msgpack.packb(d)) for d in lists) / len(state))
-        plain_usage, _ = memory_per_key(client, data_keys(client, registry, "user_stats", users))
+            fig["distinct_share"].append(sum(len(msgpack.packb(d)) for d in lists) / len(state))
+        fig["plain_usage"], _ = memory_per_key(
+            client, data_keys(client, registry, "user_stats", users)
+        )
 
         # the values are right before anything is timed
         rng = random.Random(5)
         q_load = T0 + timedelta(minutes=30)
+        q_push = T0 + PUSH_SPAN + timedelta(minutes=1)
         sample = rng.sample(range(users), n_check)
         compared = check_window(con, store, "txn_w", sample, q_load)
         compared += check_window(
-            con, store, "txn_wd", rng.sample(range(dec_users), n_check // 2), q_load, False
+            con, store, "txn_wd", rng.sample(range(dec_users), n_check // 2), q_load
         )
         check_plain(store, sample, q_load)
         say(f"values checked ({compared:,} window values)")
@@ -746,7 +1027,7 @@ def main() -> int:
         plain_refs = [f"user_stats.f{i}" for i in range(10)]
         w_refs = [f"txn_w.{n}" for n in outputs("txn_w")]
         wd_refs = [f"txn_wd.{n}" for n in outputs("txn_wd")]
-        reads = read_rounds(
+        fig["reads"] = read_rounds(
             store,
             [
                 ("plain", plain_refs, users, q_load),
@@ -757,235 +1038,85 @@ def main() -> int:
             iters,
             rng,
         )
-        say("reads after the load", reads)
-        read_prof = profile_reads(store, w_refs, users, q_load, n_prof, rng)
-        eval_cost = evaluate_cost(client, registry, rec_keys[:n_eval], q_load, 3)
-        say("evaluate alone", eval_cost)
+        say("reads after the load", fig["reads"])
+        fig["read_prof"] = profile_reads(store, w_refs, users, q_load, n_prof, rng)
+        fig["eval_cost"] = evaluate_cost(client, registry, rec_keys[:n_eval], q_load, 3)
+        say("evaluate alone", fig["eval_cost"])
 
-        # push throughput: the same events through skewless, raw SETs and the bare script
+        # push throughput: the same events as raw SETs, as the bare script, through skewless
         events = push_stream(users, n_push, T0, PUSH_SPAN, seed=1)
         timed, profiled = events[:n_timed], events[n_timed:]
-        throughput: dict[str, tuple[float, float, float]] = {}
+        fig["push"] = {}
         for key, fn in (
-            ("set", lambda: push_raw_set(client, timed, args.batch)),
-            ("lua", lambda: push_raw_lua(client, timed, args.batch)),
-            ("skewless", lambda: push_skewless(store, "txn_w", timed, args.batch)),
+            ("set", lambda: push_raw_set(client, timed, batch)),
+            ("lua", lambda: push_raw_lua(client, timed, batch)),
+            ("skewless", lambda: push_skewless(store, "txn_w", timed, batch)),
         ):
             client.config_resetstat()
             cpu0 = server_cpu(client)
             wall, cpu = fn()
-            throughput[key] = (wall, cpu, server_cpu(client) - cpu0)
             cmd = client.info("commandstats")
             lua = cmd.get("cmdstat_evalsha", {})
-            exists = cmd.get("cmdstat_script|exists", {}).get("calls", 0)
-            say(key, throughput[key], "evalsha", lua, "script exists", exists)
-            if key == "skewless":
-                evalsha_usec = int(lua.get("usec", 0))
-                evalsha_calls = int(lua.get("calls", 0))
-                exists_calls = int(exists)
-        push_prof = profile(
-            lambda: push_skewless(store, "txn_w", profiled, args.batch), push_phases()
+            fig["push"][key] = (
+                n_timed, wall, cpu, server_cpu(client) - cpu0,
+                int(lua.get("usec", 0)), int(lua.get("calls", 0)),
+                int(cmd.get("cmdstat_script|exists", {}).get("calls", 0)),
+            )  # fmt: skip
+            say(key, fig["push"][key])
+        fig["push_prof"] = profile(
+            lambda: push_skewless(store, "txn_w", profiled, batch), push_phases()
         )
-        lua_us, set_us = lua_cost(client, (0, 12, 48), 500 if not quick else 100)
-        say("µs per EVALSHA by key size", lua_us, "per SET", set_us)
-        pushed_table = pa.table(
-            {
-                "user_id": pa.array([e["user_id"] for e in events], pa.int64()),
-                "ts": pa.array([e["ts"].replace(tzinfo=None) for e in events], pa.timestamp("us")),
-                "eid": [e["eid"] for e in events],
-                "amount": pa.array([e["amount"] for e in events], pa.float64()),
-            }
-        )
-        con.register("pushed_arrow", pushed_table)
-        con.execute("insert into raw_pushed select *, null from pushed_arrow")
-        push_keys = data_keys(client, registry, "txn_w", min(users, 2000), push=True)
-        push_usage, _ = memory_per_key(client, push_keys)
-        push_usage = [u for u in push_usage if u]
+        fig["lua_us"], fig["set_us"] = lua_cost(client, (0, 12, 48), 100 if quick else 500)
+        say("µs per EVALSHA by key size", fig["lua_us"], "per SET", fig["set_us"])
+        record_pushed(con, "raw_pushed", events)
+        push_usage, _ = memory_per_key(client, data_keys(client, registry, "txn_w", 2000, True))
+        fig["push_usage"] = [u for u in push_usage if u]
 
         # reads again, every entity with its pushed events, checked first
-        q_push = T0 + PUSH_SPAN + timedelta(minutes=1)
         compared += check_window(con, store, "txn_w", sample, q_push, "raw_pushed")
         check_plain(store, sample, q_push)
+        fig["compared"] = compared
         say("values checked after the pushes")
-        reads_pushed = read_rounds(
+        fig["reads_pushed"] = read_rounds(
             store,
             [("plain", plain_refs, users, q_push), ("window", w_refs, users, q_push)],
             runs,
             iters,
             rng,
         )
-        say("reads after the pushes", reads_pushed)
-        read_prof_pushed = profile_reads(store, w_refs, users, q_push, n_prof, rng)
-
-        visible, push_only, misses = freshness(
-            store, "txn_w", users, n_fresh, T0 + PUSH_SPAN + timedelta(minutes=2), seed=2
-        )
+        say("reads after the pushes", fig["reads_pushed"])
+        fig["read_prof_pushed"] = profile_reads(store, w_refs, users, q_push, n_prof, rng)
+        fresh_at = T0 + PUSH_SPAN + timedelta(minutes=2)
+        fig["fresh"] = freshness(store, "txn_w", users, n_fresh, fresh_at, seed=2)
         say("freshness measured")
-        load_avg = os.getloadavg()[0]
+
+        # the steady state: push keys holding the tombstones of a month of absorbed pushes
+        fig["steady"] = steady_state(con, client, store, registry, steady_users, batch, say)
+        s_refs = [f"txn_s.{n}" for n in outputs("txn_s")]
+        fig["reads_steady"] = read_rounds(
+            store,
+            [
+                ("plain", plain_refs, steady_users, q_push),
+                ("window", s_refs, steady_users, q_push),
+            ],
+            runs,
+            iters,
+            rng,
+        )
+        say("reads, steady state", fig["reads_steady"])
+        fig["fresh_steady"] = freshness(store, "txn_s", steady_users, n_fresh, fresh_at, seed=4)
+        say("freshness, steady state")
+        fig["load_avg_end"] = os.getloadavg()[0]
         store.close()
         con.close()
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    elapsed = time.perf_counter() - t_start
-
-    # ---- the section
-    w, p, wd = reads["window"], reads["plain"], reads["window_dec"]
-    wp, pp = reads_pushed["window"], reads_pushed["plain"]
-    rows = [
-        (
-            "1 entity × 10 features, plain view (right after the load)",
-            p,
-            None,
-        ),
-        ("1 entity × 20 window outputs (`txn_w`), right after the load", w, p),
-        ("1 entity × 24 window outputs (`txn_wd`, + DECIMAL sums)", wd, p),
-        ("1 entity × 10 features, plain view (after 12 h of pushes)", pp, None),
-        ("1 entity × 20 window outputs, ~12 pushed events per entity", wp, pp),
-    ]
-    s_wall, s_cpu, s_srv = throughput["skewless"]
-    r_wall, r_cpu, r_srv = throughput["set"]
-    l_wall, l_cpu, l_srv = throughput["lua"]
-    ev_s = n_timed / s_wall
-    raw_s = n_timed / r_wall
-    lua_s = n_timed / l_wall
-    rec_med, rec_p99, rec_max = dist(rec_usage)
-    byt_med, byt_p99, byt_max = dist(rec_bytes)
-    kept_med, kept_p99, kept_max = dist(kept)
-    pu_med, pu_p99, pu_max = dist(push_usage)
-    vis50, vis99 = percentile(visible, 0.5), percentile(visible, 0.99)
-    po50, po99 = percentile(push_only, 0.5), percentile(push_only, 0.99)
-    ev_per_user = statistics.median(per_user)
-    lines = [
-        "## Window views online (`get_online_features`, `store.push`)",
-        "",
-        f"{users:,} users, {n_events:,} events over the {HISTORY_DAYS} days before the load "
-        f"(a Poisson stream per user, its rate log-normal with median 1 event/hour, σ = {SIGMA}: "
-        f"median {ev_per_user:.0f} events per user, max {per_user[-1]:,}). Window view `txn_w`: "
-        f"{len(FUNCTIONS)} aggregations ({', '.join(FUNCTIONS)}) of `amount` DOUBLE × "
-        f"{len(WINDOWS)} windows ({', '.join(WINDOWS)}) = 20 outputs, horizon 1d (default); "
-        f"`txn_wd` adds `sum(amount_dec)` DECIMAL(18,2) (24 outputs, its first {dec_users:,} "
-        "users); plain view `user_stats`: 10 DOUBLE features. All three loaded by `materialize` "
-        f"at T0 (user_stats {load_s['user_stats']:.1f} s, txn_w {load_s['txn_w']:.1f} s, txn_wd "
-        f"{load_s['txn_wd']:.1f} s) into one local redis-server; the store reads on one "
-        "connection over loopback. "
-        f"Values checked against DuckDB first ({compared:,} window values of {n_check} sampled "
-        "users, after the load and after the pushes: counts, min, max and DECIMAL sums exact, "
-        "DOUBLE sums and averages to 1e-12 × Σ|x|)."
-        + (" **--quick run: tiny sizes, not representative.**" if quick else ""),
-        "",
-        "### Reads: 1 entity, window view vs plain view",
-        "",
-        f"{runs} interleaved rounds × {iters:,} calls per case, a random user per call, `now` = "
-        "T0 + 30 min (then T0 + 12 h 1 min, after the pushes below); median over rounds of each "
-        "round's p50 / p99, µs. Ratio = window ÷ the plain view read in the same rounds. "
-        f"Target (issue 13): ≤ {READ_TARGET:g}×.",
-        "",
-        "| case | p50 / p99 µs | ratio p50 (p99) | target | met |",
-        "|---|---|---|---|---|",
-    ]
-    for title, (a, b), base in rows:
-        if base is None:
-            lines.append(f"| {title} | {a:.0f} / {b:.0f} | 1× | | |")
-        else:
-            r = a / base[0]
-            lines.append(
-                f"| {title} | {a:.0f} / {b:.0f} | **{r:.2f}×** ({b / base[1]:.2f}×) "
-                f"| ≤ {READ_TARGET:g}× | {'yes' if r <= READ_TARGET else '**NO**'} |"
-            )
-    lines += [
-        "",
-        *profile_lines(
-            f"Where a window read's time goes (cProfile over {n_prof:,} reads of `txn_w`'s 20 "
-            "outputs right after the load, {:.2f} s; after the pushes in brackets, {:.2f} s; "
-            "shares of the profiled time, cumulative):",
-            read_prof,
-            read_prof_pushed,
-        ),
-        "",
-        f"`WindowServing.evaluate` alone (all 20 outputs, no pushes, {eval_cost[3]:,} stored "
-        f"records, median of {3} rounds of per-call medians): **{eval_cost[0]:.0f} µs** as "
-        f"stored; **{eval_cost[1]:.0f} µs** on the same records with the distinct-value lists "
-        "of their folded middles emptied (no output of this view is a `count_distinct`; the 20 "
-        f"values are checked identical); `unpack_record` {eval_cost[2]:.0f} µs. The plain "
-        f"view's whole read is {p[0]:.0f} µs.",
-        "",
-        "### Redis memory per entity",
-        "",
-        "| | median | p99 | max |",
-        "|---|---|---|---|",
-        f"| `txn_w` record, `MEMORY USAGE` (bytes, all {users:,} keys) | {rec_med:,.0f} | "
-        f"{rec_p99:,.0f} | {rec_max:,.0f} |",
-        f"| `txn_w` record value (bytes, `STRLEN`) | {byt_med:,.0f} | {byt_p99:,.0f} | "
-        f"{byt_max:,.0f} |",
-        f"| events kept raw in a record ({len(kept):,} records) | {kept_med:.0f} | "
-        f"{kept_p99:.0f} | {kept_max:.0f} |",
-        f"| share of a record's bytes that are the distinct values of its folded middles | "
-        f"{dist(distinct_share)[0]:.0%} | {dist(distinct_share)[1]:.0%} | "
-        f"{dist(distinct_share)[2]:.0%} |",
-        f"| push key after 12 h of pushes, `MEMORY USAGE` ({len(push_usage):,} keys) | "
-        f"{pu_med:,.0f} | {pu_p99:,.0f} | {pu_max:,.0f} |",
-        f"| plain view `user_stats` row (10 DOUBLE), `MEMORY USAGE` | "
-        f"{statistics.median(plain_usage):,.0f} | | |",
-        "",
-        f"`used_memory` delta of the load ÷ entities: `txn_w` **{mem['txn_w'] / users:,.0f} "
-        f"bytes** per entity ({mem['txn_w'] / 2**20:.1f} MiB for {users:,}), `txn_wd` "
-        f"{mem['txn_wd'] / dec_users:,.0f} bytes per entity, `user_stats` "
-        f"{mem['user_stats'] / users:,.0f} bytes per entity: a window record is "
-        f"{mem['txn_w'] / max(mem['user_stats'], 1):.0f}× a plain row.",
-        "",
-        "### Push throughput",
-        "",
-        f"{n_push:,} events = 12 h of traffic at every user's 1 event/hour (users uniform, event "
-        f"times increasing); the first {n_timed:,} timed, in calls of {args.batch:,} events "
-        "(~1 event per entity per call), no log_dir. *skewless*: `store.push('txn_w', batch)`. "
-        "*raw SET*: the same events as redis-py pipelined `SET`s (one per event, "
-        f"{args.batch:,} per round trip, payload msgpack `[seq, id, ts, packed values]` as the "
-        "push script stores an event). *push script, prebuilt*: `online.windows.PUSH_SCRIPT` "
-        "with hand-built arguments, one MULTI/EXEC pipeline of one EVALSHA per entity per batch "
-        "(what `push_events` sends, minus its Python-side preparation and redis-py's SCRIPT "
-        "EXISTS round trip). CPU: this process (`process_time`) and redis-server (`INFO cpu`).",
-        "",
-        "| path | events/s | × raw SET | wall s | client CPU s | Redis CPU s |",
-        "|---|---|---|---|---|---|",
-        f"| raw SET (pipelined) | {raw_s:,.0f} | 1× | {r_wall:.2f} | {r_cpu:.2f} | {r_srv:.2f} |",
-        f"| push script, prebuilt arguments | {lua_s:,.0f} | {lua_s / raw_s:.2f}× | "
-        f"{l_wall:.2f} | {l_cpu:.2f} | {l_srv:.2f} |",
-        f"| **skewless `store.push`** | **{ev_s:,.0f}** | {ev_s / raw_s:.2f}× | {s_wall:.2f} | "
-        f"{s_cpu:.2f} | {s_srv:.2f} |",
-        "",
-        f"Target (issue 13): ≥ {PUSH_TARGET:,} events/s: "
-        + ("met." if ev_s >= PUSH_TARGET else f"**NOT met** ({ev_s / PUSH_TARGET:.2f}×).")
-        + f" Inside Redis the push script took {evalsha_usec / max(evalsha_calls, 1):.1f} µs "
-        f"per EVALSHA ({evalsha_calls:,} calls, {evalsha_usec / 1e6:.2f} s, "
-        f"{evalsha_usec / n_timed:.1f} µs per event, `INFO commandstats`); redis-py sent "
-        f"{exists_calls:,} `SCRIPT EXISTS` (one extra round trip per push call). At that cost "
-        f"the Redis thread alone caps the script at {1e6 * n_timed / max(evalsha_usec, 1):,.0f} "
-        "events/s. Per call inside Redis (500 calls each, `INFO commandstats`): the push script "
-        "adding one event to a key holding "
-        + ", ".join(f"{size} events: {us:.1f} µs" for size, us in lua_us)
-        + f"; a SET of a comparable payload: {set_us:.1f} µs.",
-        "",
-        *profile_lines(
-            f"Where the time of `store.push` goes (cProfile over the last {len(profiled):,} "
-            "events, {:.2f} s profiled; shares of that time, cumulative):",
-            push_prof,
-        ),
-        "",
-        "### Freshness: push → visible",
-        "",
-        f"{n_fresh} single-event pushes to random users, each followed at once by "
-        "`get_online_features` of that user's `amount_count_1h` until it shows one more "
-        f"({misses} reads did not show it yet). From before `store.push` to the read that shows "
-        f"it: **p50 {vis50:.0f} µs, p99 {vis99:.0f} µs**; the push call alone: p50 {po50:.0f} "
-        f"µs, p99 {po99:.0f} µs.",
-        "",
-        f"1-minute load average at the end {load_avg:.1f} on {os.cpu_count()} cores; total "
-        f"{elapsed:.0f} s.",
-    ]
+    fig["elapsed"] = time.perf_counter() - t_start
+    text = render(fig)
     RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    RESULT.write_text(text)
+    print(text)
     print(f"wrote {RESULT}")
     return 0
 

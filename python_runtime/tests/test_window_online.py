@@ -506,6 +506,11 @@ def test_push_cli_lines_errors_replays_and_the_event_log(
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert (out["events"], out["added"], out["duplicates"]) == (5, 3, 2), out
+    listed = CliRunner().invoke(main, [*args[:4], "features", "--json"])
+    assert listed.exit_code == 0, listed.output
+    windows = {r["view"]: r for r in json.loads(listed.output) if r["kind"] == "window"}
+    assert windows["wa"]["online_status"] == "current" and windows["wa"]["pushable"], windows
+    assert windows["wb"]["online_status"] == "never" and windows["wa"]["horizon"] == "30m"
     store = FeatureStore(registry, connect(redis_url), redis_url, feature_log=False)
     got = store.get_online_features(["wa.events_count_1h", "wa.n_sum_1h"], [{"k1": 7}])
     assert got.values == [[5, 10]], got.values

@@ -57,6 +57,9 @@ def features(obj: CliContext, as_json: bool) -> None:
     completeness sentinels are gone; readers serve what it lost as `unavailable`, or raise) —
     rematerialize the view (`--json`: `online_status` "incomplete", `sentinels_intact` of
     `sentinels_total`).
+    Window views (docs/windows.md) follow in their own table: entity, windows, horizon, number
+    of outputs, whether they take pushes (an `event_id`), the version Redis holds and its age
+    (`--json`: `kind` "window").
     When Redis cannot be read (down, refused credentials, an ACL without HGETALL/GET on
     `skw:*`), the command prints one `Error:` line and exits 1.
 
@@ -163,9 +166,7 @@ def features(obj: CliContext, as_json: bool) -> None:
                 "live_versions": [],
             }
         )
-    if as_json:
-        click.echo(to_json(records))
-    else:
+    if not as_json:
         print_table(
             [
                 "view",
@@ -218,11 +219,65 @@ def features(obj: CliContext, as_json: bool) -> None:
                 for odv in sorted(registry.on_demand.values(), key=lambda o: o.name)
             ],
         )
+    windows = sorted(registry.windows.values(), key=lambda w: w.name)
+    if windows:
+        with redis_faults("features", obj.url):
+            wstate = _online_state(client, [w.name for w in windows])
+        wrecords = []
+        for w in windows:
+            meta = wstate.get(w.name, {})
+            at = meta.get("materialized_at")
+            stored = meta.get("version")
+            wrecords.append(
+                {
+                    "view": w.name,
+                    "kind": "window",
+                    "entity": list(w.entity),
+                    "windows": list(w.windows),
+                    "horizon": format_duration(w.horizon),
+                    "features": list(w.feature_names),
+                    "version": w.version,
+                    "pushable": bool(w.event_id),
+                    "online_status": "never"
+                    if not stored
+                    else ("current" if stored == w.version else f"OLD {stored}"),
+                    "materialized_age_seconds": None
+                    if not at
+                    else round((now_us - int(at)) / 1e6, 3),
+                    # entities with a record, plus the load-instant key
+                    "rows": int(meta["rows"]) if meta.get("rows") else None,
+                }
+            )
+        if as_json:
+            records.extend(wrecords)
+        else:
+            click.echo("\nwindow views (aggregates exact at the request instant; docs/windows.md):")
+            print_table(
+                ["view", "entity", "windows", "horizon", "outputs", "push", "online", "loaded"],
+                [
+                    [
+                        r["view"],
+                        ",".join(r["entity"]),
+                        ",".join(r["windows"]),
+                        r["horizon"],
+                        str(len(r["features"])),
+                        "yes" if r["pushable"] else "no (no event_id)",
+                        {"never": "-"}.get(r["online_status"], r["online_status"]),
+                        "-"
+                        if r["materialized_age_seconds"] is None
+                        else format_duration(timedelta(seconds=int(r["materialized_age_seconds"])))
+                        + " ago",
+                    ]
+                    for r in wrecords
+                ],
+            )
     if problems and not as_json:
         click.echo("\ndisabled views (not served; `skewless check` lists the same):")
         print_table(
             ["view", "kind", "problem"], [[p.view, p.kind, p.message] for p in problems.values()]
         )
+    if as_json:
+        click.echo(to_json(records))
     if problems:
         click.echo(
             f"warning: {len(problems)} view(s) disabled by a problem in their definition: "

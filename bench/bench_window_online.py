@@ -599,7 +599,10 @@ def profile_reads(
             ("`FeatureStore._fetch` (keys, the MGET round trip)", Store._fetch),
             ("`FeatureStore._window_values` (decode and evaluate)", Store._window_values),
             ("  of which `online.windows.unpack_record` (msgpack)", windows.unpack_record),
-            ("  of which `WindowServing.pushed_events`", serving.pushed_events),
+            (
+                "  of which `WindowServing.pushed_events` (unpacks the whole push key)",
+                serving.pushed_events,
+            ),
             ("  of which `WindowServing.evaluate`", serving.evaluate),
             (
                 "    of which `WindowServing._unpack_partial` (rebuilds the distinct sets)",
@@ -641,20 +644,33 @@ def freshness(
 Profile = tuple[float, list[tuple[str, float, float]], list[tuple[str, float]]]
 
 
-def profile_lines(title: str, prof: Profile, other: Profile | None = None) -> list[str]:
-    """A profile as markdown: the phases' shares, then the top functions by own time."""
+def profile_lines(title: str, profs: dict[str, Profile]) -> list[str]:
+    """Profiles as markdown, one column each (headed by its key): the cumulative share of each
+    phase, then the top functions by own time (the union of each profile's top 6)."""
+    heads = list(profs)
     lines = [
-        title.format(prof[0], other[0] if other else 0.0),
+        title,
         "",
-        "| phase | share |",
-        "|---|---|",
+        "| phase | " + " | ".join(heads) + " |",
+        "|---|" + "---|" * len(heads),
     ]
-    for i, (name, share) in enumerate(prof[2]):
-        extra = f" ({other[2][i][1]:.0%})" if other else ""
-        lines.append(f"| {name.replace('  ', '&nbsp;&nbsp;')} | {share:.0%}{extra} |")
-    lines += ["", "Top functions by own time:", "", "| function | own | cumulative |"]
-    lines.append("|---|---|---|")
-    lines += [f"| `{name}` | {own:.0%} | {cum:.0%} |" for name, own, cum in prof[1][:8]]
+    first = profs[heads[0]]
+    for i, (name, _share) in enumerate(first[2]):
+        shares = " | ".join(f"{profs[h][2][i][1]:.0%}" for h in heads)
+        lines.append(f"| {name.replace('  ', '&nbsp;&nbsp;')} | {shares} |")
+    lines.append("| profiled seconds | " + " | ".join(f"{profs[h][0]:.2f}" for h in heads) + " |")
+    names = list(dict.fromkeys(n for h in heads for n, _own, _cum in profs[h][1][:6]))
+    own = {h: {n: o for n, o, _c in profs[h][1]} for h in heads}
+    lines += [
+        "",
+        "Top functions by own time (share of the profiled time; – : not in that profile's top 12):",
+        "",
+        "| function | " + " | ".join(heads) + " |",
+        "|---|" + "---|" * len(heads),
+    ]
+    for n in names:
+        cells = " | ".join(f"{own[h][n]:.0%}" if n in own[h] else "–" for h in heads)
+        lines.append(f"| `{n}` | {cells} |")
     return lines
 
 
@@ -714,7 +730,7 @@ def steady_state(
     out["push_usage"], _ = memory_per_key(client, push_keys)
     tomb, live = [], []
     for blob in client.mget(push_keys):
-        _seq, events = msgpack.unpackb(blob, raw=True)
+        _seq, events, *_pruned = msgpack.unpackb(blob, raw=True)  # [seq, events, pruned]
         tomb.append(sum(len(e) == 3 for e in events))
         live.append(sum(len(e) > 3 for e in events))
     assert not any(live), "the load left pushed events unabsorbed"
@@ -728,7 +744,6 @@ def steady_state(
         len(events), wall, cpu, server_cpu(client) - cpu0, int(cmd["cmdstat_evalsha"]["usec"]),
         int(cmd["cmdstat_evalsha"]["calls"]), int(cmd["cmdstat_script|exists"]["calls"]),
     )  # fmt: skip
-    out["push_usage_after"], _ = memory_per_key(client, push_keys)
     record_pushed(con, "raw_pushed_s", events)
     q_push = T0 + PUSH_SPAN + timedelta(minutes=1)
     out["compared"] += check_window(con, store, "txn_s", sample, q_push, "raw_pushed_s")
@@ -737,6 +752,16 @@ def steady_state(
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def revision() -> str:
+    """The commit measured, and whether python_runtime/ had uncommitted changes."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "python_runtime"], capture_output=True, text=True
+    )
+    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def render(f: dict[str, Any]) -> str:
@@ -758,7 +783,8 @@ def render(f: dict[str, Any]) -> str:
         f"{f['steady_users']:,} in the steady state (below); plain view `user_stats`: 10 DOUBLE "
         f"features. Loaded by `materialize` at T0 (user_stats {f['load_s']['user_stats']:.1f} s, "
         f"txn_w {f['load_s']['txn_w']:.1f} s, txn_wd {f['load_s']['txn_wd']:.1f} s) into one "
-        "local redis-server; the store reads on one connection over loopback. Values checked "
+        f"local redis-server; the store reads on one connection over loopback; skewless at "
+        f"{f['revision']}. Values checked "
         f"against DuckDB before timing: {f['compared'] + steady['compared']:,} window values of "
         "sampled users, after the load and after the pushes (counts, min, max and DECIMAL sums "
         "exactly, DOUBLE sums and averages to 1e-12 × Σ|x|)."
@@ -798,11 +824,13 @@ def render(f: dict[str, Any]) -> str:
     lines += [
         "",
         *profile_lines(
-            f"Where a window read's time goes (cProfile over {f['n_prof']:,} reads of `txn_w`'s "
-            "20 outputs right after the load, {:.2f} s; after the pushes in brackets, {:.2f} s; "
-            "shares of the profiled time, cumulative):",
-            f["read_prof"],
-            f["read_prof_pushed"],
+            f"Where a window read's time goes (cProfile over {f['n_prof']:,} reads of 20 "
+            "outputs each; shares of the profiled time, cumulative):",
+            {
+                "`txn_w` after the load": f["read_prof"],
+                "`txn_w` after 12 h of pushes": f["read_prof_pushed"],
+                "`txn_s` steady state": f["read_prof_steady"],
+            },
         ),
         "",
         f"`WindowServing.evaluate` alone (all 20 outputs, no pushes, {n_rec:,} stored records, "
@@ -830,8 +858,7 @@ def render(f: dict[str, Any]) -> str:
         row("`txn_w` push key after 12 h of pushes, `MEMORY USAGE`", f["push_usage"]),
         row("`txn_s` push key after the load absorbed a month of pushes (tombstones only)",
             steady["push_usage"]),
-        row("  tombstones in it (`[seq, id, ts]`, kept 30d + 1d + 5 min)", steady["tombstones"]),
-        row("`txn_s` push key, + 12 h of pushes", steady["push_usage_after"]),
+        row("tombstones per `txn_s` push key (`[seq, id, ts]`, kept 30d + 1d + 5 min)", steady["tombstones"]),
         row("plain view `user_stats` row (10 DOUBLE), `MEMORY USAGE`", f["plain_usage"]),
     ]  # fmt: skip
     mem = f["mem"]
@@ -899,9 +926,8 @@ def render(f: dict[str, Any]) -> str:
         "",
         *profile_lines(
             f"Where the time of `store.push` goes (cProfile over the last "
-            f"{f['n_push'] - f['n_timed']:,} events, {{:.2f}} s profiled; shares of that time, "
-            "cumulative):",
-            f["push_prof"],
+            f"{f['n_push'] - f['n_timed']:,} events of `txn_w`; shares of that time, cumulative):",
+            {"share": f["push_prof"]},
         ),
         "",
         "### Freshness: push → visible",
@@ -955,7 +981,7 @@ def main() -> int:
         "quick": quick, "batch": batch, "users": users, "dec_users": dec_users,
         "steady_users": steady_users, "runs": runs, "iters": iters, "n_prof": n_prof,
         "n_check": n_check, "n_fresh": n_fresh, "n_push": n_push, "n_timed": n_timed,
-        "load_avg_start": os.getloadavg()[0],
+        "load_avg_start": os.getloadavg()[0], "revision": revision(),
     }  # fmt: skip
     t_start = time.perf_counter()
 
@@ -1104,6 +1130,7 @@ def main() -> int:
             rng,
         )
         say("reads, steady state", fig["reads_steady"])
+        fig["read_prof_steady"] = profile_reads(store, s_refs, steady_users, q_push, n_prof, rng)
         fig["fresh_steady"] = freshness(store, "txn_s", steady_users, n_fresh, fresh_at, seed=4)
         say("freshness, steady state")
         fig["load_avg_end"] = os.getloadavg()[0]

@@ -562,3 +562,51 @@ def test_push_over_http(project: tuple[Path, Path], redis_url: str, tmp_path: Pa
         assert r.status_code == 404 and "wa" in r.text, r.text
     finally:
         server.stop()
+
+
+def test_an_older_definition_version_is_refused_once_a_newer_load_pruned_its_pushes(
+    project: tuple[Path, Path], redis_url: str, tmp_path: Path
+) -> None:
+    """Two definition versions live at once (a rolling deploy): the newer one's load absorbs
+    the pushed events and prunes them; the older version's records, which did not absorb them,
+    are then served `stale` (None), never undercounted, until that version is loaded again."""
+    import duckdb
+
+    from skewless import FeatureStore
+    from skewless.definitions.registry import Registry
+    from skewless.offline.duckdb import DuckDBReader
+    from skewless.online.connection import connect
+    from skewless.online.materialize import materialize
+
+    db, manifest = project
+    t0 = int(datetime.now(timezone.utc).timestamp()) * 1_000_000
+    old = _load_empty(db, manifest, redis_url, t0)
+    data = json.loads(manifest.read_text())
+    node = next(n for n in data["nodes"].values() if n.get("name") == "wa")
+    node["config"]["meta"]["skewless"]["description"] = "v2"  # a new definition version
+    changed = tmp_path / "manifest.json"
+    changed.write_text(json.dumps(data))
+    new = Registry.from_manifest(changed)
+    assert new.windows["wa"].version != old.windows["wa"].version
+    client = connect(redis_url)
+    stores = [FeatureStore(r, client, redis_url, feature_log=False) for r in (old, new)]
+
+    def event(i: int) -> dict[str, Any]:
+        return {"k1": 5, "ts": _ts(t0 - i * MIN), "eid": f"v{i}", "x": 1.0}
+
+    def counts() -> list[Any]:
+        return [
+            (s.get_online_features(["wa.events_count_1h"], [{"k1": 5}], now=_ts(t0)).values[0][0])
+            for s in stores
+        ]
+
+    stores[0].push("wa", [event(1), event(2)], now=_ts(t0))
+    con = duckdb.connect(str(db))
+    con.execute("set TimeZone = 'UTC'")
+    materialize(new, client, DuckDBReader(con), now=_ts(t0), select=["wa"])  # absorbs, prunes
+    con.close()
+    resp = stores[0].get_online_features(["wa.events_count_1h"], [{"k1": 5}], now=_ts(t0))
+    assert resp.values == [[None]] and resp.statuses[0]["wa.events_count_1h"] == "stale"
+    assert counts()[1] == 2
+    stores[1].push("wa", [event(3)], now=_ts(t0))
+    assert counts() == [None, 3]

@@ -1261,7 +1261,9 @@ class FeatureStore:
                 state, ts = _unpackb(blob)
                 record = unpack_record(state)
             pushed = serving.pushed_events(pblob, record[2] if record else 0) if pblob else ()
-            values = serving.evaluate(record, pushed, now_us, vp.outputs, t0)
+            values = (
+                None if pushed is None else serving.evaluate(record, pushed, now_us, vp.outputs, t0)
+            )
             if values is None:
                 values_v.append([None] * vp.n)
                 status_v.append(_STALE)

@@ -373,10 +373,14 @@ class WindowServing:
             states.append(st)
         return [n, states]
 
-    def pushed_events(self, blob: bytes, absorbed: int) -> list[tuple[int, list[Any]]]:
+    def pushed_events(self, blob: bytes, absorbed: int) -> list[tuple[int, list[Any]]] | None:
         """(time, stored values) of the pushed events in a push key's value (`PUSH_SCRIPT`)
-        that a record with `absorbed` does not hold."""
-        _seq, events = msgpack.unpackb(blob, raw=True)
+        that a record with `absorbed` does not hold. None when some of those are gone: a newer
+        load (of another definition version) absorbed and pruned them, so this record cannot be
+        completed (its values are refused, never undercounted)."""
+        _seq, events, *rest = msgpack.unpackb(blob, raw=True)
+        if rest and rest[0] > absorbed:
+            return None
         out = []
         for e in events:
             if e[0] > absorbed and len(e) > 3:
@@ -589,7 +593,7 @@ def read_pushes(serving: WindowServing, client: Any) -> dict[bytes, tuple[int, l
         chunk = found[i : i + 1000]
         for key, blob in zip(chunk, client.mget(chunk), strict=True):
             if blob is not None:
-                seq, events = msgpack.unpackb(blob, raw=True)
+                seq, events, *_pruned = msgpack.unpackb(blob, raw=True)
                 out[key[len(b"skw:{") : -len(tail)]] = (seq, events)
     return out
 
@@ -787,11 +791,12 @@ def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 # Push (`store.push`, `skewless push`, `POST /push`)
 
 #: Adds events to one entity's push key, once per event id. The value is msgpack
-#: `[seq, [[seq, id, ts, payload], …]]`; an event absorbed by a load keeps `[seq, id, ts]` (a
-#: tombstone, so a replay stays a no-op) until it is older than ARGV[1]. → the ids added.
+#: `[seq, [[seq, id, ts, payload], …], pruned]`; an event absorbed by a load keeps `[seq, id, ts]`
+#: (a tombstone, so a replay stays a no-op) until it is older than ARGV[1]; `pruned` is the
+#: highest seq whose payload is gone. → the ids added.
 PUSH_SCRIPT = """
 local raw = redis.call('GET', KEYS[1])
-local st = {0, {}}
+local st = {0, {}, 0}
 if raw then st = cmsgpack.unpack(raw) end
 local seq = st[1]
 local min_ts = tonumber(ARGV[1])
@@ -811,12 +816,12 @@ for i = 2, #ARGV, 3 do
     added[#added + 1] = id
   end
 end
-redis.call('SET', KEYS[1], cmsgpack.pack({seq, kept}))
+redis.call('SET', KEYS[1], cmsgpack.pack({seq, kept, st[3] or 0}))
 return added
 """
 
 #: After a load flipped in: drops the payloads of the events its record absorbed (seq <= ARGV[1])
-#: and the tombstones older than ARGV[2].
+#: and the tombstones older than ARGV[2]; records that seq as `pruned`.
 PRUNE_SCRIPT = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
@@ -827,7 +832,7 @@ for _, e in ipairs(st[2]) do
   if e[1] <= absorbed then e = {e[1], e[2], e[3]} end
   if e[4] ~= nil or e[3] >= min_ts then kept[#kept + 1] = e end
 end
-redis.call('SET', KEYS[1], cmsgpack.pack({st[1], kept}))
+redis.call('SET', KEYS[1], cmsgpack.pack({st[1], kept, math.max(st[3] or 0, absorbed)}))
 return #kept
 """
 

@@ -237,6 +237,18 @@ class AsyncFeatureStore:
             return sync._unavailable(call.plan, call.entities, request, call.now_us)
         return sync._finish(call, raw, groups, request)
 
+    async def push(
+        self,
+        view: str,
+        events: Any,
+        *,
+        log_dir: str | Path | None = None,
+        now: Any = None,
+    ) -> Any:
+        """`FeatureStore.push`, off the event loop (the event log write and the Redis
+        transaction block)."""
+        return await asyncio.to_thread(self.sync.push, view, events, log_dir=log_dir, now=now)
+
     async def check_training_record(self, path: str | Path) -> list[Any]:
         """See `FeatureStore.check_training_record` (run off the event loop)."""
         return await asyncio.to_thread(self.sync.check_training_record, path)

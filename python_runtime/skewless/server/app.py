@@ -454,8 +454,8 @@ class FeatureServer:
         now = payloads.parse_now(data.get("now"), "now")
         loaded = self.current
         loaded.in_flight += 1
-        try:  # redis-py's blocking client, off the event loop (the log write blocks too)
-            result = await asyncio.to_thread(loaded.store.sync.push, view, events, now=now)
+        try:  # off the event loop: the log write and redis-py's blocking client
+            result = await loaded.store.push(view, events, now=now)
         finally:
             loaded.in_flight -= 1
         out = result.to_dict()

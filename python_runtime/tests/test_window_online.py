@@ -178,7 +178,7 @@ def _instant(draw: Any, around: int) -> int:
 def datasets(draw: Any) -> dict[str, Any]:
     k1 = st.sampled_from((1, 2))
     k2 = st.sampled_from(("a", "b"))
-    x = st.sampled_from((0.0, 1.5, -2.25, 0.1, 1e16, -1e16, None))
+    x = st.sampled_from((0.0, 1.5, -2.25, 0.1, 1e16, -1e16, None, math.nan, math.inf, -math.inf, -0.0))
     n = st.sampled_from((0, 1, -7, 2**40, 2**62, None))
     d = st.sampled_from((Decimal("0.001"), Decimal("-12.5"), Decimal("99999.999"), None))
     s = st.sampled_from(("a", "ab", "b", "zz", None))
@@ -245,7 +245,13 @@ def _valid(view: str, q: int, t0: int) -> bool:
     return t0 - SLACK <= q <= t0 + HORIZON[view]
 
 
+def _nan(v: Any) -> bool:
+    return isinstance(v, float) and v != v
+
+
 def _close(got: Any, want: Any, scale: float) -> bool:
+    if _nan(got) or _nan(want) or math.isinf(float(got)) or math.isinf(float(want)):
+        return _nan(got) == _nan(want) and (_nan(got) or float(got) == float(want))
     return abs(float(got) - float(want)) <= DOUBLE_TOLERANCE * scale + 1e-300
 
 
@@ -271,7 +277,12 @@ def _compare(
         r[0]: dict(zip(cols, r[1:], strict=True))
         for r in con.execute(f"select spine_id, {', '.join(cols)} from main.joined").fetchall()
     }
-    scale = {c: math.fsum(abs(float(e[c])) for e in events if e[c] is not None) for c in ("x", "n")}
+    scale = {
+        c: math.fsum(
+            abs(float(e[c])) for e in events if e[c] is not None and math.isfinite(float(e[c]))
+        )
+        for c in ("x", "n")
+    }
     for i, q in enumerate(instants):
         for view, prefix in (("wa", ""), ("wb", "b_")):
             refs = [f"{view}.{n}" for n in names[view]]
@@ -298,6 +309,8 @@ def _compare(
                         assert got is exp, msg
                     elif fn == "avg" or (fn == "sum" and column == "x"):
                         assert _close(got, exp, scale[column]), msg
+                    elif _nan(got) or _nan(exp):
+                        assert _nan(got) and _nan(exp), msg
                     else:
                         assert got == exp, msg
                         assert type(got) is type(exp) or fn in ("count", "count_distinct"), msg

@@ -85,6 +85,16 @@ def _is_nan(v: Any) -> bool:
     return v.__class__ is float and v != v
 
 
+def _fsum(values: Sequence[float]) -> float:
+    """`math.fsum`, with IEEE results where it raises: inf + -inf is NaN, an overflow inf."""
+    try:
+        return math.fsum(values)
+    except ValueError:
+        return math.nan
+    except OverflowError:
+        return float(sum(values))
+
+
 def _fkey(v: float) -> tuple[int, float]:
     """DuckDB's float order: NaN above everything."""
     return (1, 0.0) if v != v else (0, v)
@@ -168,6 +178,14 @@ class WindowServing:
             for a in view.aggregates
         )
         self.by_name = {o.name: i for i, o in enumerate(self.outputs)}
+        used: list[set[str]] = [set() for _ in self.columns]
+        for o in self.outputs:
+            if o.column >= 0:
+                used[o.column].add("sum" if o.function == "avg" else o.function)
+        #: per column: whether sum, min, max, last, distinct values are needed (count always)
+        self.needs = tuple(
+            tuple(f in u for f in ("sum", "min", "max", "last", "count_distinct")) for u in used
+        )
         ts_type = view.column_type(view.timestamp)
         if "NS" in ts_type.upper().replace("TIMESTAMPTZ", "").replace("_S", ""):
             raise DefinitionError(
@@ -281,7 +299,8 @@ class WindowServing:
         middle: list[Any] | None,
     ) -> list[Any]:
         """[events, [per column: count, sum, min, max, last ts, last value, distinct set]] of
-        the events in `segments` ((ts, columns, from, to) slices) and a `middle` partial."""
+        the events in `segments` ((ts, columns, from, to) slices) and a `middle` partial. Only
+        what the view's outputs use is computed (`self.needs`); the rest stays None/empty."""
         ncols = len(self.columns)
         if middle is None:
             n = 0
@@ -291,49 +310,63 @@ class WindowServing:
         else:
             n = middle[0]
             states = [list(s) for s in middle[1]]
-        segs = list(segments)
+        segs = [seg for seg in segments if seg[3] > seg[2]]
         for _ts, _cols, i, j in segs:
             n += j - i
+        if not segs:
+            return [n, states]
         for ci, col in enumerate(self.columns):
+            want_sum, want_min, want_max, want_last, want_distinct = self.needs[ci]
             st = states[ci]
-            values: list[Any] = []
-            stamps: list[int] = []
-            for ts, cols, i, j in segs:
-                v = cols[ci][i:j]
-                values += v
-                stamps += ts[i:j]
-            pairs = [(t, v) for t, v in zip(stamps, values, strict=True) if v is not None]
-            if not pairs:
-                continue
-            if col.wide and any(v.__class__ is str for _, v in pairs):
-                pairs = [(t, _narrow(v)) for t, v in pairs]
-            vals = [v for _, v in pairs]
-            st[_COUNT] += len(vals)
-            if col.floating:
-                st[_SUM] = math.fsum(vals if st[_SUM] is None else [st[_SUM], *vals])
-                lo, hi = min(vals, key=_fkey), max(vals, key=_fkey)
-                if st[_MIN] is not None:
-                    lo = min(st[_MIN], lo, key=_fkey)
-                    hi = max(st[_MAX], hi, key=_fkey)
-                latest = max(pairs, key=lambda p: (p[0], _fkey(p[1])))
-                if st[_LAST_TS] is not None and (st[_LAST_TS], _fkey(st[_LAST])) > (
-                    latest[0],
-                    _fkey(latest[1]),
-                ):
-                    latest = (st[_LAST_TS], st[_LAST])
-                st[_DISTINCT].update(_NAN if _is_nan(v) else v for v in vals)
+            if len(segs) == 1:
+                _ts, cols, i, j = segs[0]
+                values = cols[ci][i:j]
             else:
-                if col.wide:
+                values = []
+                for _ts, cols, i, j in segs:
+                    values += cols[ci][i:j]
+            vals = [v for v in values if v is not None]
+            if not vals:
+                continue
+            if col.wide and str in set(map(type, vals)):
+                vals = [_narrow(v) for v in vals]
+            st[_COUNT] += len(vals)
+            if col.floating:  # a NaN makes the plain sum NaN (inf - inf too: then just slower)
+                total = sum(vals)
+                nan = total != total
+            else:
+                nan = False
+            if want_sum:
+                if col.floating:
+                    st[_SUM] = _fsum(vals if st[_SUM] is None else [st[_SUM], *vals])
+                else:
                     st[_SUM] = sum(vals) + (st[_SUM] or 0)
-                lo, hi = min(vals), max(vals)
+            if want_min:
+                lo = min(vals, key=_fkey) if nan else min(vals)
                 if st[_MIN] is not None:
-                    lo, hi = min(st[_MIN], lo), max(st[_MAX], hi)
-                latest = max(pairs)
-                if st[_LAST_TS] is not None and (st[_LAST_TS], st[_LAST]) > latest:
-                    latest = (st[_LAST_TS], st[_LAST])
-                st[_DISTINCT].update(vals)
-            st[_MIN], st[_MAX] = lo, hi
-            st[_LAST_TS], st[_LAST] = latest
+                    lo = min(st[_MIN], lo, key=_fkey) if col.floating else min(st[_MIN], lo)
+                st[_MIN] = lo
+            if want_max:
+                hi = max(vals, key=_fkey) if nan else max(vals)
+                if st[_MAX] is not None:
+                    hi = max(st[_MAX], hi, key=_fkey) if col.floating else max(st[_MAX], hi)
+                st[_MAX] = hi
+            if want_last:
+                pairs = [
+                    (t, _narrow(v) if col.wide else v)
+                    for ts, cols, i, j in segs
+                    for t, v in zip(ts[i:j], cols[ci][i:j], strict=True)
+                    if v is not None
+                ]
+                if st[_LAST_TS] is not None:
+                    pairs.append((st[_LAST_TS], st[_LAST]))
+                key = (lambda p: (p[0], _fkey(p[1]))) if col.floating else None
+                st[_LAST_TS], st[_LAST] = max(pairs, key=key) if key else max(pairs)
+            if want_distinct:
+                if nan:
+                    st[_DISTINCT].update(_NAN if v != v else v for v in vals)
+                else:
+                    st[_DISTINCT].update(vals)
         return [n, states]
 
     def _pack_partial(self, partial: list[Any]) -> list[Any]:

@@ -81,6 +81,8 @@ VIEWS: dict[str, dict[str, Any]] = {
     },
 }
 HORIZON = {"wa": 30 * MIN, "wb": 60 * MIN}
+# an event before `now - SLACK - OLDEST` is in no window of a request from `now - SLACK` on
+OLDEST = {"wa": 150 * MIN + HORIZON["wa"], "wb": 180 * MIN + HORIZON["wb"]}
 TYPES = {"k1": "bigint", "k2": "varchar", "ts": "timestamp", "eid": "varchar"}
 TYPES |= {"x": "double", "n": "bigint", "d": "decimal(18,3)", "s": "varchar"}
 COLUMNS = ("k1", "k2", "ts", "eid", "x", "n", "d", "s")
@@ -178,7 +180,9 @@ def _instant(draw: Any, around: int) -> int:
 def datasets(draw: Any) -> dict[str, Any]:
     k1 = st.sampled_from((1, 2))
     k2 = st.sampled_from(("a", "b"))
-    x = st.sampled_from((0.0, 1.5, -2.25, 0.1, 1e16, -1e16, None, math.nan, math.inf, -math.inf, -0.0))
+    x = st.sampled_from(
+        (0.0, 1.5, -2.25, 0.1, 1e16, -1e16, None, math.nan, math.inf, -math.inf, -0.0)
+    )
     n = st.sampled_from((0, 1, -7, 2**40, 2**62, None))
     d = st.sampled_from((Decimal("0.001"), Decimal("-12.5"), Decimal("99999.999"), None))
     s = st.sampled_from(("a", "ab", "b", "zz", None))
@@ -362,10 +366,14 @@ def test_online_windows_match_window_join(project: tuple[Path, Path], redis_url:
             if pushed:
                 for view in VIEWS:
                     r = store.push(view, _push_events(pushed), now=_ts(at))
-                    assert (r.added, r.duplicates) == (len(pushed), 0), r
+                    # older than every window of any request from `at - SLACK` on: not kept
+                    old = sum(e["ts"] < at - SLACK - OLDEST[view] for e in pushed)
+                    assert (r.added, r.duplicates, r.too_old) == (len(pushed) - old, 0, old), r
+                    stats["too_old"] += old
                     if data["replay"]:
                         again = store.push(view, _push_events(pushed), now=_ts(at))
-                        assert (again.added, again.duplicates) == (0, len(pushed)), again
+                        want = (0, len(pushed) - old, old)
+                        assert (again.added, again.duplicates, again.too_old) == want, again
                         stats["replays"] += 1
                 con.executemany(
                     f"insert into raw_events values ({', '.join('?' * len(COLUMNS))})",
@@ -558,7 +566,13 @@ def test_push_over_http(project: tuple[Path, Path], redis_url: str, tmp_path: Pa
         }
         r = server.post("/push", body)
         assert r.status_code == 200, r.text
-        assert r.json() == {"view": "wa", "added": 2, "duplicates": 0, "log_files": 0}
+        assert r.json() == {
+            "view": "wa",
+            "added": 2,
+            "duplicates": 0,
+            "too_old": 0,
+            "log_files": 0,
+        }
         again = server.post("/push", body).json()
         assert (again["added"], again["duplicates"]) == (0, 2), again
         r = server.post(

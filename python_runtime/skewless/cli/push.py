@@ -86,13 +86,13 @@ def push(
     now = parse_now(now_text)
     name = "stdin" if events_file == "-" else events_file
     stream: IO[str] = sys.stdin if events_file == "-" else Path(events_file).open(encoding="utf-8")
-    added = duplicates = done = 0
+    added = duplicates = too_old = done = 0
     files: list[str] = []
     batch: list[Any] = []
     lines: list[int] = []
 
     def send() -> None:
-        nonlocal added, duplicates, done
+        nonlocal added, duplicates, too_old, done
         try:
             result = store.push(view, batch, log_dir=log_dir, now=now)
         except RequestError as e:
@@ -108,6 +108,7 @@ def push(
             ) from None
         added += result.added
         duplicates += result.duplicates
+        too_old += result.too_old
         files.extend(result.log_files)
         done += len(batch)
         if not as_json and sys.stderr.isatty():
@@ -129,10 +130,11 @@ def push(
     if not as_json and sys.stderr.isatty() and done:
         click.echo("", err=True)
     out = {"view": view, "events": done, "added": added, "duplicates": duplicates}
+    out["too_old"] = too_old
     if as_json:
         click.echo(to_json({**out, "log_files": files}))
         return
     print_table(
-        ["view", "events", "added", "duplicates", "log files"],
-        [[view, f"{done:,}", f"{added:,}", f"{duplicates:,}", str(len(files))]],
+        ["view", "events", "added", "duplicates", "too old", "log files"],
+        [[view, f"{done:,}", f"{added:,}", f"{duplicates:,}", f"{too_old:,}", str(len(files))]],
     )

@@ -34,6 +34,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from io import BytesIO
 from typing import Any
 
 import msgpack
@@ -406,18 +407,33 @@ class WindowServing:
             states.append(st)
         return [n, states]
 
+    def push_plan(self) -> _PushPlan:
+        """How events of this view are prepared for a push (built on first use)."""
+        plan = self.__dict__.get("_push_plan")
+        if plan is None:
+            plan = self.__dict__["_push_plan"] = _PushPlan(self)
+        return plan
+
+    def push_script(self, client: Any) -> Any:
+        """`PUSH_SCRIPT` registered with `client` (redis-py loads it on a NOSCRIPT reply)."""
+        cached = self.__dict__.get("_push_script")
+        if cached is None or cached[0] is not client:
+            cached = self.__dict__["_push_script"] = (client, client.register_script(PUSH_SCRIPT))
+        return cached[1]
+
     def pushed_events(self, blob: bytes, absorbed: int) -> list[tuple[int, list[Any]]] | None:
         """(time, stored values) of the pushed events in a push key's value (`PUSH_SCRIPT`)
         that a record with `absorbed` does not hold. None when some of those are gone: a newer
         load (of another definition version) absorbed and pruned them, so this record cannot be
         completed (its values are refused, never undercounted)."""
-        _seq, events, *rest = msgpack.unpackb(blob, raw=True)
-        if rest and rest[0] > absorbed:
-            return None
         out = []
-        for e in events:
-            if e[0] > absorbed and len(e) > 3:
-                out.append((e[2], msgpack.unpackb(e[3], raw=False)))
+        for item in msgpack.Unpacker(BytesIO(blob), raw=True):
+            seq = item[0]
+            if seq == 0:  # the header a prune writes: [0, pruned up to]
+                if item[1] > absorbed:
+                    return None
+            elif seq > absorbed:
+                out.append((item[1], msgpack.unpackb(item[2], raw=False)))
         return out
 
     # -- serving ------------------------------------------------------------------------------
@@ -616,9 +632,32 @@ def t0_key(view: str, generation: bytes) -> bytes:
     return b"skw:{%s}:t0:%s" % (view.encode(), generation)
 
 
+def push_keys(view: str, entity: bytes) -> list[bytes]:
+    """The keys of one entity's pushed events, all in the entity's hash slot: the events not yet
+    absorbed by a load (read in the same MGET as the record), the event ids pushed (a sorted set
+    scored by event time, for idempotency) and the entity's push sequence counter."""
+    head = b"skw:{" + entity + b"}:" + view.encode()
+    return [head + b":push", head + b":pushids", head + b":pushseq"]
+
+
+def _push_items(blob: bytes) -> tuple[int, list[Any]]:
+    """(the highest seq the key holds or was pruned up to, its events `[seq, ts, payload,
+    id]`)."""
+    top = 0
+    events = []
+    for item in msgpack.Unpacker(BytesIO(blob), raw=True):
+        if item[0] == 0:
+            top = max(top, item[1])
+        else:
+            top = max(top, item[0])
+            events.append(item)
+    return top, events
+
+
 def read_pushes(serving: WindowServing, client: Any) -> dict[bytes, tuple[int, list[Any]]]:
-    """Every entity's push key of the view: entity encoding → (its seq, its events
-    `[seq, id, ts, payload?]`), as they are now (the snapshot a load absorbs)."""
+    """Every entity's push key of the view: entity encoding → (the seq a load absorbs up to, the
+    events `[seq, ts, payload, id]`), as they are now (the snapshot a load absorbs). A seq is
+    written with its event in one script, so every event up to that seq is in the snapshot."""
     tail = b"}:%s:push" % serving.name.encode()
     found = list(client.scan_iter(match=b"skw:{*" + tail, count=1000))
     out: dict[bytes, tuple[int, list[Any]]] = {}
@@ -626,8 +665,7 @@ def read_pushes(serving: WindowServing, client: Any) -> dict[bytes, tuple[int, l
         chunk = found[i : i + 1000]
         for key, blob in zip(chunk, client.mget(chunk), strict=True):
             if blob is not None:
-                seq, events, *_pruned = msgpack.unpackb(blob, raw=True)
-                out[key[len(b"skw:{") : -len(tail)]] = (seq, events)
+                out[key[len(b"skw:{") : -len(tail)]] = _push_items(blob)
     return out
 
 
@@ -643,9 +681,9 @@ def _merge_pushed(
     seq, events = pushed
     have = set(ids)
     extra = [
-        (e[2], msgpack.unpackb(e[3], raw=False))
+        (e[1], msgpack.unpackb(e[2], raw=False))
         for e in events
-        if len(e) > 3 and e[0] <= seq and e[1].decode() not in have
+        if e[0] <= seq and e[3].decode() not in have
     ]
     if not extra:
         return ts, cols, seq
@@ -729,20 +767,19 @@ def _frames(
 
 
 def prune_pushes(
-    serving: WindowServing, client: Any, pushed: dict[bytes, tuple[int, list[Any]]], t0: int
+    serving: WindowServing, client: Any, pushed: dict[bytes, tuple[int, list[Any]]]
 ) -> None:
-    """After a load flipped in: the pushed events it absorbed lose their payload (kept as
-    tombstones, so a replay stays a no-op, until older than every window)."""
+    """After a load flipped in: the pushed events it absorbed leave the push keys (their ids
+    stay in the id set, so a replay stays a no-op, until older than every window)."""
     if not pushed:
         return
-    min_ts = str(t0 - _SLACK_US - max(serving.lengths_us) - serving.horizon_us).encode()
     script = client.register_script(PRUNE_SCRIPT)
-    tail = b"}:%s:push" % serving.name.encode()
     items = list(pushed.items())
     for i in range(0, len(items), 1000):
         pipe = client.pipeline(transaction=False)
         for entity, (seq, _events) in items[i : i + 1000]:
-            script(keys=[b"skw:{" + entity + tail], args=[str(seq).encode(), min_ts], client=pipe)
+            key = push_keys(serving.name, entity)[0]
+            script(keys=[key], args=[str(seq).encode()], client=pipe)
         pipe.execute()
 
 
@@ -810,7 +847,7 @@ def load(
         discarded, now_us=now_us, ttl_ms=None, progress=progress, redis_url=redis_url,
         keep=keep, cluster=False, t0=t_start, guard_ms=guard_ms,
     )  # fmt: skip
-    prune_pushes(serving, client, pushed, now_us)
+    prune_pushes(serving, client, pushed)
     return result
 
 
@@ -823,66 +860,72 @@ def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 # ---------------------------------------------------------------------------------------------
 # Push (`store.push`, `skewless push`, `POST /push`)
 
-#: Adds events to one entity's push key, once per event id. The value is msgpack
-#: `[seq, [[seq, id, ts, payload], …], pruned]`; an event absorbed by a load keeps `[seq, id, ts]`
-#: (a tombstone, so a replay stays a no-op) until it is older than ARGV[1]; `pruned` is the
-#: highest seq whose payload is gone. → the ids added.
+#: Adds a batch of events, each event id once. Per entity three keys (`push_keys`); ARGV[1]:
+#: ids older than this (epoch micros) are forgotten; then per entity the number of its events
+#: and, per event, id, time and payload. An event not pushed before takes the entity's next seq
+#: and is appended to its push key as msgpack `[seq, ts, payload, id]`: O(1) per event, nothing
+#: read back. An event older than ARGV[1] is in no window of any request from now on: it is not
+#: kept (only logged). → {events added, events too old}.
 PUSH_SCRIPT = """
-local raw = redis.call('GET', KEYS[1])
-local st = {0, {}, 0}
-if raw then st = cmsgpack.unpack(raw) end
-local seq = st[1]
-local min_ts = tonumber(ARGV[1])
-local seen, kept, added = {}, {}, {}
-for _, e in ipairs(st[2]) do
-  if e[4] ~= nil or e[3] >= min_ts then
-    kept[#kept + 1] = e
-    seen[e[2]] = true
+local a, added, old = 2, 0, 0
+local oldest = tonumber(ARGV[1])
+for k = 1, #KEYS, 3 do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  redis.call('ZREMRANGEBYSCORE', KEYS[k + 1], '-inf', '(' .. ARGV[1])
+  for i = 1, n do
+    local id, ts = ARGV[a], ARGV[a + 1]
+    if tonumber(ts) < oldest then
+      old = old + 1
+    elseif redis.call('ZADD', KEYS[k + 1], 'NX', ts, id) == 1 then
+      local seq = redis.call('INCR', KEYS[k + 2])
+      redis.call('APPEND', KEYS[k], cmsgpack.pack({seq, tonumber(ts), ARGV[a + 2], id}))
+      added = added + 1
+    end
+    a = a + 3
   end
 end
-for i = 2, #ARGV, 3 do
-  local id = ARGV[i]
-  if not seen[id] then
-    seen[id] = true
-    seq = seq + 1
-    kept[#kept + 1] = {seq, id, tonumber(ARGV[i + 1]), ARGV[i + 2]}
-    added[#added + 1] = id
-  end
-end
-redis.call('SET', KEYS[1], cmsgpack.pack({seq, kept, st[3] or 0}))
-return added
+return {added, old}
 """
 
-#: After a load flipped in: drops the payloads of the events its record absorbed (seq <= ARGV[1])
-#: and the tombstones older than ARGV[2]; records that seq as `pruned`.
+#: After a load flipped in: rewrites a push key without the events the load absorbed
+#: (seq <= ARGV[1]), behind a header `[0, pruned up to]`.
 PRUNE_SCRIPT = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
-local st = cmsgpack.unpack(raw)
-local absorbed, min_ts = tonumber(ARGV[1]), tonumber(ARGV[2])
-local kept = {}
-for _, e in ipairs(st[2]) do
-  if e[1] <= absorbed then e = {e[1], e[2], e[3]} end
-  if e[4] ~= nil or e[3] >= min_ts then kept[#kept + 1] = e end
+local upto = tonumber(ARGV[1])
+local out, offset, item = {''}, 0, nil
+while offset >= 0 and offset < #raw do
+  offset, item = cmsgpack.unpack_one(raw, offset)
+  if item[1] == 0 then
+    if item[2] > upto then upto = item[2] end
+  elseif item[1] > tonumber(ARGV[1]) then
+    out[#out + 1] = cmsgpack.pack(item)
+  end
 end
-redis.call('SET', KEYS[1], cmsgpack.pack({st[1], kept, math.max(st[3] or 0, absorbed)}))
-return #kept
+out[1] = cmsgpack.pack({0, upto})
+redis.call('SET', KEYS[1], table.concat(out))
+return #out - 1
 """
 
 
 class PushResult:
     """What one push did: events `added`, `duplicates` (an event id already pushed: nothing
-    changed) and the files the offline event log gained."""
+    changed), `too_old` (older than every window of any request from now on: only logged) and
+    the files the offline event log gained."""
 
-    __slots__ = ("added", "duplicates", "log_files", "view")
+    __slots__ = ("added", "duplicates", "log_files", "too_old", "view")
 
-    def __init__(self, view: str, added: int, duplicates: int, log_files: list[str]):
+    def __init__(
+        self, view: str, added: int, duplicates: int, log_files: list[str], too_old: int = 0
+    ):
         self.view, self.added, self.duplicates, self.log_files = view, added, duplicates, log_files
+        self.too_old = too_old
 
     def __repr__(self) -> str:
         return (
             f"PushResult(view={self.view!r}, added={self.added}, duplicates={self.duplicates}, "
-            f"log_files={len(self.log_files)})"
+            f"too_old={self.too_old}, log_files={len(self.log_files)})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -890,15 +933,24 @@ class PushResult:
             "view": self.view,
             "added": self.added,
             "duplicates": self.duplicates,
+            "too_old": self.too_old,
             "log_files": list(self.log_files),
         }
 
 
-def _event_micros(value: Any, where: str) -> int:
-    from datetime import datetime, timezone
+_EPOCH_NAIVE = codec.EPOCH.replace(tzinfo=None)
+
+
+def _event_micros(value: Any, where: Callable[[], str]) -> int:
+    """An event time as epoch micros: a datetime (naive = UTC) or ISO 8601 text."""
+    from datetime import datetime
 
     from skewless.errors import RequestError
 
+    if value.__class__ is datetime:
+        if value.tzinfo is None:
+            return _us(value - _EPOCH_NAIVE)
+        return _us(value - codec.EPOCH)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -906,21 +958,82 @@ def _event_micros(value: Any, where: str) -> int:
             value = None
     if not isinstance(value, datetime):
         raise RequestError(
-            f"{where}: the event time must be a datetime or an ISO 8601 string "
+            f"{where()}: the event time must be a datetime or an ISO 8601 string "
             f"(e.g. '2024-05-01T12:00:00Z'; naive means UTC), got {value!r}"
         )
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        return _us(value - _EPOCH_NAIVE)
     return _us(value - codec.EPOCH)
 
 
-class _Prepared:
-    """Validated events of one push: per entity encoding, the script arguments and log rows."""
+_I64 = (-(2**63), 2**63)
 
-    def __init__(self, serving: WindowServing, events: Sequence[Any]):
-        from skewless.errors import RequestError
+
+def _converter(kind: str, data_type: str) -> Callable[[Any, Callable[[], str]], Any]:
+    """A payload value of an event column as the runtime reads a request field of its declared
+    type (`sql.helpers.convert_input`), with a fast path for values already of the type."""
+    from skewless.sql.helpers import convert_input
+    from skewless.sql.types import parse_type
+
+    parsed = parse_type(data_type)
+    big = parsed.name == "BIGINT"
+
+    def slow(v: Any, where: Callable[[], str]) -> Any:
+        return convert_input(v, parsed, where())
+
+    if kind == "float" and parsed.name == "DOUBLE":
+        return lambda v, where: v if v.__class__ is float or v is None else slow(v, where)
+    if kind == "int" and big:
+        lo, hi = _I64
+        return lambda v, where: (
+            v if (v.__class__ is int and lo <= v < hi) or v is None else slow(v, where)
+        )
+    if kind == "str" and parsed.name == "VARCHAR":
+        return lambda v, where: v if v.__class__ is str or v is None else slow(v, where)
+    return slow
+
+
+class _PushPlan:
+    """What preparing a push of one view needs, built once per view."""
+
+    def __init__(self, serving: WindowServing):
         from skewless.online.keys import KeyBuilder
-        from skewless.sql.helpers import convert_input
+
+        view = serving.view
+        self.builder = KeyBuilder(serving.feature_view)
+        self.needed = [
+            *view.entity,
+            view.timestamp,
+            view.event_id,
+            *(c.name for c in serving.columns),
+        ]
+        # any declared column of the event model may come along (the log keeps whole events)
+        self.allowed = set(self.needed) | {c for c, t in view.column_types if t}
+        self.required = (*view.entity, view.timestamp, view.event_id)
+        self.columns = [
+            (c.name, _converter(c.kind, view.column_type(c.name)), c) for c in serving.columns
+        ]
+        self.others = {
+            c: _converter(codec.column_kind(view.name, c, t), t)
+            for c, t in view.column_types
+            if t and c not in self.needed
+        }
+        self.keys = [
+            (
+                c,
+                _converter(
+                    codec.column_kind(view.name, c, view.column_type(c)), view.column_type(c)
+                ),
+            )
+            for c in view.entity
+        ]
+
+
+class _Prepared:
+    """Validated events of one push: per entity the script arguments; the log rows."""
+
+    def __init__(self, serving: WindowServing, events: Sequence[Any], log: bool):
+        from skewless.errors import RequestError
 
         view = serving.view
         if not view.event_id:
@@ -931,58 +1044,76 @@ class _Prepared:
             )
         if isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
             raise RequestError(f"events must be a list of dicts, got {type(events).__name__}")
-        builder = KeyBuilder(serving.feature_view)
+        plan = serving.push_plan()
+        entity_of = plan.builder.entity
+        ts_col, id_col = view.timestamp, view.event_id
+        required, allowed, columns = plan.required, plan.allowed, plan.columns
+        pack = _packer.pack
         self.by_entity: dict[bytes, list[bytes]] = {}
         self.log_rows: list[dict[str, Any]] = []
-        needed = [*view.entity, view.timestamp, view.event_id, *(c.name for c in serving.columns)]
-        # any declared column of the event model may come along (the log keeps whole events)
-        columns = list(dict.fromkeys([*needed, *(c for c, t in view.column_types if t)]))
-        aggregated = {c.name for c in serving.columns}
+        self.count = len(events)
+        name_ = view.name
+
+        def where(i: int, col: str = "") -> str:
+            at = f"window view `{name_}`, events[{i}]"
+            return f"{at}, field `{col}`" if col else at
+
+        at = functools.partial
         for i, event in enumerate(events):
-            where = f"window view `{view.name}`, events[{i}]"
-            if not isinstance(event, dict):
-                raise RequestError(f"{where}: an event must be a dict, got {type(event).__name__}")
-            unknown = sorted(set(event) - set(columns))
-            missing = [c for c in (*view.entity, view.timestamp, view.event_id) if c not in event]
-            if missing or unknown:
+            if event.__class__ is not dict:
                 raise RequestError(
-                    f"{where}: "
+                    f"{where(i)}: an event must be a dict, got {type(event).__name__}"
+                )
+            if not allowed.issuperset(event) or any(c not in event for c in required):
+                unknown = sorted(set(event) - allowed)
+                missing = [c for c in required if c not in event]
+                raise RequestError(
+                    f"{where(i)}: "
                     + (f"missing field(s) {missing}" if missing else "")
                     + ("; " if missing and unknown else "")
                     + (f"unknown field(s) {unknown}" if unknown else "")
-                    + f"; an event has the fields {columns}"
+                    + f"; an event has the fields {plan.needed}"
                 )
-            entity = builder.entity(event)
-            ts = _event_micros(event[view.timestamp], f"{where}, field `{view.timestamp}`")
-            eid = event[view.event_id]
+            entity = entity_of(event)
+            ts = _event_micros(event[ts_col], at(where, i, ts_col))
+            eid = event[id_col]
             if eid is None or isinstance(eid, (bool, float)) or str(eid) == "":
                 raise RequestError(
-                    f"{where}, field `{view.event_id}`: the event id must be a non-empty string "
-                    f"or an integer, got {eid!r}"
+                    f"{where(i, id_col)}: the event id must be a non-empty string or an integer, "
+                    f"got {eid!r}"
                 )
-            row: dict[str, Any] = {
-                c: convert_input(event[c], view.column_type(c), f"{where}, field `{c}`")
-                for c in view.entity
-            }
-            row[view.timestamp] = codec.decode_timestamp(ts)
-            row[view.event_id] = str(eid)
+            eid_text = eid if eid.__class__ is str else str(eid)
             stored: list[Any] = []
-            for col in serving.columns:
-                dt = view.column_type(col.name)
-                value = convert_input(event.get(col.name), dt, f"{where}, field `{col.name}`")
-                row[col.name] = value
-                if col.kind == "timestamp" and value is not None:
-                    stored.append(_event_micros(value, f"{where}, field `{col.name}`"))
+            for name, convert, col in columns:
+                value = convert(event.get(name), at(where, i, name))
+                if value is None:
+                    stored.append(None)
+                elif col.kind == "timestamp":
+                    stored.append(_event_micros(value, at(where, i, name)))
+                elif col.kind in ("float", "str", "int", "bool"):
+                    stored.append(value)
                 else:
                     v = col.encode(value)
                     stored.append(_wide(v) if col.wide else v)
-            for c in columns:
-                if c in event and c not in row and c not in aggregated:
-                    value = event[c]
-                    row[c] = convert_input(value, view.column_type(c), f"{where}, field `{c}`")
-            self.log_rows.append(row)
-            args = self.by_entity.setdefault(entity, [])
-            args += [str(eid).encode(), str(ts).encode(), pack_record(stored)]
+            args = self.by_entity.get(entity)
+            if args is None:
+                args = self.by_entity[entity] = []
+            args += [eid_text.encode(), b"%d" % ts, pack(stored)]
+            if log:
+                row: dict[str, Any] = {
+                    c: convert(event[c], at(where, i, c)) for c, convert in plan.keys
+                }
+                row[ts_col] = codec.decode_timestamp(ts)
+                row[id_col] = eid_text
+                for name, convert, _col in columns:
+                    row[name] = convert(event.get(name), at(where, i, name))
+                for c, convert in plan.others.items():
+                    if c in event:
+                        row[c] = convert(event[c], at(where, i, c))
+                self.log_rows.append(row)
+
+
+_packer = msgpack.Packer(use_bin_type=True)
 
 
 def push_events(
@@ -993,10 +1124,10 @@ def push_events(
     now_us: int,
     log_dir: Any = None,
 ) -> PushResult:
-    """Push events into a window view's online state (module docstring), all of them in one
-    transaction, each event id once; with `log_dir`, first append them to the offline event log
-    (`<log_dir>/<view>/<time>-<id>.parquet`, written whole then renamed), which the view's dbt
-    model reads and deduplicates by event id.
+    """Push events into a window view's online state (module docstring): one script call for
+    the whole batch (atomic), each event id once; with `log_dir`, first append them to the
+    offline event log (`<log_dir>/<view>/<time>-<id>.parquet`, written whole then renamed),
+    which the view's dbt model reads and deduplicates by event id.
 
     Raises:
         RequestError: an event lacks a field, has an unknown one, or a value not of its type
@@ -1010,19 +1141,20 @@ def push_events(
         raise OnlineStoreError(
             f"window view `{serving.name}`: pushing to a Redis Cluster is not supported yet"
         )
-    prepared = _Prepared(serving, events)
+    prepared = _Prepared(serving, events, log=bool(log_dir))
     files = write_event_log(serving, prepared.log_rows, log_dir) if log_dir else []
     if not prepared.by_entity:
         return PushResult(serving.name, 0, 0, files)
-    min_ts = str(now_us - _SLACK_US - max(serving.lengths_us) - serving.horizon_us).encode()
-    script = client.register_script(PUSH_SCRIPT)
-    tail = b"}:%s:push" % serving.name.encode()
-    pipe = client.pipeline(transaction=True)
-    for entity, args in prepared.by_entity.items():
-        script(keys=[b"skw:{" + entity + tail], args=[min_ts, *args], client=pipe)
-    replies = pipe.execute()
-    added = sum(len(r) for r in replies)
-    return PushResult(serving.name, added, len(prepared.log_rows) - added, files)
+    min_ts = b"%d" % (now_us - _SLACK_US - max(serving.lengths_us) - serving.horizon_us)
+    keys: list[bytes] = []
+    args: list[bytes] = [min_ts]
+    for entity, triples in prepared.by_entity.items():
+        keys += push_keys(serving.name, entity)
+        args.append(b"%d" % (len(triples) // 3))
+        args += triples
+    added, too_old = serving.push_script(client)(keys=keys, args=args)
+    duplicates = prepared.count - added - too_old
+    return PushResult(serving.name, added, duplicates, files, too_old)
 
 
 def write_event_log(serving: WindowServing, rows: list[dict[str, Any]], log_dir: Any) -> list[str]:

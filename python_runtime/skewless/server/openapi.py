@@ -286,11 +286,15 @@ def _schemas() -> dict[str, Any]:
         },
         "PushResult": {
             "type": "object",
-            "required": ["view", "added", "duplicates", "log_files"],
+            "required": ["view", "added", "duplicates", "too_old", "log_files"],
             "properties": {
                 "view": {"type": "string"},
                 "added": {"type": "integer"},
                 "duplicates": {"type": "integer", "description": "event ids already pushed"},
+                "too_old": {
+                    "type": "integer",
+                    "description": "events older than every window from now on: only logged",
+                },
                 "log_files": {"type": "integer", "description": "event log files written"},
             },
         },

@@ -637,3 +637,31 @@ def test_an_older_definition_version_is_refused_once_a_newer_load_pruned_its_pus
     assert counts()[1] == 2
     stores[1].push("wa", [event(3)], now=_ts(t0))
     assert counts() == [None, 3]
+
+
+def test_a_big_push_is_split_between_entities_and_stays_exact(
+    project: tuple[Path, Path], redis_url: str
+) -> None:
+    """A push of more than `PUSH_CHUNK` events goes out as several script calls, each entity's
+    events in one of them: every event counted once, a replay adds nothing."""
+    from skewless import FeatureStore
+    from skewless.online.connection import connect
+    from skewless.online.windows import PUSH_CHUNK
+
+    db, manifest = project
+    t0 = int(datetime.now(timezone.utc).timestamp()) * 1_000_000
+    registry = _load_empty(db, manifest, redis_url, t0)
+    store = FeatureStore(registry, connect(redis_url), redis_url, feature_log=False)
+    events = [
+        {"k1": 100 + i % 37, "ts": _ts(t0 - (i % 50) * MIN), "eid": f"b{i}", "n": i}
+        for i in range(3 * PUSH_CHUNK + 17)
+    ]
+    r = store.push("wa", events, now=_ts(t0))
+    assert (r.added, r.duplicates, r.too_old) == (len(events), 0, 0), r
+    again = store.push("wa", events[::-1], now=_ts(t0))
+    assert (again.added, again.duplicates) == (0, len(events)), again
+    entities = [{"k1": 100 + k} for k in range(37)]
+    got = store.get_online_features(["wa.events_count_1h", "wa.n_sum_1h"], entities, now=_ts(t0))
+    for k, (count, total) in enumerate(got.values):
+        mine = [e["n"] for e in events if e["k1"] == 100 + k]
+        assert (count, total) == (len(mine), sum(mine)), k

@@ -1116,6 +1116,11 @@ class _Prepared:
 _packer = msgpack.Packer(use_bin_type=True)
 
 
+#: Events per push script call: a bigger push is split (between entities) into calls of about
+#: this many, so no call holds Redis for more than a few milliseconds.
+PUSH_CHUNK = 200
+
+
 def push_events(
     serving: WindowServing,
     client: Any,
@@ -1124,8 +1129,9 @@ def push_events(
     now_us: int,
     log_dir: Any = None,
 ) -> PushResult:
-    """Push events into a window view's online state (module docstring): one script call for
-    the whole batch (atomic), each event id once; with `log_dir`, first append them to the
+    """Push events into a window view's online state (module docstring), each event id once:
+    one script call per `PUSH_CHUNK` events, each entity's events in one call (atomic per
+    entity; the calls go out in one pipeline); with `log_dir`, first append them to the
     offline event log (`<log_dir>/<view>/<time>-<id>.parquet`, written whole then renamed),
     which the view's dbt model reads and deduplicates by event id.
 
@@ -1146,13 +1152,27 @@ def push_events(
     if not prepared.by_entity:
         return PushResult(serving.name, 0, 0, files)
     min_ts = b"%d" % (now_us - _SLACK_US - max(serving.lengths_us) - serving.horizon_us)
+    script = serving.push_script(client)
+    calls: list[tuple[list[bytes], list[bytes]]] = []
     keys: list[bytes] = []
     args: list[bytes] = [min_ts]
     for entity, triples in prepared.by_entity.items():
+        if keys and len(args) + len(triples) > 3 * PUSH_CHUNK:
+            calls.append((keys, args))
+            keys, args = [], [min_ts]
         keys += push_keys(serving.name, entity)
         args.append(b"%d" % (len(triples) // 3))
         args += triples
-    added, too_old = serving.push_script(client)(keys=keys, args=args)
+    calls.append((keys, args))
+    if len(calls) == 1:
+        replies = [script(keys=keys, args=args)]
+    else:  # one pipeline; each call atomic, Redis free for other clients between them
+        pipe = client.pipeline(transaction=False)
+        for keys, args in calls:
+            script(keys=keys, args=args, client=pipe)
+        replies = pipe.execute()
+    added = sum(r[0] for r in replies)
+    too_old = sum(r[1] for r in replies)
     duplicates = prepared.count - added - too_old
     return PushResult(serving.name, added, duplicates, files, too_old)
 

@@ -28,6 +28,7 @@ integers outside 64 bits as decimal strings.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from bisect import bisect_left, bisect_right
@@ -221,24 +222,10 @@ class WindowServing:
     @property
     def checked_view(self) -> FeatureView:
         """The view as the relation type check sees it: keys, time and aggregated columns."""
-        fv = self.feature_view
-        return FeatureView(
-            name=fv.name,
-            unique_id=fv.unique_id,
-            relation_name=fv.relation_name,
-            entity=fv.entity,
-            entity_types=fv.entity_types,
-            timestamp=fv.timestamp,
-            ttl=None,
-            available_after=fv.available_after,
-            freshness=None,
-            on_stale="null",
-            features=tuple(
-                Feature(self.name, c.name, self.view.column_type(c.name)) for c in self.columns
-            ),
-            version=fv.version,
-            timestamp_type=fv.timestamp_type,
+        features = tuple(
+            Feature(self.name, c.name, self.view.column_type(c.name)) for c in self.columns
         )
+        return dataclasses.replace(self.feature_view, features=features)
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -1202,27 +1189,13 @@ def write_event_log(serving: WindowServing, rows: list[dict[str, Any]], log_dir:
 
 
 def _log_schema(serving: WindowServing, names: list[str]) -> Any:
+    """The log's columns typed as declared (`offline.dbt_adapter.arrow_type`, as the generic
+    reader types them); the event id as text, the event time as a UTC instant."""
     import pyarrow as pa
 
+    from skewless.offline.dbt_adapter import arrow_type
+
     view = serving.view
-
-    def arrow(dt: str) -> Any:
-        kind = codec.column_kind(view.name, "", dt)
-        scale = decimal_scale(dt)
-        if kind == "decimal":
-            inside = dt.partition("(")[2].rstrip(") ").split(",")
-            precision = int(inside[0]) if inside and inside[0].strip() else 18
-            return pa.decimal128(precision, scale or 0)
-        return {
-            "int": pa.int64(),
-            "bigint": pa.decimal128(38, 0),
-            "float": pa.float64(),
-            "str": pa.string(),
-            "bool": pa.bool_(),
-            "date": pa.date32(),
-            "timestamp": pa.timestamp("us", "UTC"),
-        }[kind]
-
     fields = []
     for n in names:
         if n == view.event_id:
@@ -1230,5 +1203,5 @@ def _log_schema(serving: WindowServing, names: list[str]) -> Any:
         elif n == view.timestamp:
             fields.append(pa.field(n, pa.timestamp("us", "UTC")))
         else:
-            fields.append(pa.field(n, arrow(view.column_type(n))))
+            fields.append(pa.field(n, arrow_type(view.name, n, view.column_type(n))))
     return pa.schema(fields)

@@ -427,8 +427,8 @@ def test_openapi_document_covers_every_route(server: ServerProcess) -> None:
     doc = r.json()
     assert doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {
-        "/get-online-features", "/features", "/explain", "/livez", "/readyz", "/metrics",
-        "/openapi.json",
+        "/get-online-features", "/features", "/explain", "/push", "/livez", "/readyz",
+        "/metrics", "/openapi.json",
     }  # fmt: skip
     op = doc["paths"]["/get-online-features"]["post"]
     assert {"200", "400", "404", "410", "413", "503"} <= set(op["responses"])

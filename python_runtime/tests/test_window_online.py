@@ -322,7 +322,9 @@ def _compare(
                     stats["nonzero"] += bool(exp)
 
 
-def test_online_windows_match_window_join(project: tuple[Path, Path], redis_url: str) -> None:
+def test_online_windows_match_window_join(
+    project: tuple[Path, Path], redis_url: str, record_property: Any
+) -> None:
     import duckdb
 
     from skewless import FeatureStore
@@ -386,7 +388,9 @@ def test_online_windows_match_window_join(project: tuple[Path, Path], redis_url:
 
     run()
     con.close()
-    print(f"online windows vs window_join: {dict(stats)}")
+    summary = f"online windows vs window_join (DuckDB, redis-server): {dict(stats)}"
+    print(summary)
+    record_property("summary", summary)
     assert stats["datasets"] >= MIN_DATASETS, stats
     assert stats["stale"] >= MIN_DATASETS and stats["present"] >= 10 * MIN_DATASETS, stats
     assert stats["pushed"] >= MIN_DATASETS and stats["replays"] >= MIN_DATASETS // 4, stats

@@ -154,6 +154,10 @@ def materialize(
 ) -> None:
     """Load the latest row per entity (within ttl) of feature views into Redis.
 
+    Window views (docs/windows.md) are loaded too: per entity the events and partial aggregates
+    that keep their values exact until the view's `horizon` (always a whole load, even with
+    `--incremental`; their rows are entities).
+
     Each view is written under a new generation and made visible by flipping its pointer at the
     end, so readers see the old state or the new one, never a mix.
 

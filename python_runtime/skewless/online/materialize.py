@@ -866,7 +866,8 @@ def materialize(
     lease_ttl: float | None = None,
     unfinished_ttl: float | None = None,
 ) -> list[MaterializeResult]:
-    """Materialize the selected feature views (default: all) from the offline store into Redis.
+    """Materialize the selected feature views and window views (default: all) from the offline
+    store into Redis (window views: `materialize_window`, always a full load).
 
     Args:
         registry: the feature views (from the dbt manifest).

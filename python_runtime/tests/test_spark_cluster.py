@@ -217,6 +217,12 @@ def on_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cluster_profile(project, cluster.url, base / "spark", **{"spark.task.maxFailures": "2"})
         view = cluster_view()
         reader = reader_from_profile(project, project, "cluster", [view])
+        # the workers' executors register with the driver a moment after the session starts
+        # (seconds on a loaded machine): wait for both before any test counts them
+        status = reader.spark.sparkContext._jsc.sc().getExecutorMemoryStatus
+        deadline = time.monotonic() + 120
+        while status().size() < 3 and time.monotonic() < deadline:  # the driver + 2 executors
+            time.sleep(0.2)
         reader.spark.sql("create schema if not exists skw_cluster")
         reader.spark.sql(
             "create table skw_cluster.cluster_stats using parquet as "

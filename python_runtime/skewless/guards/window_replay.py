@@ -17,35 +17,21 @@ the status counts show such rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from skewless.definitions.windows import WindowView, decimal_scale
+from skewless.definitions.windows import _FLOATS, WindowView, decimal_scale
+from skewless.guards.consistency import _key_text, _q
+from skewless.offline import _micros as _us
 
 __all__ = ["DOUBLE_BOUND", "window_rows", "within_bound"]
 
 #: |served - offline| <= DOUBLE_BOUND × Σ|x| for DOUBLE sums and averages (docs/windows.md).
 DOUBLE_BOUND = 1e-12
 
-_FLOATS = {"FLOAT", "FLOAT4", "FLOAT8", "REAL", "DOUBLE", "DOUBLE PRECISION"}
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _us(td: Any) -> int:
-    return td.days * 86_400_000_000 + td.seconds * 1_000_000 + td.microseconds
-
 
 def is_double(view: WindowView, column: str) -> bool:
     return view.column_type(column).strip().upper() in _FLOATS
-
-
-def _key_text(v: Any) -> str:
-    if isinstance(v, date) and not isinstance(v, datetime):
-        return v.isoformat()
-    return str(v)
 
 
 def window_rows(

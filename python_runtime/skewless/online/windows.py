@@ -43,6 +43,7 @@ import msgpack
 from skewless.definitions import Feature, FeatureView
 from skewless.definitions.windows import WindowView, decimal_scale
 from skewless.errors import DefinitionError
+from skewless.offline import _micros
 from skewless.online import codec
 
 __all__ = [
@@ -57,7 +58,7 @@ __all__ = [
 FORMAT = 1
 #: How far before its load instant a record still answers (clocks of loader and server differ).
 SLACK = timedelta(minutes=5)
-_SLACK_US = 300_000_000
+_SLACK_US = _micros(SLACK)
 #: The one stored "feature" of a window view's online row: the packed record.
 STATE = "__window_state"
 
@@ -66,10 +67,6 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 # partial aggregate slots per column: count, sum, min, max, last ts, last value, distinct
 _COUNT, _SUM, _MIN, _MAX, _LAST_TS, _LAST, _DISTINCT = range(7)
-
-
-def _us(value: timedelta) -> int:
-    return value.days * 86_400_000_000 + value.seconds * 1_000_000 + value.microseconds
 
 
 def _wide(x: int | None) -> Any:
@@ -166,9 +163,9 @@ class WindowServing:
                 f"model `{view.name}`: the manifest has no compiled SQL for this window view; "
                 "run `dbt compile` (or `dbt build`) before serving it"
             )
-        self.lengths_us = tuple(_us(d) for d in view.lengths)
-        self.after_us = _us(view.available_after)
-        self.horizon_us = _us(view.horizon)
+        self.lengths_us = tuple(_micros(d) for d in view.lengths)
+        self.after_us = _micros(view.available_after)
+        self.horizon_us = _micros(view.horizon)
         names = [a.column for a in view.aggregates if a.column != "*"]
         self.columns = tuple(
             _Column(view.name, c, view.column_type(c)) for c in dict.fromkeys(names)
@@ -936,8 +933,8 @@ def _event_micros(value: Any, where: Callable[[], str]) -> int:
 
     if value.__class__ is datetime:
         if value.tzinfo is None:
-            return _us(value - _EPOCH_NAIVE)
-        return _us(value - codec.EPOCH)
+            return _micros(value - _EPOCH_NAIVE)
+        return _micros(value - codec.EPOCH)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -949,8 +946,8 @@ def _event_micros(value: Any, where: Callable[[], str]) -> int:
             f"(e.g. '2024-05-01T12:00:00Z'; naive means UTC), got {value!r}"
         )
     if value.tzinfo is None:
-        return _us(value - _EPOCH_NAIVE)
-    return _us(value - codec.EPOCH)
+        return _micros(value - _EPOCH_NAIVE)
+    return _micros(value - codec.EPOCH)
 
 
 _I64 = (-(2**63), 2**63)

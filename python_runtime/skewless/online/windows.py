@@ -67,6 +67,8 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 # partial aggregate slots per column: count, sum, min, max, last ts, last value, distinct
 _COUNT, _SUM, _MIN, _MAX, _LAST_TS, _LAST, _DISTINCT = range(7)
+#: what a column's partial may need besides its count (`WindowServing.needs`), in this order
+_NEEDS = ("sum", "min", "max", "last", "count_distinct")
 
 
 def _wide(x: int | None) -> Any:
@@ -100,6 +102,7 @@ def _fkey(v: float) -> tuple[int, float]:
 
 
 _NAN = ("NaN",)  # one distinct value for every NaN, as DuckDB counts them
+_NO_DISTINCT: frozenset[Any] = frozenset()  # the distinct slot of a partial that needs none
 
 
 class _Column:
@@ -177,14 +180,14 @@ class WindowServing:
             for a in view.aggregates
         )
         self.by_name = {o.name: i for i, o in enumerate(self.outputs)}
+        #: per tuple of outputs read together: what reading them needs (`_read_plan`)
+        self._read_plans: dict[tuple[int, ...], Any] = {}
         used: list[set[str]] = [set() for _ in self.columns]
         for o in self.outputs:
             if o.column >= 0:
                 used[o.column].add("sum" if o.function == "avg" else o.function)
         #: per column: whether sum, min, max, last, distinct values are needed (count always)
-        self.needs = tuple(
-            tuple(f in u for f in ("sum", "min", "max", "last", "count_distinct")) for u in used
-        )
+        self.needs = tuple(tuple(f in u for f in _NEEDS) for u in used)
         ts_type = view.column_type(view.timestamp)
         if "NS" in ts_type.upper().replace("TIMESTAMPTZ", "").replace("_S", ""):
             raise DefinitionError(
@@ -282,77 +285,127 @@ class WindowServing:
         self,
         segments: Iterable[tuple[Sequence[int], Sequence[Sequence[Any]], int, int]],
         middle: list[Any] | None,
+        needs: Sequence[tuple[int, tuple[bool, ...]]] | None = None,
     ) -> list[Any]:
-        """[events, [per column: count, sum, min, max, last ts, last value, distinct set]] of
-        the events in `segments` ((ts, columns, from, to) slices) and a `middle` partial. Only
-        what the view's outputs use is computed (`self.needs`); the rest stays None/empty."""
-        ncols = len(self.columns)
-        if middle is None:
-            n = 0
-            states: list[list[Any]] = [
-                [0, None, None, None, None, None, set()] for _ in range(ncols)
-            ]
-        else:
-            n = middle[0]
-            states = [list(s) for s in middle[1]]
+        """[events, per column its partial aggregate (`_state`)] of the events in `segments`
+        ((ts, columns, from, to) slices) and a `middle` partial (packed, `_pack_partial`).
+        `needs`: (column, what it needs) of the columns to aggregate (default: every column,
+        with what the view's outputs use, `self.needs`); the others stay None."""
         segs = [seg for seg in segments if seg[3] > seg[2]]
-        for _ts, _cols, i, j in segs:
-            n += j - i
-        if not segs:
-            return [n, states]
-        for ci, col in enumerate(self.columns):
-            want_sum, want_min, want_max, want_last, want_distinct = self.needs[ci]
-            st = states[ci]
-            if len(segs) == 1:
-                _ts, cols, i, j = segs[0]
-                values = cols[ci][i:j]
-            else:
-                values = []
-                for _ts, cols, i, j in segs:
-                    values += cols[ci][i:j]
-            vals = [v for v in values if v is not None]
-            if not vals:
-                continue
-            if col.wide and str in set(map(type, vals)):
-                vals = [_narrow(v) for v in vals]
-            st[_COUNT] += len(vals)
-            if col.floating:  # a NaN makes the plain sum NaN (inf - inf too: then just slower)
-                total = sum(vals)
-                nan = total != total
-            else:
-                nan = False
-            if want_sum:
-                if col.floating:
-                    st[_SUM] = _fsum(vals if st[_SUM] is None else [st[_SUM], *vals])
-                else:
-                    st[_SUM] = sum(vals) + (st[_SUM] or 0)
-            if want_min:
-                lo = min(vals, key=_fkey) if nan else min(vals)
-                if st[_MIN] is not None:
-                    lo = min(st[_MIN], lo, key=_fkey) if col.floating else min(st[_MIN], lo)
-                st[_MIN] = lo
-            if want_max:
-                hi = max(vals, key=_fkey) if nan else max(vals)
-                if st[_MAX] is not None:
-                    hi = max(st[_MAX], hi, key=_fkey) if col.floating else max(st[_MAX], hi)
-                st[_MAX] = hi
-            if want_last:
-                pairs = [
-                    (t, _narrow(v) if col.wide else v)
-                    for ts, cols, i, j in segs
-                    for t, v in zip(ts[i:j], cols[ci][i:j], strict=True)
-                    if v is not None
-                ]
-                if st[_LAST_TS] is not None:
-                    pairs.append((st[_LAST_TS], st[_LAST]))
-                key = (lambda p: (p[0], _fkey(p[1]))) if col.floating else None
-                st[_LAST_TS], st[_LAST] = max(pairs, key=key) if key else max(pairs)
-            if want_distinct:
-                if nan:
-                    st[_DISTINCT].update(_NAN if v != v else v for v in vals)
-                else:
-                    st[_DISTINCT].update(vals)
+        n = middle[0] if middle is not None else 0
+        for seg in segs:
+            n += seg[3] - seg[2]
+        states: list[Any] = [None] * len(self.columns)
+        rows = middle[1] if middle is not None else None
+        for ci, need in enumerate(self.needs) if needs is None else needs:
+            states[ci] = self._state(ci, need, segs, None if rows is None else rows[ci])
         return [n, states]
+
+    def _state(
+        self,
+        ci: int,
+        needs: tuple[bool, ...],
+        segs: Sequence[tuple[Sequence[int], Sequence[Sequence[Any]], int, int]],
+        row: list[Any] | None,
+    ) -> list[Any]:
+        """The partial aggregate `[count, sum, min, max, last ts, last, distinct values]` of
+        column `ci` over the non-null values of `segs` (non-empty slices) and a middle's packed
+        `row` (or None); only the slots of `needs` (sum, min, max, last, distinct) are computed,
+        the others stay as the middle has them. The one aggregation rule of loads and reads:
+        DOUBLE sums with `_fsum` over the middle's sum and the values, NaN above everything in
+        min/max/last (DuckDB's order), one distinct value for every NaN."""
+        col = self.columns[ci]
+        want_sum, want_min, want_max, want_last, want_distinct = needs
+        if row is None:
+            count, total, lo, hi, last_ts, last = 0, None, None, None, None, None
+        else:
+            count, total, lo, hi, last_ts, last = row[:6]
+            if col.wide:
+                total, lo, hi, last = _narrow(total), _narrow(lo), _narrow(hi), _narrow(last)
+        if len(segs) == 1:
+            _ts, cols, i, j = segs[0]
+            vals = cols[ci][i:j]
+        else:
+            vals = []
+            for _ts, cols, i, j in segs:
+                vals += cols[ci][i:j]
+        if None in vals:
+            vals = [v for v in vals if v is not None]
+        if col.wide and vals and str in set(map(type, vals)):
+            vals = [_narrow(v) for v in vals]
+        floating = col.floating
+        nan = False
+        if vals:
+            count += len(vals)
+            if floating:  # a NaN makes the plain sum NaN (inf - inf too: then just slower)
+                s = sum(vals)
+                nan = s != s
+            if want_sum:
+                if floating:
+                    total = _fsum(vals if total is None else [total, *vals])
+                else:
+                    total = sum(vals) + (total or 0)
+            if want_min:
+                m = min(vals, key=_fkey) if nan else min(vals)
+                if lo is not None:
+                    m = min(lo, m, key=_fkey) if floating else min(lo, m)
+                lo = m
+            if want_max:
+                m = max(vals, key=_fkey) if nan else max(vals)
+                if hi is not None:
+                    m = max(hi, m, key=_fkey) if floating else max(hi, m)
+                hi = m
+            if want_last:
+                last_ts, last = self._last(ci, segs, last_ts, last)
+        if not want_distinct:
+            return [count, total, lo, hi, last_ts, last, _NO_DISTINCT]
+        distinct: set[Any] = set()
+        if row is not None:
+            if col.wide:
+                distinct.update(_narrow(d) for d in row[6])
+            elif floating:
+                distinct.update(_NAN if _is_nan(d) else d for d in row[6])
+            else:
+                distinct.update(row[6])
+        if nan:
+            distinct.update(_NAN if v != v else v for v in vals)
+        else:
+            distinct.update(vals)
+        return [count, total, lo, hi, last_ts, last, distinct]
+
+    def _last(
+        self,
+        ci: int,
+        segs: Sequence[tuple[Sequence[int], Sequence[Sequence[Any]], int, int]],
+        best_ts: int | None,
+        best: Any,
+    ) -> tuple[int | None, Any]:
+        """(time, value) of `last` over `segs` and a current best: the greatest time of a
+        non-null value, then the greatest value at that time (NaN above everything)."""
+        col = self.columns[ci]
+        key = _fkey if col.floating else None
+        for ts, cols, i, j in segs:
+            values = cols[ci]
+            k = j - 1
+            while k >= i and values[k] is None:
+                k -= 1
+            if k < i:
+                continue
+            t = ts[k]
+            if best_ts is not None and t < best_ts:
+                continue
+            at_t = [values[k]]
+            k -= 1
+            while k >= i and ts[k] == t:  # ts is sorted: the other values at that time
+                if values[k] is not None:
+                    at_t.append(values[k])
+                k -= 1
+            if col.wide:
+                at_t = [_narrow(v) for v in at_t]
+            if best_ts == t:
+                at_t.append(best)
+            best_ts, best = t, (max(at_t, key=key) if key else max(at_t))
+        return best_ts, best
 
     def _pack_partial(self, partial: list[Any]) -> list[Any]:
         n, states = partial
@@ -374,22 +427,6 @@ class WindowServing:
                 ]
             out.append(row)
         return [n, out]
-
-    @staticmethod
-    def _unpack_partial(packed: list[Any], columns: Sequence[_Column]) -> list[Any]:
-        n, rows = packed
-        states = []
-        for col, row in zip(columns, rows, strict=True):
-            st = list(row)
-            if col.wide:
-                st = [st[0], *(_narrow(x) if x is not None else None for x in st[1:6])]
-                st.append({_narrow(d) for d in row[6]})
-            elif col.floating:
-                st[_DISTINCT] = {_NAN if _is_nan(d) else d for d in row[6]}
-            else:
-                st[_DISTINCT] = set(row[6])
-            states.append(st)
-        return [n, states]
 
     def push_plan(self) -> _PushPlan:
         """How events of this view are prepared for a push (built on first use)."""
@@ -427,7 +464,7 @@ class WindowServing:
         record: list[Any] | None,
         pushed: Sequence[tuple[int, list[Any]]],
         q: int,
-        outputs: Sequence[int],
+        outputs: tuple[int, ...],
         t0: int,
     ) -> list[Any] | None:
         """The values of `outputs` (indexes into `self.outputs`) at instant `q` (epoch micros),
@@ -442,6 +479,10 @@ class WindowServing:
                 f"window view `{self.name}`: the online record has format {record[0]}, this "
                 f"runtime reads {FORMAT}; rematerialize with this version of skewless"
             )
+        plan = self._read_plans.get(outputs)
+        if plan is None:
+            plan = self._read_plans[outputs] = self._read_plan(outputs)
+        needed, getters = plan
         if pushed:
             pushed = sorted(pushed, key=lambda p: p[0])
             p_ts = [t for t, _ in pushed]
@@ -449,19 +490,59 @@ class WindowServing:
                 [v[ci] for _, v in pushed] for ci in range(len(self.columns))
             ]
         else:
-            p_ts, p_cols = [], [[] for _ in self.columns]
-        results: dict[int, list[Any]] = {}
-        out = []
+            p_ts, p_cols = [], []
+        partials = []
+        for w, needs in needed:
+            partial = self._window(record, p_ts, p_cols, q, w, needs)
+            if partial is None:
+                return None
+            partials.append(partial)
+        return [get(partials) for get in getters]
+
+    def _read_plan(
+        self, outputs: tuple[int, ...]
+    ) -> tuple[list[tuple[int, list[tuple[int, tuple[bool, ...]]]]], list[Callable[[Any], Any]]]:
+        """(per window the outputs use: (window, [(column, what it needs)]), per output a
+        getter of its value from the windows' partials in that order)."""
+        by_window: dict[int, dict[int, set[str]]] = {}
         for oi in outputs:
             o = self.outputs[oi]
-            partial = results.get(o.window)
-            if partial is None:
-                partial = self._window(record, p_ts, p_cols, q, o.window)
-                if partial is None:
-                    return None
-                results[o.window] = partial
-            out.append(self._value(o, partial))
-        return out
+            columns = by_window.setdefault(o.window, {})
+            if o.column >= 0:
+                columns.setdefault(o.column, set()).add(
+                    "sum" if o.function == "avg" else o.function
+                )
+        needed = [
+            (w, [(ci, tuple(f in fs for f in _NEEDS)) for ci, fs in columns.items()])
+            for w, columns in by_window.items()
+        ]
+        at = {w: i for i, (w, _) in enumerate(needed)}
+        return needed, [
+            self._getter(self.outputs[oi], at[self.outputs[oi].window]) for oi in outputs
+        ]
+
+    def _getter(self, o: _Output, p: int) -> Callable[[list[Any]], Any]:
+        """The value of output `o` from the partials of a read (its window's at `p`)."""
+        if o.column < 0:
+            return lambda partials: partials[p][0]
+        ci, fn, col = o.column, o.function, self.columns[o.column]
+        if fn == "count":
+            return lambda partials: partials[p][1][ci][_COUNT]
+        if fn == "count_distinct":
+            return lambda partials: len(partials[p][1][ci][_DISTINCT])
+        if fn == "avg":
+            scale = 1 if col.floating else 10**col.scale  # int / int: correctly rounded
+
+            def avg(partials: list[Any]) -> Any:
+                st = partials[p][1][ci]
+                return st[_SUM] / (st[_COUNT] * scale) if st[_COUNT] else None
+
+            return avg
+        slot = {"sum": _SUM, "min": _MIN, "max": _MAX, "last": _LAST}[fn]
+        if col.kind in ("decimal", "date", "timestamp"):
+            decode = col.decode
+            return lambda partials: decode(st[slot]) if (st := partials[p][1][ci])[_COUNT] else None
+        return lambda partials: st[slot] if (st := partials[p][1][ci])[_COUNT] else None
 
     def _window(
         self,
@@ -470,13 +551,14 @@ class WindowServing:
         p_cols: list[list[Any]],
         q: int,
         w: int,
+        needs: Sequence[tuple[int, tuple[bool, ...]]],
     ) -> list[Any] | None:
         lo, hi = q - self.lengths_us[w], q - self.after_us
         segments = []
         middle = None
         if record is not None:
             ts, cols = record[3], record[4]
-            a, b, c, packed = record[5][w]
+            a, b, c, middle = record[5][w]
             if lo < a:
                 return None
             if b is None:
@@ -486,35 +568,9 @@ class WindowServing:
                     return None
                 segments.append((ts, cols, bisect_right(ts, lo), bisect_left(ts, b)))
                 segments.append((ts, cols, bisect_left(ts, c), bisect_right(ts, hi)))
-                middle = self._unpack_partial(packed, self.columns)
         if p_ts:
             segments.append((p_ts, p_cols, bisect_right(p_ts, lo), bisect_right(p_ts, hi)))
-        return self._fold(segments, middle)
-
-    def _value(self, o: _Output, partial: list[Any]) -> Any:
-        fn = o.function
-        if o.column < 0:
-            return partial[0]
-        col = self.columns[o.column]
-        st = partial[1][o.column]
-        count = st[_COUNT]
-        if fn == "count":
-            return count
-        if fn == "count_distinct":
-            return len(st[_DISTINCT])
-        if not count:
-            return None
-        if fn == "sum":
-            return col.decode(st[_SUM])
-        if fn == "avg":
-            if col.floating:
-                return st[_SUM] / count
-            return st[_SUM] / (count * 10**col.scale)  # int / int: correctly rounded
-        if fn == "min":
-            return col.decode(st[_MIN])
-        if fn == "max":
-            return col.decode(st[_MAX])
-        return col.decode(st[_LAST])  # last
+        return self._fold(segments, middle, needs)
 
 
 @functools.lru_cache(maxsize=256)

@@ -3,8 +3,10 @@
 
     Every spine row plus, for each window view (a model with `meta.skewless.kind: window`), its
     sliding-window aggregates at that spine row's instant q over exactly the events e of the
-    row's entity with  q - W < e.timestamp <= q - available_after  (per window W). Exactly one
-    output row per spine row. Documented in macros/window_join.yml and docs/windows.md.
+    row's entity with  q - W < e.timestamp <= q - available_after  (per window W); with a `hop`
+    H the lower edge moves in steps: floor_H(q - W) < e.timestamp, floor_H rounding down to a
+    multiple of H since the Unix epoch (UTC). Exactly one output row per spine row. Documented
+    in macros/window_join.yml and docs/windows.md.
 #}
 {% macro window_join(spine, spine_timestamp, views) %}
     {{ return(adapter.dispatch('window_join', 'skewless')(spine, spine_timestamp, views)) }}
@@ -43,7 +45,8 @@
 {#
     Validate a window view's `meta.skewless` (the rules of the runtime's
     python_runtime/skewless/definitions/windows.py, with its wording). Returns a dict: name,
-    entity (list), timestamp, available_after_seconds, windows (list of {name, seconds}),
+    entity (list), timestamp, available_after_seconds, hop_seconds (0: none), windows (list of
+    {name, seconds}),
     aggregations (list of {column, function, base}: the output name is base ~ '_' ~ window name),
     quote (declared column -> quote flag). `problems` (a list) receives one message per problem
     instead of raising, when given.
@@ -53,7 +56,7 @@
     {%- set name = node.name -%}
     {%- set meta = skewless._pit_node_meta(node) -%}
     {%- set result = {'name': name, 'entity': [], 'timestamp': none, 'available_after_seconds': 0,
-                      'windows': [], 'aggregations': [], 'quote': {}} -%}
+                      'hop_seconds': 0, 'windows': [], 'aggregations': [], 'quote': {}} -%}
     {%- set fix = "e.g. `{kind: window, entity: user_id, timestamp: txn_ts, windows: [1h, 7d], "
         ~ "aggregations: [{column: amount, functions: [count, sum]}]}`" -%}
     {%- if meta is not mapping or meta.get('kind') != 'window' -%}
@@ -61,7 +64,7 @@
             ~ "window); give it " ~ fix) -%}
     {%- else -%}
         {%- set allowed = ['kind', 'entity', 'timestamp', 'available_after', 'windows', 'aggregations',
-                           'horizon', 'event_id', 'owner', 'description', 'tags'] -%}
+                           'horizon', 'hop', 'event_id', 'owner', 'description', 'tags'] -%}
         {%- set unknown = [] -%}
         {%- for k in meta.keys() -%}
             {%- if k not in allowed -%}{%- do unknown.append(k) -%}{%- endif -%}
@@ -94,6 +97,16 @@
                 ~ "window values stay exact, e.g. `1d`: load at least that often)") -%}
         {%- endif -%}
 
+        {%- if meta.get('hop') is not none -%}
+            {%- set hop = skewless._pit_try_parse_duration(meta.get('hop')) -%}
+            {%- if hop is none or hop <= 0 -%}
+                {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.hop is "
+                    ~ meta.get('hop') ~ ", not a positive duration (the step in which every window's "
+                    ~ "start moves, e.g. `5m` or `1h`); write a whole number and a unit or drop it") -%}
+            {%- else -%}
+                {%- do result.update({'hop_seconds': hop}) -%}
+            {%- endif -%}
+        {%- endif -%}
         {%- set windows_raw = meta.get('windows') -%}
         {%- if windows_raw is string or windows_raw is mapping or windows_raw is not iterable
             or (windows_raw | length) == 0 -%}
@@ -110,6 +123,10 @@
                 {%- elif seconds in seen -%}
                     {%- do issues.append(where ~ ": model `" ~ name ~ "`: meta.skewless.windows lists "
                         ~ "the same window twice (" ~ seen[seconds] ~ " and " ~ w ~ "); remove one") -%}
+                {%- elif result.hop_seconds and seconds < result.hop_seconds -%}
+                    {%- do issues.append(where ~ ": model `" ~ name ~ "`: window " ~ w ~ " is shorter "
+                        ~ "than hop (" ~ meta.get('hop') ~ "); use a hop no longer than the shortest "
+                        ~ "window") -%}
                 {%- elif after is not none and seconds <= after -%}
                     {%- do issues.append(where ~ ": model `" ~ name ~ "`: window " ~ w ~ " is not "
                         ~ "longer than available_after (" ~ meta.get('available_after') ~ "), so it "
@@ -261,7 +278,8 @@
         {%- do resolved.append({
             'relation': relation, 'name': d.name, 'keys': keys, 'timestamp': d.timestamp,
             'timestamp_quote': d.quote.get(d.timestamp, false),
-            'available_after_seconds': d.available_after_seconds,
+            'available_after_seconds': d.available_after_seconds, 'hop_seconds': d.hop_seconds,
+            'window_seconds': d.windows | map(attribute='seconds') | list,
             'max_window_seconds': d.windows | map(attribute='seconds') | max,
             'columns': columns, 'outputs': view_outputs,
         }) -%}
@@ -300,6 +318,11 @@ __wj_v{{ i }}_pairs as (
         {%- endfor %}
         __wj_s.{{ spine_timestamp }} as __wj_st,
         {{ skewless._pit_epoch('__wj_s.' ~ spine_timestamp) }} as __wj_q
+        {%- if v.hop_seconds %}
+        {%- for seconds in v.window_seconds %},
+        {{ skewless._window_hop_floor(skewless._pit_epoch('__wj_s.' ~ spine_timestamp) ~ ' - ' ~ (seconds * per_second), v.hop_seconds * per_second) }} as __wj_lo{{ seconds }}
+        {%- endfor %}
+        {%- endif %}
     from {{ spine }} as __wj_s
     where __wj_s.{{ spine_timestamp }} is not null
     {%- for k in v['keys'] %}
@@ -328,7 +351,7 @@ __wj_v{{ i }}_agg as (
         {%- endfor %}
         p.__wj_st
         {%- for o in v.outputs %}
-        {%- set within = 'e.__wj_t > p.__wj_q - ' ~ (o.window_seconds * per_second) %}
+        {%- set within = 'e.__wj_t > ' ~ skewless._window_lower(v, o.window_seconds, per_second) %}
         {%- set value = 'e.__wj_c' ~ o.column_index %},
         {%- if o.function == 'count' and o.column_index is none %}
         count(case when {{ within }} then 1 end) as __wj_o{{ loop.index }}
@@ -343,7 +366,7 @@ __wj_v{{ i }}_agg as (
     from __wj_v{{ i }}_pairs as p
     left join __wj_v{{ i }}_events as e
         on {% for k in v['keys'] %}e.__wj_k{{ loop.index }} = p.__wj_k{{ loop.index }}
-        and {% endfor %}e.__wj_t > p.__wj_q - {{ v.max_window_seconds * per_second }}
+        and {% endfor %}e.__wj_t > {{ skewless._window_lower(v, v.max_window_seconds, per_second) }}
         and e.__wj_t <= p.__wj_q - {{ v.available_after_seconds * per_second }}
     group by {% for k in v['keys'] %}p.__wj_k{{ loop.index }}, {% endfor %}p.__wj_st
 ),
@@ -393,6 +416,25 @@ left join __wj_v{{ i }}
     and {% endfor %}__wj_s.{{ spine_timestamp }} = __wj_v{{ i }}.__wj_st
 {%- endfor %}
 {% endmacro %}
+
+
+{#- The lower edge (exclusive) of window `seconds` of view `v` at each pair's instant p.__wj_q,
+    in epoch units (`per_second` a second): q - W, or the pair's floor_H(q - W) with a hop. -#}
+{% macro _window_lower(v, seconds, per_second) -%}
+    {%- if v.hop_seconds -%}
+        p.__wj_lo{{ seconds }}
+    {%- else -%}
+        p.__wj_q - {{ seconds * per_second }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- `x` rounded down to a multiple of `step` (both in epoch units): x - mod(x, step), the modulo
+    taken non-negative (`%` keeps the dividend's sign on DuckDB, PostgreSQL and Spark), exact on
+    integers and on PostgreSQL's numeric epoch. -#}
+{% macro _window_hop_floor(x, step) -%}
+    ({{ x }}) - ((({{ x }}) % {{ step }}) + {{ step }}) % {{ step }}
+{%- endmacro %}
 
 
 {#

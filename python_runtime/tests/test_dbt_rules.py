@@ -116,6 +116,17 @@ CASES = [
         ("window 1h", "available_after"),
         meta={**WINDOW_META, "available_after": "2h", "windows": ["1h", "1d"]},
     ),
+    Case("ok_window_hop", (), meta={**WINDOW_META, "hop": "30m"}),
+    Case(
+        "bad_window_hop_not_a_duration",
+        ("meta.skewless.hop", "not a positive duration"),
+        meta={**WINDOW_META, "hop": "often"},
+    ),
+    Case(
+        "bad_window_shorter_than_hop",
+        ("window 1h is shorter than hop", "2h"),
+        meta={**WINDOW_META, "hop": "2h"},
+    ),
     Case(
         "bad_window_ttl",
         ("unknown key(s)", "ttl"),

@@ -76,6 +76,15 @@ def test_composite_entity_and_lag() -> None:
     assert view.available_after == timedelta(minutes=5)
 
 
+def test_hop() -> None:
+    """Without `hop` windows slide exactly (None); with it, every window starts on its steps."""
+    assert read_window_view(node(META), META).hop is None
+    meta = {**META, "hop": "5m"}
+    view = read_window_view(node(meta), meta)
+    assert view.hop == timedelta(minutes=5)
+    assert view.version != read_window_view(node(META), META).version  # part of the definition
+
+
 def test_undeclared_columns_are_not_checked() -> None:
     """Tolerant: a model without declared columns is read on the meta alone."""
     view = read_window_view(node(META, columns={}), META)
@@ -98,6 +107,8 @@ def test_undeclared_columns_are_not_checked() -> None:
             {"windows": ["1h"], "available_after": "1h"},
             "window 1h is not longer than available_after",
         ),
+        ({"hop": "0s"}, "meta.skewless.hop is 0s, not a positive duration"),
+        ({"hop": "2h"}, "window 1h is shorter than hop (2h); use a hop no longer than"),
         ({"aggregations": []}, "meta.skewless.aggregations must be a non-empty list"),
         (
             {"aggregations": [{"column": "amount"}]},

@@ -79,10 +79,35 @@ VIEWS: dict[str, dict[str, Any]] = {
             {"column": "x", "functions": ["last", "max", "count_distinct"]},
         ],
     },
+    # hopped (windows start on the hour), a lag; 1h is whole (its timeline ends when its last
+    # event leaves), 3h has a folded middle
+    "wc": {
+        "kind": "window",
+        "entity": "k1",
+        "timestamp": "ts",
+        "event_id": "eid",
+        "available_after": "30m",
+        "hop": "1h",
+        "windows": ["1h", "3h"],
+        "horizon": "2h",
+        "aggregations": [
+            {"column": "*", "functions": ["count"]},
+            {"column": "x", "functions": ["sum", "min", "max", "last", "count_distinct"]},
+            {"column": "n", "functions": ["count", "sum"]},
+            {"column": "d", "functions": ["sum", "last"]},
+            {"column": "s", "functions": ["count_distinct"]},
+        ],
+    },
 }
-HORIZON = {"wa": 30 * MIN, "wb": 60 * MIN}
+HORIZON = {"wa": 30 * MIN, "wb": 60 * MIN, "wc": 120 * MIN}
+PREFIX = {"wa": "", "wb": "b_", "wc": "c_"}  # the outputs' prefixes in the `joined` model
 # an event before `now - SLACK - OLDEST` is in no window of a request from `now - SLACK` on
-OLDEST = {"wa": 150 * MIN + HORIZON["wa"], "wb": 180 * MIN + HORIZON["wb"]}
+# (a hopped window starts up to one hop earlier)
+OLDEST = {
+    "wa": 150 * MIN + HORIZON["wa"],
+    "wb": 180 * MIN + HORIZON["wb"],
+    "wc": 180 * MIN + 60 * MIN + HORIZON["wc"],
+}
 TYPES = {"k1": "bigint", "k2": "varchar", "ts": "timestamp", "eid": "varchar"}
 TYPES |= {"x": "double", "n": "bigint", "d": "decimal(18,3)", "s": "varchar"}
 COLUMNS = ("k1", "k2", "ts", "eid", "x", "n", "d", "s")
@@ -136,7 +161,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     (root / "models" / "spine.sql").write_text("select * from main.raw_spine\n")
     (root / "models" / "joined.sql").write_text(
         "select * from ({{ skewless.window_join(ref('spine'), 'st', "
-        "[ref('wa'), {'view': ref('wb'), 'prefix': 'b_'}]) }}) as j\n"
+        "[ref('wa'), {'view': ref('wb'), 'prefix': 'b_'}, {'view': ref('wc'), 'prefix': 'c_'}]) "
+        "}}) as j\n"
     )
     (root / "models" / "models.yml").write_text(json.dumps({"version": 2, "models": models}))
     dbt = str(Path(sys.executable).with_name("dbt"))
@@ -157,13 +183,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
 # datasets
 
 
-# event times a load at t0 splits at (online.windows: A = t0 - SLACK - W, B = t0 + horizon -
-# W + 1us, C = t0 - SLACK - available_after), for the windows and lags of both views
+# event times a load at t0 splits at (online.windows `spans`: the lowest lower edge t0 - SLACK -
+# W, the highest t0 + horizon - W, C = t0 - SLACK - available_after; for `wc` those floored to
+# the hour), for the windows and lags of the views
 EDGES = sorted(
     {-SLACK, -SLACK - 30 * MIN}
     | {
         HORIZON[v] - w + 1
-        for v, ws in (("wa", (60, 150)), ("wb", (60, 180)))
+        for v, ws in (("wa", (60, 150)), ("wb", (60, 180)), ("wc", (60, 180)))
         for w in (m * MIN for m in ws)
     }
     | {-SLACK - w for w in (60 * MIN, 150 * MIN, 180 * MIN)}
@@ -276,7 +303,7 @@ def _compare(
     con.execute("delete from raw_spine")
     con.executemany("insert into raw_spine values (?, ?, ?, ?)", spine)
     names = {v: [o[0] for o in outputs(v)] for v in VIEWS}
-    cols = names["wa"] + [f"b_{n}" for n in names["wb"]]
+    cols = [PREFIX[v] + n for v in VIEWS for n in names[v]]
     offline = {
         r[0]: dict(zip(cols, r[1:], strict=True))
         for r in con.execute(f"select spine_id, {', '.join(cols)} from main.joined").fetchall()
@@ -288,7 +315,7 @@ def _compare(
         for c in ("x", "n")
     }
     for i, q in enumerate(instants):
-        for view, prefix in (("wa", ""), ("wb", "b_")):
+        for view, prefix in PREFIX.items():
             refs = [f"{view}.{n}" for n in names[view]]
             resp = store.get_online_features(refs, ENTITIES, now=_ts(q))
             for j, (values, statuses) in enumerate(
@@ -337,7 +364,7 @@ def test_online_windows_match_window_join(
     con = duckdb.connect(str(db))
     con.execute("set TimeZone = 'UTC'")
     registry = Registry.from_manifest(manifest)
-    assert set(registry.windows) == {"wa", "wb"}
+    assert set(registry.windows) == set(VIEWS)
     client = connect(redis_url)
     store = FeatureStore(registry, client, redis_url, feature_log=False)
     reader = DuckDBReader(con)
@@ -360,11 +387,11 @@ def test_online_windows_match_window_join(
                 [_row(e) for e in events],
             )
         t0, t1 = data["t0"], data["t1"]
-        results = materialize(registry, client, reader, now=_ts(t0), select=["wa", "wb"])
-        assert [r.view for r in results] == ["wa", "wb"]
+        results = materialize(registry, client, reader, now=_ts(t0), select=list(VIEWS))
+        assert [r.view for r in results] == list(VIEWS)
         for phase, (pushed, at) in enumerate(((data["pushed1"], t0), (data["pushed2"], t1))):
             if phase == 1:  # the second load: the log holds the pushed events too
-                materialize(registry, client, reader, now=_ts(t1), select=["wa", "wb"])
+                materialize(registry, client, reader, now=_ts(t1), select=list(VIEWS))
             if pushed:
                 for view in VIEWS:
                     r = store.push(view, _push_events(pushed), now=_ts(at))
@@ -430,7 +457,7 @@ def test_window_replay_consistency(
         "insert into raw_events values (?, ?, ?, ?, ?, ?, ?, ?)",
         [(a, b, _ts(t), *r) for a, b, t, *r in rows],
     )
-    materialize(registry, client, DuckDBReader(con), now=_ts(t0), select=["wa", "wb"])
+    materialize(registry, client, DuckDBReader(con), now=_ts(t0), select=list(VIEWS))
     log = FeatureLogConfig(path=str(tmp_path / "log"), flush_interval=0.05)
     store = FeatureStore(registry, client, redis_url, feature_log=log)
     pushed = [
@@ -473,7 +500,7 @@ def test_window_replay_consistency(
     con.execute("delete from raw_events where eid = 'p120'")
     report = replay(registry, DuckDBReader(con), logged)
     broken = {f.feature for f in report.features if f.mismatch}
-    assert "wa.events_count_1h" in broken and "wb.n_count_1h" in broken, broken
+    assert {"wa.events_count_1h", "wb.n_count_1h", "wc.events_count_1h"} <= broken, broken
     assert "wa.s_min_1h" not in broken  # 'zz' is never the minimum
     con.close()
 

@@ -8,7 +8,9 @@ The window contract checked, per spine row (keys, instant q), view and window W:
 events e of that entity with  q - W < e.ts <= q - available_after  (microsecond-exact), NULL
 values ignored by the aggregates; count / count_distinct / events_count are 0 for an empty
 window (and for a null key or spine time), every other aggregate NULL; `last` is the value of
-the latest event with a non-null value in the window, the greatest value among ties.
+the latest event with a non-null value in the window, the greatest value among ties. View `wc`
+declares a `hop` H: its lower edge is floor_H(q - W) (a multiple of H since the epoch) instead of
+q - W.
 
 Comparison: counts, integer and DECIMAL sums, min, max, last, count_distinct exactly. DOUBLE sums
 and averages (and averages of integers, DOUBLE on DuckDB, NUMERIC on PostgreSQL) within the
@@ -89,15 +91,42 @@ VIEWS: dict[str, dict[str, Any]] = {
         "seconds": {"1h": 3600, "3h": 10800},
         "after": 1800,
     },
+    # hopped: the windows start on the hour (the grid's events fall on those edges too)
+    "wc": {
+        "meta": {
+            "kind": "window",
+            "entity": "k1",
+            "timestamp": "ts",
+            "available_after": "30m",
+            "hop": "1h",
+            "windows": ["1h", "2h30m"],
+            "aggregations": [
+                {"column": "*", "functions": ["count"]},
+                {"column": "x", "functions": ["sum", "min", "max", "last"]},
+                {"column": "d", "functions": ["sum"]},
+                {"column": "s", "functions": ["count_distinct"]},
+            ],
+        },
+        "keys": ("k1",),
+        "seconds": {"1h": 3600, "2h30m": 9000},
+        "after": 1800,
+        "hop": 3600,
+    },
 }
 COLUMN_TYPES = {"k1": "bigint", "k2": "varchar", "ts": "timestamp", "x": "double"}
 COLUMN_TYPES |= {"n": "bigint", "d": "decimal(18,3)", "s": "varchar"}
 EVENT_COLUMNS = ("k1", "k2", "ts", "x", "n", "d", "s")
 # (view, prefix, spine key columns) as joined by every query
-JOINS = (("wa", "", ("k1",)), ("wb", "b_", ("k1", "k2")), ("wa", "p_", ("k1b",)))
+JOINS = (
+    ("wa", "", ("k1",)),
+    ("wb", "b_", ("k1", "k2")),
+    ("wa", "p_", ("k1b",)),
+    ("wc", "c_", ("k1",)),
+)
 WINDOW_VIEWS = (
     "[ref('wa'), {'view': ref('wb'), 'prefix': 'b_'}, "
-    "{'view': ref('wa'), 'keys': {'k1': 'k1b'}, 'prefix': 'p_'}]"
+    "{'view': ref('wa'), 'keys': {'k1': 'k1b'}, 'prefix': 'p_'}, "
+    "{'view': ref('wc'), 'prefix': 'c_'}]"
 )
 
 
@@ -278,6 +307,9 @@ def oracle(data: dict[str, Any], stats: collections.Counter[str]) -> dict[int, d
             ]
             for w, secs in v["seconds"].items():
                 lo, hi = q - secs * NS_PER_S if q else 0, q - v["after"] * NS_PER_S if q else 0
+                if v.get("hop"):  # floor to a multiple of the hop (Python's % floors)
+                    lo -= lo % (v["hop"] * NS_PER_S)
+                    stats["hopped_edges"] += sum(e[2] in (lo, lo + US) for e in mine)
                 inside = [e for e in mine if lo < e[2] <= hi]
                 stats["edge_events"] += sum(e[2] in (lo, hi) for e in mine)
                 stats["windows_nonempty" if inside else "windows_empty"] += 1
@@ -411,6 +443,7 @@ def _assert_coverage(stats: collections.Counter[str]) -> None:
     assert stats["edge_events"] >= MIN_DATASETS and stats["last_ties"] >= MIN_DATASETS // 10, stats
     assert stats["windows_empty"] >= MIN_DATASETS, stats
     assert stats["windows_nonempty"] >= MIN_DATASETS, stats
+    assert stats["hopped_edges"] >= MIN_DATASETS // 10, stats
 
 
 def test_window_matches_oracle_postgres(project: Project, postgres: Any) -> None:

@@ -38,6 +38,7 @@ from test_window_property import (
     OUTPUT_NAMES,
     QUERIES,
     SELECT,
+    VIEWS,
     _assert_coverage,
     _check_delegation,
     _compiled,
@@ -98,7 +99,7 @@ def _load(spark: Any, types: dict[str, str], batch: list[dict[str, Any]]) -> Non
     schema = _schema(types)
     spark.createDataFrame(rows["spine"], schema["spine"]).createOrReplaceGlobalTempView("spine")
     events = spark.createDataFrame(rows["events"], schema["events"])
-    for view in ("wa", "wb"):  # both window views read the same events (test_window_property)
+    for view in VIEWS:  # every window view reads the same events (test_window_property)
         events.createOrReplaceGlobalTempView(view)
     spark.createDataFrame(rows["fv"], schema["fv"]).createOrReplaceGlobalTempView("fv")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from skewless.definitions.durations import parse_duration
+from skewless.definitions.durations import format_duration, parse_duration
 from skewless.definitions.views import Feature, HasFeatures
 from skewless.errors import DefinitionError, SkewlessError, brief
 
@@ -42,6 +42,7 @@ _KEYS = (
     "windows",
     "aggregations",
     "horizon",
+    "hop",
     "event_id",
     "owner",
     "description",
@@ -102,7 +103,9 @@ class WindowView(HasFeatures):
     """A model whose events are aggregated over sliding windows (`meta.skewless.kind: window`).
 
     At a spine instant q a window W holds the events with `q - W < timestamp <= q -
-    available_after`.
+    available_after`; with a `hop` H, `floor_H(q - W) < timestamp <= q - available_after`, where
+    floor_H rounds down to a multiple of H since the Unix epoch (UTC): the window's start moves
+    in steps of H, so it spans from W to just under W + H.
 
     Attributes:
         name: the model name.
@@ -112,6 +115,7 @@ class WindowView(HasFeatures):
         windows: the windows as written, in the declared order.
         aggregates: the output columns, in the macro's order (per aggregation entry, per
             function, per window).
+        hop: the step of the windows' start (None: exact sliding windows).
     """
 
     name: str
@@ -122,6 +126,7 @@ class WindowView(HasFeatures):
     aggregates: tuple[WindowAggregate, ...]
     horizon: timedelta = DEFAULT_HORIZON
     event_id: str = ""
+    hop: timedelta | None = None
     column_types: tuple[tuple[str, str], ...] = ()
     unique_id: str = ""
     relation_name: str = ""
@@ -169,7 +174,9 @@ def is_window_view(meta: object) -> bool:
     return isinstance(meta, Mapping) and meta.get("kind") == "window"
 
 
-def _durations(name: str, raw: Any, after: timedelta) -> list[tuple[str, timedelta]]:
+def _durations(
+    name: str, raw: Any, after: timedelta, hop: timedelta | None
+) -> list[tuple[str, timedelta]]:
     if isinstance(raw, (str, Mapping)) or not isinstance(raw, list) or not raw:
         raise DefinitionError(
             f"model `{name}`: meta.skewless.windows must be a non-empty list of durations, e.g. "
@@ -191,6 +198,11 @@ def _durations(name: str, raw: Any, after: timedelta) -> list[tuple[str, timedel
             raise DefinitionError(
                 f"model `{name}`: meta.skewless.windows lists the same window twice ({same[0]} and "
                 f"{w}); remove one"
+            )
+        if hop is not None and length < hop:
+            raise DefinitionError(
+                f"model `{name}`: window {w} is shorter than hop ({format_duration(hop)}); use a hop no "
+                "longer than the shortest window"
             )
         if length <= after:
             raise DefinitionError(
@@ -240,7 +252,19 @@ def read_window_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> Window
         after = parse_duration(meta.get("available_after", "0s"))
     except ValueError as e:
         raise DefinitionError(f"model `{name}`: meta.skewless.available_after: {e}") from None
-    windows = _durations(name, meta.get("windows"), after)
+    hop: timedelta | None = None
+    if meta.get("hop") is not None:
+        try:
+            hop = parse_duration(meta.get("hop"))
+        except ValueError:
+            hop = timedelta(0)
+        if not hop:
+            raise DefinitionError(
+                f"model `{name}`: meta.skewless.hop is {meta.get('hop')}, not a positive duration "
+                "(the step in which every window's start moves, e.g. `5m` or `1h`); write a "
+                "whole number and a unit or drop it"
+            )
+    windows = _durations(name, meta.get("windows"), after, hop)
     try:
         horizon = parse_duration(meta.get("horizon", "1d"))
     except ValueError:
@@ -344,6 +368,7 @@ def read_window_view(node: Mapping[str, Any], meta: Mapping[str, Any]) -> Window
         aggregates=tuple(aggregates),
         horizon=horizon,
         event_id=event_id,
+        hop=hop,
         column_types=tuple(types),
         unique_id=str(node.get("unique_id") or ""),
         relation_name=str(node.get("relation_name") or ""),

@@ -2,7 +2,8 @@
 
 Each logged row's window outputs are recomputed in DuckDB over the view's relation at the logged
 serving instant q, by the window contract: the events of the entity with
-`q - W < timestamp <= q - available_after`, NULL values ignored, `last` the value of the latest
+`q - W < timestamp <= q - available_after` (with a `hop` H, `floor_H(q - W) < timestamp`), NULL
+values ignored, `last` the value of the latest
 event with a non-null value (the greatest among ties). One SQL statement for all rows of a
 view: the logged (row, keys, q) triples are registered as a table, LEFT JOINed to the events
 of the widest window, and grouped with one filtered aggregate per output.
@@ -47,6 +48,12 @@ def window_rows(
     after = _us(view.available_after)
     widest = max(_us(d) for d in view.lengths)
     length = {a.window: _us(a.length) for a in view.aggregates}
+    hop = _us(view.hop) if view.hop else 0
+
+    def lower(width: int) -> str:  # the lower edge at s.__q, floored to the hop (mod >= 0)
+        x = f"(s.__q - {width})"
+        return f"({x} - (({x} % {hop}) + {hop}) % {hop})" if hop else x
+
     keys = list(view.entity)
     table = pa.table(
         {
@@ -74,7 +81,7 @@ def window_rows(
     on = " AND ".join(f"s.{_q(c)} = e.{_q(c)}" for c in keys)
     selects = []
     for a in view.aggregates:
-        inside = f"e.__t > s.__q - {length[a.window]}"
+        inside = f"e.__t > {lower(length[a.window])}"
         col = f"e.{_q(a.column)}"
         fn = a.function
         if a.column == "*":
@@ -107,7 +114,7 @@ def window_rows(
         f"WITH s AS (SELECT __i, epoch_us(__at) AS __q, {cast} FROM {name}), "
         f"e AS ({events}) "
         f"SELECT s.__i, {', '.join(selects)} FROM s LEFT JOIN e ON {on} "
-        f"AND e.__t > s.__q - {widest} AND e.__t <= s.__q - {after} "
+        f"AND e.__t > {lower(widest)} AND e.__t <= s.__q - {after} "
         f"GROUP BY s.__i ORDER BY s.__i"
     )
     con.register(name, table)

@@ -2,28 +2,32 @@
 
 A window view (`definitions.windows`, docs/windows.md) is served from one record per entity,
 written by a load at instant `t0` and exact for every request instant `q` from `t0 - SLACK` to
-at least `t0 + horizon` (the view's `horizon`, default 1d). For each window W (at q it holds the
-events with `q - W < ts <= q - available_after`):
+at least `t0 + horizon` (the view's `horizon`, default 1d). At q a window W holds the events with
+`L(q) < ts <= q - available_after`, `L(q) = q - W` (with a `hop` H: `floor_H(q - W)`).
 
-- the lower edge `L = q - W` moves through `[t0 - SLACK - W, t0 + horizon - W]`: the events of
-  that band are kept raw (`A_W <= ts < B_W`, `B_W = t0 + horizon - W + 1µs`);
-- the upper edge `U = q - available_after` is never below `C_W = t0 - SLACK - available_after`:
-  the events from `C_W` on are kept raw, as are pushed events;
-- between them, `B_W <= ts < C_W`, every request includes every event: they are folded once, at
-  load, into one partial aggregate (count, sum, min, max, last, the distinct values) — the
-  "middle" of W. min and max are never subtracted: nothing leaves the middle.
+Between two instants at which an event crosses an edge the window's content does not change:
+the lower edge passes an event at `ts + W` (hopped: `ceil_H(ts) + W`), the upper edge reaches
+one at `ts + available_after`. So the record holds, per window, its timeline: the instants from
+`t0 - SLACK` at which its content changes, and at each the window's partial aggregate (count,
+sum, min, max, last, the distinct values when a `count_distinct` asks for them) — computed at
+load, once. A request takes the partial in force at q (a bisection) and folds in the pushed
+events in `(L(q), q - available_after]` that the record does not hold. min and max are never
+subtracted: every partial is aggregated from its events.
 
-So a request sums `raw (L, B_W) + middle + raw [C_W, U] + pushed (L, U]`, each event once. When
-`B_W >= C_W` (a window no longer than the horizon) the whole window is raw from `A_W` on and
-exact at any later instant. A request outside `[t0 - SLACK, B_W + W)` cannot be answered
-exactly: its values are None with status `stale` (load again within the horizon). Memory per
-entity: the events of one band per window plus those since `t0 - SLACK`, and one partial per
-window (a distinct count keeps its distinct values).
+Events between the highest lower edge up to `t0 + horizon` and `C = t0 - SLACK -
+available_after` are in the window at every such request: they are folded once into a "middle"
+that every partial of the timeline starts from, and the timeline stops at `t0 + horizon`; a
+request past it cannot be answered exactly: its values are None with status `stale` (load again
+within the horizon). A window with no middle (no longer than about the horizon) has the whole
+timeline, until its last event leaves: exact at any later instant. Memory per entity: one
+partial per change instant within the horizon per window; a hop bounds those to one per hop
+(`horizon / H + 1`) however dense the events.
 
-The record is msgpack: `[FORMAT, t0, absorbed push seq, [ts…], [[values of column 1…], …],
-[[A, B, C, middle] per window]]`, values in their stored form (`_Column`): integers and DECIMALs
-as integers (a DECIMAL scaled by 10^scale, exact), DATE as days, TIMESTAMP as epoch micros;
-integers outside 64 bits as decimal strings.
+The record is msgpack: `[FORMAT, t0, absorbed push seq, [[until (None: no end), [instants…],
+[packed partial…]] per window]]`, each partial packed on its own (`_pack_partial`, read only
+when in force), values in their stored form (`_Column`): integers and DECIMALs as integers (a
+DECIMAL scaled by 10^scale, exact), DATE as days, TIMESTAMP as epoch micros; integers outside 64
+bits as decimal strings.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ __all__ = [
     "window_serving",
 ]
 
-FORMAT = 1
+FORMAT = 2
 #: How far before its load instant a record still answers (clocks of loader and server differ).
 SLACK = timedelta(minutes=5)
 _SLACK_US = _micros(SLACK)
@@ -64,6 +68,7 @@ STATE = "__window_state"
 
 _I64_LO, _U64_HI = -(2**63), 2**64
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_unpackb = msgpack.unpackb
 
 # partial aggregate slots per column: count, sum, min, max, last ts, last value, distinct
 _COUNT, _SUM, _MIN, _MAX, _LAST_TS, _LAST, _DISTINCT = range(7)
@@ -169,6 +174,7 @@ class WindowServing:
         self.lengths_us = tuple(_micros(d) for d in view.lengths)
         self.after_us = _micros(view.available_after)
         self.horizon_us = _micros(view.horizon)
+        self.hop_us = _micros(view.hop) if view.hop else 0
         names = [a.column for a in view.aggregates if a.column != "*"]
         self.columns = tuple(
             _Column(view.name, c, view.column_type(c)) for c in dict.fromkeys(names)
@@ -229,20 +235,35 @@ class WindowServing:
 
     # -- loading ------------------------------------------------------------------------------
 
-    def bands(self, t0: int) -> list[tuple[int, int | None, int | None]]:
-        """Per window: (A, B, C) for a load at `t0` (module docstring); B = C = None when the
-        whole window is kept raw."""
-        out: list[tuple[int, int | None, int | None]] = []
-        c = t0 - _SLACK_US - self.after_us
-        for w in self.lengths_us:
-            a = t0 - _SLACK_US - w
-            b = t0 + self.horizon_us - w + 1
-            out.append((a, None, None) if b >= c else (a, b, c))
+    def lower(self, q: int, w: int) -> int:
+        """The (exclusive) lower edge of window `w` at instant `q`: `q - W`, with a hop rounded
+        down to a multiple of it since the epoch."""
+        x = q - self.lengths_us[w]
+        return x - x % self.hop_us if self.hop_us else x
+
+    def _exit(self, ts: int, w: int) -> int:
+        """The first instant at which an event at `ts` is no longer in window `w` (its lower
+        edge reached it): `ts + W`, with a hop `ceil_H(ts) + W`."""
+        if self.hop_us:
+            ts += -ts % self.hop_us
+        return ts + self.lengths_us[w]
+
+    def spans(self, t0: int) -> list[tuple[int, int, int, bool]]:
+        """Per window, for a load at `t0`: (the lowest lower edge of a request from `t0 -
+        SLACK` on, the highest up to `t0 + horizon`, `C = t0 - SLACK - available_after`, whether
+        the window is bounded: events between those edges and C are in it at every such
+        request, so none of them leaves before `t0 + horizon` ends the record's exactness)."""
+        p0 = t0 - _SLACK_US
+        c = p0 - self.after_us
+        out = []
+        for w in range(len(self.lengths_us)):
+            l_max = self.lower(t0 + self.horizon_us, w)
+            out.append((self.lower(p0, w), l_max, c, l_max + 1 < c))
         return out
 
     def oldest(self, t0: int) -> int:
         """The earliest event time a load at `t0` reads."""
-        return min(a for a, _, _ in self.bands(t0))
+        return min(s[0] for s in self.spans(t0))
 
     def record(
         self,
@@ -251,33 +272,40 @@ class WindowServing:
         t0: int,
         absorbed: int = 0,
     ) -> list[Any]:
-        """The record of one entity from its events (sorted by time; values in stored form)."""
-        bands = self.bands(t0)
-        keep = [False] * len(ts)
+        """The record of one entity from its events (sorted by time; values in stored form):
+        per window its timeline (module docstring)."""
+        p0 = t0 - _SLACK_US
+        end = t0 + self.horizon_us
         windows: list[Any] = []
-        recent = min((c for _, _, c in bands if c is not None), default=None)
-        for a, b, c in bands:
-            lo = bisect_left(ts, a)
-            if b is None:
-                for i in range(lo, len(ts)):
-                    keep[i] = True
-                windows.append([a, None, None, None])
-                continue
-            assert c is not None
-            mid_lo, mid_hi = bisect_left(ts, b), bisect_left(ts, c)
-            for i in range(lo, mid_lo):
-                keep[i] = True
-            middle = self._fold([(ts, cols, mid_lo, mid_hi)], None)
-            windows.append([a, b, c, self._pack_partial(middle)])
-        if recent is not None:
-            for i in range(bisect_left(ts, recent), len(ts)):
-                keep[i] = True
-        idx = [i for i, k in enumerate(keep) if k]
-        raw_cols = []
-        for col, values in zip(self.columns, cols, strict=True):
-            vals = [values[i] for i in idx]
-            raw_cols.append([_wide(v) for v in vals] if col.wide else vals)
-        return [FORMAT, t0, absorbed, [ts[i] for i in idx], raw_cols, windows]
+        for w, (l_min, l_max, c, bounded) in enumerate(self.spans(t0)):
+            first = bisect_right(ts, l_min)  # the events a request from p0 on may hold
+            recent = max(bisect_left(ts, c), first)
+            if bounded:
+                band = bisect_right(ts, l_max)
+                middle = self._pack_partial(self._fold([(ts, cols, band, recent)], None))
+            else:
+                band, middle = recent, None
+            points = {p0}
+            for i in range(first, band):  # the events the lower edge passes
+                points.add(self._exit(ts[i], w))
+            for i in range(recent, len(ts)):  # the events the upper edge reaches
+                points.add(ts[i] + self.after_us)
+                if not bounded:
+                    points.add(self._exit(ts[i], w))
+            timeline = sorted(p for p in points if not bounded or p <= end)
+            states = []
+            for p in timeline:
+                lo, hi = self.lower(p, w), p - self.after_us
+                if bounded:
+                    segments = [
+                        (ts, cols, bisect_right(ts, lo), band),
+                        (ts, cols, recent, bisect_right(ts, hi)),
+                    ]
+                else:
+                    segments = [(ts, cols, bisect_right(ts, lo), bisect_right(ts, hi))]
+                states.append(pack_record(self._pack_partial(self._fold(segments, middle))))
+            windows.append([end if bounded else None, timeline, states])
+        return [FORMAT, t0, absorbed, windows]
 
     # -- partial aggregates -------------------------------------------------------------------
 
@@ -535,13 +563,17 @@ class WindowServing:
 
             def avg(partials: list[Any]) -> Any:
                 st = partials[p][1][ci]
-                return st[_SUM] / (st[_COUNT] * scale) if st[_COUNT] else None
+                return _narrow(st[_SUM]) / (st[_COUNT] * scale) if st[_COUNT] else None
 
             return avg
         slot = {"sum": _SUM, "min": _MIN, "max": _MAX, "last": _LAST}[fn]
         if col.kind in ("decimal", "date", "timestamp"):
-            decode = col.decode
+            decode = col.decode  # (a DECIMAL's decode reads a wide integer's text too)
             return lambda partials: decode(st[slot]) if (st := partials[p][1][ci])[_COUNT] else None
+        if col.wide:  # a packed partial holds integers past 64 bits as text
+            return lambda partials: (
+                _narrow(st[slot]) if (st := partials[p][1][ci])[_COUNT] else None
+            )
         return lambda partials: st[slot] if (st := partials[p][1][ci])[_COUNT] else None
 
     def _window(
@@ -553,24 +585,19 @@ class WindowServing:
         w: int,
         needs: Sequence[tuple[int, tuple[bool, ...]]],
     ) -> list[Any] | None:
-        lo, hi = q - self.lengths_us[w], q - self.after_us
-        segments = []
-        middle = None
+        """Window `w`'s partial at `q`: the record's state in force at `q` (packed form) and the
+        pushed events in the window folded in; None past the record's exactness."""
+        state = None
         if record is not None:
-            ts, cols = record[3], record[4]
-            a, b, c, middle = record[5][w]
-            if lo < a:
+            until, points, states = record[3][w]
+            if until is not None and q > until:
                 return None
-            if b is None:
-                segments.append((ts, cols, bisect_right(ts, lo), bisect_right(ts, hi)))
-            else:
-                if lo >= b or hi < c:
-                    return None
-                segments.append((ts, cols, bisect_right(ts, lo), bisect_left(ts, b)))
-                segments.append((ts, cols, bisect_left(ts, c), bisect_right(ts, hi)))
-        if p_ts:
-            segments.append((p_ts, p_cols, bisect_right(p_ts, lo), bisect_right(p_ts, hi)))
-        return self._fold(segments, middle, needs)
+            state = _unpackb(states[bisect_right(points, q) - 1])
+            if not p_ts:
+                return state  # type: ignore[no-any-return]
+        lo = self.lower(q, w)
+        segment = (p_ts, p_cols, bisect_right(p_ts, lo), bisect_right(p_ts, q - self.after_us))
+        return self._fold([segment], state, needs)
 
 
 @functools.lru_cache(maxsize=256)
@@ -1191,7 +1218,8 @@ def push_events(
     files = write_event_log(serving, prepared.log_rows, log_dir) if log_dir else []
     if not prepared.by_entity:
         return PushResult(serving.name, 0, 0, files)
-    min_ts = b"%d" % (now_us - _SLACK_US - max(serving.lengths_us) - serving.horizon_us)
+    widest = max(serving.lengths_us) + serving.hop_us  # a hopped window starts up to H earlier
+    min_ts = b"%d" % (now_us - _SLACK_US - widest - serving.horizon_us)
     script = serving.push_script(client)
     calls: list[tuple[list[bytes], list[bytes]]] = []
     keys: list[bytes] = []

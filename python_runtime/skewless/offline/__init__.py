@@ -114,6 +114,8 @@ class LatestWindow:
 
     #: the type the timestamp is compared as (an instant)
     ts_type = "TIMESTAMPTZ"
+    #: the type text is cast to
+    text_type = "VARCHAR"
 
     @staticmethod
     def quote(name: str) -> str:

@@ -85,6 +85,7 @@ class SparkWindow(LatestWindow):
     UTC). Text orders byte-wise by Spark's default UTF8_BINARY collation."""
 
     ts_type = "TIMESTAMP"
+    text_type = "STRING"
     quote = staticmethod(quote)
     literal = staticmethod(_ts_literal)
 
@@ -138,6 +139,8 @@ class SparkReader:
 
     engine = "spark"
     quote = staticmethod(quote)
+    #: the dialect of the loads' queries (window views' `online.windows.events_sql` too)
+    latest_window = SparkWindow
 
     def __init__(self, spark: Any, where: str, owned: bool = False):
         self.spark = spark
@@ -365,7 +368,7 @@ class SparkReader:
 
     def query(self, sql: str, chunk_rows: int) -> Iterator[Any]:
         """Arrow batches of a Spark SQL query, streamed a partition at a time."""
-        what = f"Spark query ({self.where})"
+        what = "Spark query"
         try:
             df = self.spark.sql(sql)
         except Exception as e:

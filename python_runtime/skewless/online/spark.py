@@ -58,8 +58,10 @@ from skewless.online.materialize import (
     _micros,
     _store_faults,
     flip_and_clean,
+    materialize_window,
     seal,
     selected_views,
+    selected_windows,
 )
 
 __all__ = ["WRITE_MODES", "materialize", "materialize_view", "resolve_write"]
@@ -383,6 +385,8 @@ def materialize(
         write: `auto` (default; `$SKEWLESS_SPARK_WRITE`), `driver` or `executors` (see the
             module docstring).
         partitions: write tasks per view (executors; default the session's defaultParallelism).
+            A window view's records are built and written on the driver either way (its
+            whole load, `online.materialize.materialize_window`).
         _fault: test hook `(partition, after_buffers, attempts)`: that task raises after sending
             that many buffers on its first `attempts` attempts.
 
@@ -408,7 +412,9 @@ def materialize(
     lease_s = resolve_lease_ttl(lease_ttl)
     guard = generations.resolve_unfinished_ttl(unfinished_ttl)
     views = selected_views(registry, select)
-    reader.check_relation_types(views)  # every view, before the first byte is written
+    windows = selected_windows(registry, select)
+    # every view, before the first byte is written
+    reader.check_relation_types([*views, *(w.checked_view for w in windows)])
     results = []
     for v in views:
         cb = None
@@ -419,6 +425,16 @@ def materialize(
             redis_url=redis_url or redact(url), check_types=False, keep_versions=keep,
             wait=wait, lease_ttl=lease_s, unfinished_ttl=guard, partitions=partitions,
             _fault=_fault,
+        )  # fmt: skip
+        results.append(result)
+    for w in windows:  # a window view's records are built on the driver (its whole load)
+        cb = None
+        if progress is not None:
+            cb = (lambda view: lambda done, total: progress(view, done, total))(w.feature_view)
+        result = materialize_window(
+            w, reader, client, now=now, chunk_rows=chunk_rows, progress=cb,
+            redis_url=redis_url or redact(url), keep_versions=keep, wait=wait,
+            lease_ttl=lease_s, unfinished_ttl=guard,
         )  # fmt: skip
         results.append(result)
     return results

@@ -671,7 +671,7 @@ def events_sql(serving: WindowServing, reader: Any, since_us: int) -> str:
     where += [f"{q(view.timestamp)} IS NOT NULL", f"{ts} >= {window.literal(since_us)}"]
     cols = [q(c.name) for c in serving.columns]
     if view.event_id:
-        cols.append(f"CAST({q(view.event_id)} AS VARCHAR) AS __skw_id")
+        cols.append(f"CAST({q(view.event_id)} AS {window.text_type}) AS __skw_id")
     return (
         f"SELECT {', '.join([*keys_sql, f'{ts} AS __skw_t', *cols])}\n"
         f"FROM {view.relation_name}\nWHERE {' AND '.join(where)}\n"
@@ -914,6 +914,7 @@ def load(
         discarded, now_us=now_us, ttl_ms=None, progress=progress, redis_url=redis_url,
         keep=keep, cluster=False, t0=t_start, guard_ms=guard_ms,
     )  # fmt: skip
+    result.rows -= 1  # the load-instant key: rows are the entities' records
     prune_pushes(serving, client, pushed)
     return result
 

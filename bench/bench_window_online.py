@@ -9,19 +9,21 @@ declares, over DuckDB tables this script fills:
 - `txn_wd`: the same plus the sum of `amount_dec` (DECIMAL(18,2)) over the four windows (24
   outputs), on the first 1,000 users;
 - `txn_s`: defined as `txn_w`, on the first 1,000 users, for the steady state (5. below);
+- `txn_h`: `txn_w` with `hop: 1h` (its windows start on the hour), on the first 1,000 users;
 - `user_stats`: a plain feature view, one row per user, 10 DOUBLE features.
 
 Events: per user a Poisson stream over the 35 days before the load instant T0, its rate drawn
 log-normal (median 1 event/hour, σ = 0.5), times uniform, amounts in [0, 1000); deterministic
-(DuckDB `hash`). `materialize` loads `user_stats`, `txn_w` and `txn_wd` at T0; then, in one run:
+(DuckDB `hash`). `materialize` loads `user_stats`, `txn_w`, `txn_wd` and `txn_h` at T0; then,
+in one run:
 
 1. reads, interleaved rounds: `get_online_features` of 1 entity × the window view's 20 outputs
-   (and the 24 of `txn_wd`) against 1 entity × the plain view's 10 features; again 12 h of
-   pushes later (every push key holds ~12 pushed events, read and folded in); a cProfile of the
-   window reads, and `WindowServing.evaluate` timed alone on stored records, as stored and with
-   the distinct values of their folded middles emptied (no output here reads them);
-2. memory: `MEMORY USAGE` of every window record key and of the plain view's keys, the share of
-   a record that is distinct values, and the `used_memory` delta of each load ÷ entities;
+   (and the 24 of `txn_wd`, the 20 of `txn_h`) against 1 entity × the plain view's 10
+   features; again 12 h of pushes later (every push key holds ~12 pushed events, read and
+   folded in); a cProfile of the window reads, and `WindowServing.evaluate` timed alone on
+   stored records;
+2. memory: `MEMORY USAGE` of every window record key and of the plain view's keys, the instants
+   of a record's timelines, and the `used_memory` delta of each load ÷ entities;
 3. push throughput: 12 h of traffic (every user at 1 event/hour, users uniform, in time order)
    through `store.push(view, batch)` in batches (no log_dir), against the same events as
    pipelined redis-py `SET`s of a comparable payload (the raw limit) and as the push script's
@@ -195,6 +197,11 @@ def build_project(root: Path, db: Path, dec_users: int, steady_users: int) -> Pa
         {"name": "txn_wd", "config": {"meta": {"skewless": window_dec}}, "columns": event_cols},
         {"name": "txn_s", "config": {"meta": {"skewless": window}}, "columns": event_cols},
         {
+            "name": "txn_h",
+            "config": {"meta": {"skewless": {**window, "hop": "1h"}}},
+            "columns": event_cols,
+        },
+        {
             "name": "user_stats",
             "config": {"meta": {"skewless": {"entity": "user_id", "timestamp": "ts"}}},
             "columns": stats_cols,
@@ -203,6 +210,9 @@ def build_project(root: Path, db: Path, dec_users: int, steady_users: int) -> Pa
     (models / "models.yml").write_text(json.dumps({"version": 2, "models": spec}))
     (models / "txn_w.sql").write_text("select * from main.raw_events\n")
     (models / "txn_wd.sql").write_text(
+        f"select * from main.raw_events where user_id < {dec_users}\n"
+    )
+    (models / "txn_h.sql").write_text(
         f"select * from main.raw_events where user_id < {dec_users}\n"
     )
     (models / "txn_s.sql").write_text(
@@ -311,6 +321,37 @@ def time_loop(fn: Callable[[Any], Any], picks: Sequence[Any]) -> list[int]:
         t0 = perf()
         fn(arg)
         out.append(perf() - t0)
+    return out
+
+
+#: where the client (this process) and redis-server run during reads: on one core (each read
+#: is a context switch; the CPU cost of both ends shows) and on the two cores (each read wakes
+#: the other core; on this VM that adds ~80 µs to a round trip)
+PLACEMENTS = {"one core": (0, 0), "two cores": (0, 1)}
+
+
+def read_placements(
+    server: Any,
+    store: FeatureStore,
+    cases: list[tuple[str, list[str], int, datetime]],
+    runs: int,
+    iters: int,
+    rng: random.Random,
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """`read_rounds` under each of `PLACEMENTS` (CPU affinity of this process and of the
+    server), both unpinned after; → placement → case → (p50, p99) µs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    out = {}
+    try:
+        for name, (mine, theirs) in PLACEMENTS.items():
+            if len(cpus) < 2 and mine != theirs:
+                continue
+            os.sched_setaffinity(0, {cpus[mine]})
+            os.sched_setaffinity(server.proc.pid, {cpus[theirs]})
+            out[name] = read_rounds(store, cases, runs, iters, rng)
+    finally:
+        os.sched_setaffinity(0, cpus)
+        os.sched_setaffinity(server.proc.pid, cpus)
     return out
 
 
@@ -575,34 +616,23 @@ def lua_cost(client: Any, sizes: Sequence[int], n: int) -> tuple[list[tuple[int,
 
 def evaluate_cost(
     client: Any, registry: Registry, key_list: list[bytes], q: datetime, rounds: int
-) -> tuple[float, float, float, int]:
-    """Median µs of `WindowServing.evaluate` (all outputs, no pushes) on stored records, as
-    stored and with the folded middles' distinct-value lists emptied (no output reads them: the
-    values must be identical), and of `unpack_record`. → (as stored, emptied, unpack, records)."""
+) -> tuple[float, float, int]:
+    """Median µs of `WindowServing.evaluate` (all outputs, no pushes) on stored records and of
+    `unpack_record`. → (evaluate, unpack, records)."""
     serving = windows.window_serving(registry.windows["txn_w"])
-    outs = list(range(len(serving.outputs)))
+    outs = tuple(range(len(serving.outputs)))
     q_us = _us(q.replace(tzinfo=timezone.utc))
     states = [msgpack.unpackb(b)[0] for b in client.mget(key_list)]
     records = [windows.unpack_record(st) for st in states]
-    emptied = [windows.unpack_record(st) for st in states]
-    for r in emptied:
-        for *_, middle in r[5]:
-            for column in middle[1] if middle else ():
-                column[6] = []
-    for a, b in zip(records, emptied, strict=True):
-        assert serving.evaluate(a, (), q_us, outs, a[1]) == serving.evaluate(
-            b, (), q_us, outs, b[1]
-        )
     perf = time.perf_counter_ns
-    stats: dict[str, list[float]] = {"stored": [], "emptied": [], "unpack": []}
+    stats: dict[str, list[float]] = {"stored": [], "unpack": []}
     for _ in range(rounds):
-        for key, recs in (("stored", records), ("emptied", emptied)):
-            samples = []
-            for r in recs:
-                t0 = perf()
-                serving.evaluate(r, (), q_us, outs, r[1])
-                samples.append(perf() - t0)
-            stats[key].append(percentile(samples, 0.5))
+        samples = []
+        for r in records:
+            t0 = perf()
+            serving.evaluate(r, (), q_us, outs, r[1])
+            samples.append(perf() - t0)
+        stats["stored"].append(percentile(samples, 0.5))
         samples = []
         for st in states:
             t0 = perf()
@@ -610,7 +640,7 @@ def evaluate_cost(
             samples.append(perf() - t0)
         stats["unpack"].append(percentile(samples, 0.5))
     med = {k: statistics.median(v) for k, v in stats.items()}
-    return med["stored"], med["emptied"], med["unpack"], len(records)
+    return med["stored"], med["unpack"], len(records)
 
 
 def _resolve(path: str) -> Any:
@@ -663,9 +693,9 @@ def profile_reads(
             ("  of which `WindowServing.pushed_events` (unpacks the push key)",
              f"{w}.pushed_events"),
             ("  of which `WindowServing.evaluate`", f"{w}.evaluate"),
-            ("    of which `WindowServing._unpack_partial` (decodes a folded middle)",
-             f"{w}._unpack_partial"),
-            ("    of which `WindowServing._fold` (aggregates per window)", f"{w}._fold"),
+            ("    of which `WindowServing._window` (the partial in force, pushes folded in)",
+             f"{w}._window"),
+            ("    of which `WindowServing._fold` (folds pushed events in)", f"{w}._fold"),
         ],
     )  # fmt: skip
 
@@ -828,6 +858,10 @@ def render(f: dict[str, Any]) -> str:
     users, quick, batch = f["users"], f["quick"], f["batch"]
     per_user, steady = f["per_user"], f["steady"]
     reads, pushed, st_reads = f["reads"], f["reads_pushed"], f["reads_steady"]
+
+    def case(by_placement: dict[str, Any], key: str) -> dict[str, tuple[float, float]]:
+        return {p: stats[key] for p, stats in by_placement.items()}
+
     if steady["ids"] is not None:
         tombs = f"the ids of ~{statistics.median(steady['ids']):.0f} absorbed pushes"
     else:  # another push-state layout than the one this script reads
@@ -842,9 +876,12 @@ def render(f: dict[str, Any]) -> str:
         f"{', '.join(WINDOWS)} = 20 outputs, horizon 1d (the default), `event_id` declared; "
         f"`txn_wd` adds `sum(amount_dec)` DECIMAL(18,2) (24 outputs; users below "
         f"{f['dec_users']:,}); `txn_s`, defined as `txn_w`, holds the users below "
-        f"{f['steady_users']:,} in the steady state (below); plain view `user_stats`: 10 DOUBLE "
+        f"{f['steady_users']:,} in the steady state (below); `txn_h` is `txn_w` with `hop: 1h` "
+        f"(users below {f['dec_users']:,}; not checked here: the differential test checks "
+        "hopped windows); plain view `user_stats`: 10 DOUBLE "
         f"features. Loaded by `materialize` at T0 (user_stats {f['load_s']['user_stats']:.1f} s, "
-        f"txn_w {f['load_s']['txn_w']:.1f} s, txn_wd {f['load_s']['txn_wd']:.1f} s) into one "
+        f"txn_w {f['load_s']['txn_w']:.1f} s, txn_wd {f['load_s']['txn_wd']:.1f} s, txn_h "
+        f"{f['load_s']['txn_h']:.1f} s) into one "
         f"local redis-server; the store reads on one connection over loopback; skewless at "
         f"{f['revision']}. Values checked "
         f"against DuckDB before timing: {f['compared'] + steady['compared']:,} window values of "
@@ -856,33 +893,46 @@ def render(f: dict[str, Any]) -> str:
         "",
         f"{f['runs']} interleaved rounds × {f['iters']:,} calls per case, a random user per "
         "call; the median over rounds of each round's p50 / p99, in µs. Ratio = window ÷ the "
-        f"plain view read in the same rounds. Target (issue 13): ≤ {READ_TARGET:g}×.",
-        "",
-        "| case | p50 / p99 µs | ratio p50 (p99) | target | met |",
-        "|---|---|---|---|---|",
+        f"plain view read in the same rounds. Target (issue 13): ≤ {READ_TARGET:g}×. Each "
+        "placement of client and redis-server (CPU affinity) is measured: on one core a read's "
+        "CPU cost shows whole; on two, a round trip wakes the other core (~80 µs more on this "
+        "VM), which the ratio dilutes.",
     ]
     rows = [
-        ("plain view, 10 features; `now` = T0 + 30 min", reads["plain"], None),
-        ("`txn_w`, 20 outputs, right after the load", reads["window"], reads["plain"]),
-        ("`txn_wd`, 24 outputs (+ DECIMAL sums)", reads["window_dec"], reads["plain"]),
-        ("plain view, 10 features; `now` = T0 + 12 h", pushed["plain"], None),
-        ("`txn_w` after 12 h of pushes (~12 pushed events per key)", pushed["window"],
-         pushed["plain"]),
-        ("plain view, 10 features, users of `txn_s`", st_reads["plain"], None),
+        ("plain view, 10 features; `now` = T0 + 30 min", case(reads, "plain"), None),
+        ("`txn_w`, 20 outputs, right after the load", case(reads, "window"),
+         case(reads, "plain")),
+        ("`txn_wd`, 24 outputs (+ DECIMAL sums)", case(reads, "window_dec"),
+         case(reads, "plain")),
+        ("`txn_h` (`txn_w` with `hop: 1h`), 20 outputs", case(reads, "window_hop"),
+         case(reads, "plain")),
+        ("plain view, 10 features; `now` = T0 + 12 h", case(pushed, "plain"), None),
+        ("`txn_w` after 12 h of pushes (~12 pushed events per key)", case(pushed, "window"),
+         case(pushed, "plain")),
+        ("plain view, 10 features, users of `txn_s`", case(st_reads, "plain"), None),
         (f"`txn_s`, steady state: {tombs} + ~12 pushed events per entity",
-         st_reads["window"], st_reads["plain"]),
+         case(st_reads, "window"), case(st_reads, "plain")),
     ]  # fmt: skip
-    for title, (a, b), base in rows:
-        if base is None:
-            lines.append(f"| {title} | {a:.0f} / {b:.0f} | 1× | | |")
-            continue
-        r = a / base[0]
-        met = "yes" if r <= READ_TARGET else "**NO**"
-        lines.append(
-            f"| {title} | {a:.0f} / {b:.0f} | **{r:.2f}×** ({b / base[1]:.2f}×) "
-            f"| ≤ {READ_TARGET:g}× | {met} |"
-        )
-    stored, emptied, unpack, n_rec = f["eval_cost"]
+    placements = list(reads)
+    lines += [
+        "",
+        "| case | "
+        + " | ".join(f"{p}: p50 / p99 µs | ratio p50 (p99) | met" for p in placements)
+        + " |",
+        "|---|" + "---|---|---|" * len(placements),
+    ]
+    for title, stats, base in rows:
+        cells = []
+        for p in placements:
+            a, b = stats[p]
+            if base is None:
+                cells.append(f"{a:.0f} / {b:.0f} | 1× | ")
+                continue
+            r = a / base[p][0]
+            met = "yes" if r <= READ_TARGET else "**NO**"
+            cells.append(f"{a:.0f} / {b:.0f} | **{r:.2f}×** ({b / base[p][1]:.2f}×) | {met}")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    stored, unpack, n_rec = f["eval_cost"]
     lines += [
         "",
         *profile_lines(
@@ -896,10 +946,10 @@ def render(f: dict[str, Any]) -> str:
         ),
         "",
         f"`WindowServing.evaluate` alone (all 20 outputs, no pushes, {n_rec:,} stored records, "
-        f"median of 3 rounds' per-call medians): **{stored:.0f} µs** as stored, **{emptied:.0f} "
-        "µs** on the same records with the distinct-value lists of their folded middles emptied "
-        "(no output of this view is a `count_distinct`; the 20 values are checked identical); "
-        f"`unpack_record` {unpack:.0f} µs. The plain view's whole read: {reads['plain'][0]:.0f} µs.",
+        f"median of 3 rounds' per-call medians): **{stored:.1f} µs**; `unpack_record` "
+        f"{unpack:.1f} µs. The plain view's whole read: "
+        + ", ".join(f"{stats['plain'][0]:.0f} µs ({p})" for p, stats in reads.items())
+        + ".",
         "",
         "### Redis memory per entity",
         "",
@@ -911,12 +961,17 @@ def render(f: dict[str, Any]) -> str:
         a, b, c = dist(values)
         return f"| {title} | {a:{fmt}} | {b:{fmt}} | {c:{fmt}} |"
 
-    share = [100 * x for x in f["distinct_share"]]
     lines += [
         row(f"`txn_w` record, `MEMORY USAGE`, bytes (all {users:,} keys)", f["rec_usage"]),
         row("`txn_w` record value (`STRLEN`), bytes", f["rec_bytes"]),
-        row(f"events kept raw in a record ({len(f['kept']):,} records)", f["kept"]),
-        row("% of a record's bytes that are the distinct values of its folded middles", share),
+        row(f"instants in a `txn_w` record's timelines, 4 windows ({len(f['kept']):,} records)",
+            f["kept"]),
+        row(f"`txn_w` record, `MEMORY USAGE`, users below {len(f['dec_usage']):,}",
+            f["rec_usage"][: len(f["dec_usage"])]),
+        row("`txn_wd` record (+ a DECIMAL sum), `MEMORY USAGE`, same users", f["dec_usage"]),
+        row("`txn_h` record (`txn_w` with `hop: 1h`), `MEMORY USAGE`, same users",
+            f["hop_usage"]),
+        row("instants in a `txn_h` record's timelines", f["hop_kept"]),
         row("`txn_w` push state after 12 h of pushes, `MEMORY USAGE`", f["push_usage"]),
         row("`txn_s` push state after the load absorbed a month of pushes, `MEMORY USAGE`",
             steady["push_usage"]),
@@ -1076,7 +1131,7 @@ def main() -> int:
         manifest = build_project(tmp / "project", db, dec_users, steady_users)
         say("dbt project built")
         registry = Registry.from_manifest(manifest)
-        assert set(registry.windows) == {"txn_w", "txn_wd", "txn_s"}, registry.problems
+        assert set(registry.windows) == {"txn_w", "txn_wd", "txn_s", "txn_h"}, registry.problems
         con = duckdb.connect(str(db))
         con.execute("set TimeZone = 'UTC'")
         fig["per_user"] = [
@@ -1091,7 +1146,7 @@ def main() -> int:
 
         # loads, one view at a time, with Redis's used_memory around each
         fig["mem"], fig["load_s"] = {}, {}
-        for view in ("user_stats", "txn_w", "txn_wd"):
+        for view in ("user_stats", "txn_w", "txn_wd", "txn_h"):
             before = int(client.info("memory")["used_memory"])
             w0 = time.perf_counter()
             materialize(
@@ -1105,14 +1160,20 @@ def main() -> int:
         rec_keys = data_keys(client, registry, "txn_w", users)
         fig["rec_usage"], fig["rec_bytes"] = memory_per_key(client, rec_keys)
         assert all(fig["rec_usage"]), "a window record key is missing"
-        fig["kept"], fig["distinct_share"] = [], []
+        fig["kept"] = []
         for blob in client.mget(rec_keys[:2000]):
             state = msgpack.unpackb(blob)[0]
             record = windows.unpack_record(state)
-            fig["kept"].append(len(record[3]))
-            # the distinct values each folded middle keeps (`_pack_partial`, slot 6)
-            lists = [m[1][c][6] for *_, m in record[5] if m for c in range(len(m[1]))]
-            fig["distinct_share"].append(sum(len(msgpack.packb(d)) for d in lists) / len(state))
+            fig["kept"].append(sum(len(w[1]) for w in record[3]))
+        fig["dec_usage"], _ = memory_per_key(
+            client, data_keys(client, registry, "txn_wd", dec_users)
+        )
+        hop_keys = data_keys(client, registry, "txn_h", dec_users)
+        fig["hop_usage"], _ = memory_per_key(client, hop_keys)
+        fig["hop_kept"] = [
+            sum(len(w[1]) for w in windows.unpack_record(msgpack.unpackb(blob)[0])[3])
+            for blob in client.mget(hop_keys)
+        ]
         fig["plain_usage"], _ = memory_per_key(
             client, data_keys(client, registry, "user_stats", users)
         )
@@ -1132,12 +1193,15 @@ def main() -> int:
         plain_refs = [f"user_stats.f{i}" for i in range(10)]
         w_refs = [f"txn_w.{n}" for n in outputs("txn_w")]
         wd_refs = [f"txn_wd.{n}" for n in outputs("txn_wd")]
-        fig["reads"] = read_rounds(
+        h_refs = [f"txn_h.{n}" for n in outputs("txn_h")]
+        fig["reads"] = read_placements(
+            server,
             store,
             [
                 ("plain", plain_refs, users, q_load),
                 ("window", w_refs, users, q_load),
                 ("window_dec", wd_refs, dec_users, q_load),
+                ("window_hop", h_refs, dec_users, q_load),
             ],
             runs,
             iters,
@@ -1190,7 +1254,8 @@ def main() -> int:
         check_plain(store, sample, q_push)
         fig["compared"] = compared
         say("values checked after the pushes")
-        fig["reads_pushed"] = read_rounds(
+        fig["reads_pushed"] = read_placements(
+            server,
             store,
             [("plain", plain_refs, users, q_push), ("window", w_refs, users, q_push)],
             runs,
@@ -1206,7 +1271,8 @@ def main() -> int:
         # the steady state: push states holding the ids of a month of absorbed pushes
         fig["steady"] = steady_state(con, client, store, registry, steady_users, batch, say)
         s_refs = [f"txn_s.{n}" for n in outputs("txn_s")]
-        fig["reads_steady"] = read_rounds(
+        fig["reads_steady"] = read_placements(
+            server,
             store,
             [
                 ("plain", plain_refs, steady_users, q_push),

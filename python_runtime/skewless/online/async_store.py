@@ -281,7 +281,7 @@ class AsyncFeatureStore:
     async def _fetch(self, call: _Call) -> tuple[list[Any], list[list[int]] | None]:
         """`FeatureStore._fetch_steps` driven with `await`: the replies before the deadline."""
         sync = self.sync
-        steps = sync._fetch_steps(call.plan, call.entities, call.budget_ms)
+        steps = sync._fetch_steps(call.plan, call.entities, call.budget_ms, call.t0s)
         try:
             step = next(steps)
             while True:

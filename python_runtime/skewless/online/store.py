@@ -699,6 +699,8 @@ class FeatureStore:
         # pointer key → (generation, data-key tail) last seen; one tuple, so threads never see
         # a generation with another generation's tail
         self._generations: dict[bytes, tuple[bytes, bytes]] = {}
+        #: per window view: (the generation last read, the instant it was loaded at)
+        self._window_t0: dict[str, tuple[bytes, int]] = {}
         self._cluster = type(client).__name__ == "RedisCluster"
         from redis.exceptions import TimeoutError as RedisTimeout
 
@@ -1231,9 +1233,14 @@ class FeatureStore:
             ts_v.append(ts)
         return values_v, status_v, ts_v
 
-    @staticmethod
     def _window_values(
-        plan: _Plan, vi: int, raw: list[Any], n: int, now_us: int
+        self,
+        plan: _Plan,
+        vi: int,
+        raw: list[Any],
+        n: int,
+        now_us: int,
+        t0s: dict[int, tuple[int | None, int]],
     ) -> tuple[list[list[Any]], list[str], list[int | None]]:
         """Values, statuses and timestamps of a window view's outputs at `now_us`, from each
         entity's record and pushed events (`online.windows`): `present` when exact (no events
@@ -1247,10 +1254,13 @@ class FeatureStore:
         k = plan.windows.index(vi)
         at = nv + nv * n + k * n
         pushes = raw[at : at + n]
-        loaded = raw[nv + nv * n + len(plan.windows) * n + k]
-        if loaded is None:  # the generation's load instant is gone: Redis lost data
-            return [[None] * vp.n for _ in blobs], [_UNAVAILABLE] * n, [None] * n
-        t0 = _unpackb(loaded)[1]
+        t0, at = t0s[vi]
+        if t0 is None:
+            loaded = raw[at]
+            if loaded is None:  # the generation's load instant is gone: Redis lost data
+                return [[None] * vp.n for _ in blobs], [_UNAVAILABLE] * n, [None] * n
+            t0 = _unpackb(loaded)[1]
+            self._window_t0[vp.name] = (raw[vi], t0)  # (the pointer's reply: the generation)
         values_v: list[list[Any]] = []
         status_v: list[str] = []
         ts_v: list[int | None] = []
@@ -1424,7 +1434,7 @@ class FeatureStore:
         if not plan.views:  # only request-time features that read no stored input
             return self._finish(call, [], None, request)
         try:
-            raw, groups = self._fetch(plan, entities, call.deadline, call.budget_ms)
+            raw, groups = self._fetch(plan, entities, call.deadline, call.budget_ms, call.t0s)
         except OnlineStoreError:
             if call.policy == "raise":
                 raise
@@ -1464,7 +1474,7 @@ class FeatureStore:
         # the deadline starts here: key building and every round trip of the call count
         deadline = _monotonic() + budget_ms / 1000
         return _Call(
-            plan, entities, now_us, budget_ms, deadline, on_store_error or self.on_store_error
+            plan, entities, now_us, budget_ms, deadline, on_store_error or self.on_store_error, {}
         )
 
     def _finish(
@@ -1500,7 +1510,9 @@ class FeatureStore:
                 blob = raw[nv + vi]
                 values = None
                 if vp.window is not None:
-                    (values,), status_w, ts_w = self._window_values(plan, vi, raw, 1, now_us)
+                    (values,), status_w, ts_w = self._window_values(
+                        plan, vi, raw, 1, now_us, call.t0s
+                    )
                     vstatus.append(status_w)
                     stamps.append(ts_w)
                 elif blob is not None:
@@ -1531,7 +1543,9 @@ class FeatureStore:
                 blobs = raw[nv + vi * n : nv + (vi + 1) * n]
                 unpacked = None
                 if vp.window is not None:
-                    values_v, window_status, ts_v = self._window_values(plan, vi, raw, n, now_us)
+                    values_v, window_status, ts_v = self._window_values(
+                        plan, vi, raw, n, now_us, call.t0s
+                    )
                     per_view.append(values_v)
                     vstatus.append(window_status)
                     stamps.append(ts_v)
@@ -1582,11 +1596,12 @@ class FeatureStore:
         entities: Sequence[Mapping[str, Any]],
         deadline: float,
         budget_ms: float,
+        t0s: dict[int, tuple[int | None, int]] | None = None,
     ) -> tuple[list[Any], list[list[int]] | None]:
         """`_fetch_steps` driven with `_read`: the replies of the call's MGET(s) before
         `deadline`. → (the replies, on a cluster per view the reply index of each entity's
         sentinel)."""
-        steps = self._fetch_steps(plan, entities, budget_ms)
+        steps = self._fetch_steps(plan, entities, budget_ms, t0s)
         try:
             step = next(steps)
             while True:
@@ -1604,6 +1619,7 @@ class FeatureStore:
         plan: _Plan,
         entities: Sequence[Mapping[str, Any]],
         budget_ms: float,
+        t0s: dict[int, tuple[int | None, int]] | None = None,
     ) -> Generator[Any, Any, tuple[list[Any], list[list[int]] | None]]:
         """The keys of the call, without I/O: yields each key list to read (MGET) and receives
         its replies (or an `_Unmaterialized`, answered with `_not_materialized`); returns (the replies, on a cluster per view the reply index of each
@@ -1639,10 +1655,21 @@ class FeatureStore:
                 for vp, entry in zip(views, entries, strict=True):
                     keys += builders[vp.entity_group].data_keys(entities, entry[1])
             for vi in plan.windows:  # a window view's pushed events, after every data key
-                vp = views[vi]
-                keys += builders[vp.entity_group].data_keys(entities, vp.push_tail)
-            for vi in plan.windows:  # and the instant its generation was loaded at
-                keys.append(t0_key(views[vi].name, entries[vi][0]))
+                # (its data keys with the push tail for the generation's: no second encoding)
+                cut = -len(entries[vi][1])
+                tail = views[vi].push_tail
+                keys += [k[:cut] + tail for k in keys[nv + vi * n : nv + (vi + 1) * n]]
+            if t0s is None:
+                t0s = {}
+            t0s.clear()
+            for vi in plan.windows:  # and the instant its generation was loaded at, unless known
+                gen = entries[vi][0]
+                known = self._window_t0.get(views[vi].name)
+                if known is not None and known[0] == gen:
+                    t0s[vi] = (known[1], -1)
+                else:
+                    t0s[vi] = (None, len(keys))
+                    keys.append(t0_key(views[vi].name, gen))
             # a plain Redis needs no sentinel key: the pointer is one (same server, written
             # after everything of its generation); a cluster node needs its own
             groups = None
@@ -1752,6 +1779,9 @@ class _Call(NamedTuple):
     budget_ms: float
     deadline: float  # a `time.monotonic()` instant
     policy: str  # on_store_error
+    #: per window view (index in plan.views): (its load instant, or None and the reply index
+    #: of its load-instant key), filled by `_fetch_steps`
+    t0s: dict[int, tuple[int | None, int]]
 
 
 class _Unmaterialized(Exception):

@@ -23,9 +23,10 @@ timeline, until its last event leaves: exact at any later instant. Memory per en
 partial per change instant within the horizon per window; a hop bounds those to one per hop
 (`horizon / H + 1`) however dense the events.
 
-The record is msgpack: `[FORMAT, t0, absorbed push seq, [[until (None: no end), [instants…],
-[packed partial…]] per window]]`, each partial packed on its own (`_pack_partial`, read only
-when in force), values in their stored form (`_Column`): integers and DECIMALs as integers (a
+The record is msgpack: `[FORMAT, t0, absorbed push seq, [[until (None: no end), instants and
+offsets, partials] per window]]`: the n instants (epoch micros) then the n + 1 offsets of the
+partials as one little-endian int64 array, the partials packed one after the other (`_pack_partial`; one is
+read per request: the one in force), values in their stored form (`_Column`): integers and DECIMALs as integers (a
 DECIMAL scaled by 10^scale, exact), DATE as days, TIMESTAMP as epoch micros; integers outside 64
 bits as decimal strings.
 """
@@ -35,6 +36,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import sys
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, timedelta
@@ -69,11 +72,30 @@ STATE = "__window_state"
 _I64_LO, _U64_HI = -(2**63), 2**64
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _unpackb = msgpack.unpackb
+_BIG_ENDIAN = sys.byteorder == "big"
 
 # partial aggregate slots per column: count, sum, min, max, last ts, last value, distinct
 _COUNT, _SUM, _MIN, _MAX, _LAST_TS, _LAST, _DISTINCT = range(7)
 #: what a column's partial may need besides its count (`WindowServing.needs`), in this order
 _NEEDS = ("sum", "min", "max", "last", "count_distinct")
+
+
+def _int64s(values: Sequence[int]) -> bytes:
+    """Integers as one little-endian int64 array (a timeline's instants and offsets: one bytes
+    object to decode per window, not one per instant)."""
+    out = array("q", values)
+    if _BIG_ENDIAN:
+        out.byteswap()
+    return out.tobytes()
+
+
+def _read_int64s(data: bytes) -> Sequence[int]:
+    """The integers of `_int64s` (a view of `data`, no copy, on a little-endian machine)."""
+    if _BIG_ENDIAN:
+        out = array("q", data)
+        out.byteswap()
+        return out
+    return memoryview(data).cast("q")
 
 
 def _wide(x: int | None) -> Any:
@@ -304,7 +326,12 @@ class WindowServing:
                 else:
                     segments = [(ts, cols, bisect_right(ts, lo), bisect_right(ts, hi))]
                 states.append(pack_record(self._pack_partial(self._fold(segments, middle))))
-            windows.append([end if bounded else None, timeline, states])
+            offsets = [0]
+            for state in states:
+                offsets.append(offsets[-1] + len(state))
+            windows.append(
+                [end if bounded else None, _int64s(timeline + offsets), b"".join(states)]
+            )
         return [FORMAT, t0, absorbed, windows]
 
     # -- partial aggregates -------------------------------------------------------------------
@@ -563,18 +590,21 @@ class WindowServing:
 
             def avg(partials: list[Any]) -> Any:
                 st = partials[p][1][ci]
+                return st[_SUM] / (st[_COUNT] * scale) if st[_COUNT] else None
+
+            def avg_wide(partials: list[Any]) -> Any:  # a sum past 64 bits is packed as text
+                st = partials[p][1][ci]
                 return _narrow(st[_SUM]) / (st[_COUNT] * scale) if st[_COUNT] else None
 
-            return avg
+            return avg_wide if col.wide else avg
+        # (sum, min, max and last are None in a partial without a non-null value: no check)
         slot = {"sum": _SUM, "min": _MIN, "max": _MAX, "last": _LAST}[fn]
         if col.kind in ("decimal", "date", "timestamp"):
-            decode = col.decode  # (a DECIMAL's decode reads a wide integer's text too)
-            return lambda partials: decode(st[slot]) if (st := partials[p][1][ci])[_COUNT] else None
+            decode = col.decode  # (None stays None; a DECIMAL's decode reads a wide text too)
+            return lambda partials: decode(partials[p][1][ci][slot])
         if col.wide:  # a packed partial holds integers past 64 bits as text
-            return lambda partials: (
-                _narrow(st[slot]) if (st := partials[p][1][ci])[_COUNT] else None
-            )
-        return lambda partials: st[slot] if (st := partials[p][1][ci])[_COUNT] else None
+            return lambda partials: _narrow(partials[p][1][ci][slot])
+        return lambda partials: partials[p][1][ci][slot]
 
     def _window(
         self,
@@ -589,10 +619,13 @@ class WindowServing:
         pushed events in the window folded in; None past the record's exactness."""
         state = None
         if record is not None:
-            until, points, states = record[3][w]
+            until, ints, states = record[3][w]
             if until is not None and q > until:
                 return None
-            state = _unpackb(states[bisect_right(points, q) - 1])
+            ints = _read_int64s(ints)  # the n instants, then the n + 1 offsets
+            n = len(ints) >> 1
+            i = bisect_right(ints, q, 0, n) - 1
+            state = _unpackb(states[ints[n + i] : ints[n + i + 1]])
             if not p_ts:
                 return state  # type: ignore[no-any-return]
         lo = self.lower(q, w)

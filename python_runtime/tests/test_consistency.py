@@ -86,6 +86,29 @@ def test_stats_on_constructed_pairs() -> None:
     assert s.chart["kind"] == "numeric" and sum(s.chart["left"]) == 4
 
 
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ([1e16], [1e16]),  # equal: a span of their own (1.0 vanishes next to 1e16)
+        ([1e16, 1e16 + 2], [1e16, 1e16]),
+        ([-1.7e308, 0.0], [1.7e308, 0.0]),  # a span past the float range
+        ([5, 5], [5, 5]),
+        ([0.0], [5e-324]),
+    ],
+)
+def test_numeric_chart_of_extreme_values(left: list[float], right: list[float]) -> None:
+    """Found by the window replay of the property datasets (sums of 1e16): every value lands in
+    a bin, the edges are finite and ascending."""
+    acc = StatsAccumulator("v.x", "DOUBLE")
+    for a, b in zip(left, right, strict=True):
+        acc.add(a, b, {})
+    chart = acc.finish().chart
+    assert chart["kind"] == "numeric"
+    assert sum(chart["left"]) == len(left) and sum(chart["right"]) == len(right)
+    edges = chart["edges"]
+    assert all(math.isfinite(e) for e in edges) and edges == sorted(edges)
+
+
 def test_smape_terms() -> None:
     assert smape_term(100, 110) == pytest.approx(10 / 105)
     assert smape_term(0, 0) == 0.0

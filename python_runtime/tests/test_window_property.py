@@ -26,6 +26,7 @@ events share a key and a time (ties for `last`).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import math
 import os
@@ -201,6 +202,13 @@ def _write_project(root: Path, duckdb_path: Path, pg_schema: str) -> None:
     (root / "models" / "models.yml").write_text(
         json.dumps({"version": 2, "models": models}, indent=1)
     )
+
+
+def _registry(root: Path, target: str) -> Any:
+    """The window views as the runtime reads them from `target`'s manifest (after `_compiled`)."""
+    from skewless.definitions.registry import Registry
+
+    return Registry.from_manifest(root / f"target_{target}" / "manifest.json")
 
 
 def _compiled(root: Path, target: str) -> dict[str, str]:
@@ -407,6 +415,7 @@ def duck(project: Project) -> Iterator[Any]:
 
 def test_window_matches_oracle_duckdb(project: Project, duck: Any) -> None:
     compiled = project.duckdb
+    registry = _registry(project.root, "duckdb")
     stats: collections.Counter[str] = collections.Counter()
 
     def run_sql(sql: str) -> list[tuple[Any, ...]]:
@@ -430,11 +439,82 @@ def test_window_matches_oracle_duckdb(project: Project, duck: Any) -> None:
         check(reference, data, expected, "duckdb window_join")
         check(run_sql(SELECT.format(sql=compiled["default"])), data, expected, "duckdb default__")
         _check_delegation(run_sql, compiled, reference)
+        if stats["datasets"] % 4 == 0:
+            _check_replay(registry, duck, data, expected, stats, "duckdb replay")
         stats["datasets"] += 1
 
     run()
     print(f"window_join property run (duckdb): {dict(stats)}")
     _assert_coverage(stats)
+    assert stats["replayed_values"] >= MIN_DATASETS, stats
+
+
+# ---------------------------------------------------------------------------------------------
+# The consistency replay of served window values (guards/window_replay.py), on each engine
+# ---------------------------------------------------------------------------------------------
+
+REPLAYED = (("wa", "", ("k1",)), ("wb", "b_", ("k1", "k2")), ("wc", "c_", ("k1",)))
+
+
+def _logged(data: dict[str, Any], expected: dict[int, dict[str, Any]]) -> list[Any]:
+    """The oracle's values of each spine row with a time and keys, as served-feature log rows
+    (what a server exact to the contract would have logged)."""
+    from skewless.guards.feature_log import LoggedRow
+
+    rows = []
+    for spine_id, k1, k2, _k1b, q in data["spine"]:
+        if q is None:
+            continue
+        served_at = datetime.fromtimestamp(q // US / 1e6, timezone.utc).replace(
+            microsecond=(q // US) % 1_000_000
+        )
+        for view, prefix, keys in REPLAYED:
+            entity = {k: {"k1": k1, "k2": k2}[k] for k in keys}
+            if None in entity.values():
+                continue
+            refs = {
+                f"{view}.{name[len(prefix) :]}": expected[spine_id][name]
+                for name, *_ in outputs(view, prefix)
+            }
+            rows.append(
+                LoggedRow(
+                    request_id=f"r{spine_id}",
+                    row=0,
+                    served_at=served_at,
+                    entity=entity,
+                    request={},
+                    values=refs,
+                    statuses=dict.fromkeys(refs, "present"),
+                    ages={},
+                    versions={},
+                )
+            )
+    return rows
+
+
+def _check_replay(
+    registry: Any, reader: Any, data: dict[str, Any], expected: Any, stats: Any, label: str
+) -> None:
+    """The replay of the oracle's values finds 0 mismatches; one value changed is found."""
+    from skewless.guards.consistency import replay
+
+    logged = _logged(data, expected)
+    if not logged:
+        return
+    report = replay(registry, reader, logged)
+    compared = sum(f.total for f in report.features)
+    assert compared == sum(len(r.values) for r in logged), (label, report.notes)
+    bad = [(f.feature, f.examples[:1]) for f in report.features if f.mismatch]
+    assert not bad, f"{label}: replay mismatches {bad}\ndata={data}"
+    stats["replayed_values"] += compared
+    # a served count one too high is a mismatch of exactly that output
+    first = logged[0]
+    ref = next(r for r in first.values if r.endswith("_count_1h") or "events_count" in r)
+    changed = dict(first.values)
+    changed[ref] = (changed[ref] or 0) + 1
+    report = replay(registry, reader, [dataclasses.replace(first, values=changed)])
+    assert {f.feature for f in report.features if f.mismatch} == {ref}, label
+    stats["replay_mutations_caught"] += 1
 
 
 def _assert_coverage(stats: collections.Counter[str]) -> None:
@@ -451,6 +531,21 @@ def test_window_matches_oracle_postgres(project: Project, postgres: Any) -> None
 
     compiled = _compiled(project.root, "postgres")
     assert "asof" not in compiled["window_join"].lower()
+    registry = _registry(project.root, "postgres")
+    from skewless.offline.postgres import PostgresReader
+    from skewless.offline.profile import ProfileTarget
+
+    dsn = postgres_dsn()
+    reader = PostgresReader.from_target(
+        ProfileTarget(
+            project.root / "profiles.yml",
+            "window_prop",
+            "postgres",
+            "postgres",
+            dict(dsn),
+            project.root,
+        )
+    )
     schema = project.pg_schema
     cur = postgres.cursor()
     cur.execute(f"create schema {schema}")
@@ -483,11 +578,15 @@ def test_window_matches_oracle_postgres(project: Project, postgres: Any) -> None
             reference = run_sql(SELECT.format(sql=compiled["window_join"]))
             check(reference, data, expected, "postgres window_join")
             _check_delegation(run_sql, compiled, reference)
+            if stats["datasets"] % 4 == 0:  # the replay reads the events through the reader
+                _check_replay(registry, reader, data, expected, stats, "postgres replay")
             stats["datasets"] += 1
 
         run()
         print(f"window_join property run (postgres): {dict(stats)}")
         _assert_coverage(stats)
+        assert stats["replayed_values"] >= MIN_DATASETS, stats
     finally:
+        reader.close()
         cur.execute(f"drop schema {schema} cascade")
         cur.close()

@@ -272,16 +272,18 @@ def _chart(left: Sequence[Any], right: Sequence[Any], bins: int = 20) -> dict[st
         both = lv + rv
         if not both:
             return {"kind": "empty"}
-        lo, hi = min(both), max(both)
-        if hi == lo:
-            hi = lo + 1.0
-        width = (hi - lo) / bins
-        edges = [lo + i * width for i in range(bins + 1)]
+        # in halves, so that a span past the float range (-1e308 … 1e308) stays finite; values
+        # too close to tell apart (all equal, or 1e16 and 1e16 + 1) get a span of their own
+        half_lo = min(both) / 2
+        half_span = max(both) / 2 - half_lo
+        if not half_span > 0:
+            half_span = max(abs(half_lo), 1.0) * 2**-40
+        edges = [2 * (half_lo + half_span * (i / bins)) for i in range(bins + 1)]
 
         def hist(xs: list[float]) -> list[int]:
             counts = [0] * bins
             for x in xs:
-                counts[min(int((x - lo) / width), bins - 1)] += 1
+                counts[min(int((x / 2 - half_lo) / half_span * bins), bins - 1)] += 1
             return counts
 
         return {
@@ -856,20 +858,25 @@ def _replay_window(
     report: ConsistencyReport,
 ) -> list[FeatureStats]:
     """The served values of a window view against its outputs recomputed by DuckDB at each
-    logged serving instant (`guards.window_replay`)."""
-    from skewless.guards.window_replay import window_rows, within_bound
+    logged serving instant (`guards.window_replay`; on another engine, over its events read
+    into DuckDB)."""
+    from skewless.guards.window_replay import engine_events, window_rows, within_bound
 
-    engine, con = _engine(duck)
-    if engine is not None:
-        report.notes.append(
-            f"window view `{view.name}`: its served values were not replayed: the window replay "
-            "runs on DuckDB only for now"
-        )
-        return []
     functions = {a.name: a.function for a in view.aggregates}
     outputs = [f for f in view.features if any(f.ref in r.values for r in logged)]
     accs = {f.name: StatsAccumulator(f.ref, f.data_type, th.get(f.ref, 0.0)) for f in outputs}
-    rows = window_rows(con, view, [(r.entity, r.served_at) for r in logged])
+    spine = [(r.entity, r.served_at) for r in logged]
+    engine, con = _engine(duck)
+    if engine is None:
+        rows = window_rows(con, view, spine)
+    else:
+        widest = max(view.lengths) + (view.hop or timedelta(0))
+        since = min(at for _, at in spine) - widest - timedelta(microseconds=1)
+        con, _table, name, ts = engine_events(engine, view, since)
+        try:
+            rows = window_rows(con, view, spine, relation=name, timestamp=ts)
+        finally:
+            con.close()
     for lr, row in zip(logged, rows, strict=True):
         ctx = {"entity": lr.entity, "served_at": lr.served_at}
         for f in outputs:

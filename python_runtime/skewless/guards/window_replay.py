@@ -13,6 +13,10 @@ Comparison: exact, except DOUBLE sums and averages, equal within the documented 
 statement; summation order is each side's own). A value served with status `stale` (the load
 was older than the view's horizon) is compared with NULL, what a correct server serves then;
 the status counts show such rows.
+
+On PostgreSQL or Spark the events the replay needs (those from `min(q) - widest window - hop`
+on) are read through the engine's reader with the load's own query (`online.windows.events_sql`)
+into an in-memory DuckDB, and recomputed there by the same statement.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from skewless.definitions.windows import _FLOATS, WindowView, decimal_scale
 from skewless.guards.consistency import _key_text, _q
 from skewless.offline import _micros as _us
 
-__all__ = ["DOUBLE_BOUND", "window_rows", "within_bound"]
+__all__ = ["DOUBLE_BOUND", "engine_events", "window_rows", "within_bound"]
 
 #: |served - offline| <= DOUBLE_BOUND × Σ|x| for DOUBLE sums and averages (docs/windows.md).
 DOUBLE_BOUND = 1e-12
@@ -35,12 +39,45 @@ def is_double(view: WindowView, column: str) -> bool:
     return view.column_type(column).strip().upper() in _FLOATS
 
 
+def engine_events(reader: Any, view: WindowView, since: datetime) -> tuple[Any, Any, str, str]:
+    """The view's events from `since` on, read by another engine's reader (PostgreSQL, Spark)
+    with the load's query into a new in-memory DuckDB session (UTC). → (the session, the Arrow
+    table registered in it, its name, its event time column)."""
+    import duckdb
+    import pyarrow as pa
+
+    from skewless.online import codec
+    from skewless.online.windows import events_sql, window_serving
+
+    sql = events_sql(window_serving(view), reader, _us(since - codec.EPOCH))
+    batches = list(reader.query(sql, 100_000))
+    table = pa.Table.from_batches(batches) if batches else None
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    name = f"__skw_wevents_{view.name}"
+    if table is None:  # no event: an empty relation of the view's columns
+        cols = ", ".join(
+            f"NULL::{view.column_type(c) or 'VARCHAR'} AS {_q(c)}"
+            for c in dict.fromkeys([*view.entity, *(a.column for a in view.aggregates)])
+            if c != "*"
+        )
+        con.execute(f"CREATE TABLE {name} AS SELECT {cols}, NULL::TIMESTAMPTZ AS __skw_t LIMIT 0")
+    else:
+        con.register(name, table)
+    return con, table, name, "__skw_t"
+
+
 def window_rows(
-    con: Any, view: WindowView, spine: Sequence[tuple[Mapping[str, Any], datetime]]
+    con: Any,
+    view: WindowView,
+    spine: Sequence[tuple[Mapping[str, Any], datetime]],
+    relation: str | None = None,
+    timestamp: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per `(entity, q)` of `spine`, in order: every output of `view` at q, plus for each
     average and DOUBLE sum `__abs_<output>` (Σ|x|) and `__n_<output>` (the count), for the bound
-    (`within_bound`) — computed by DuckDB (`con`, where the view's relation resolves)."""
+    (`within_bound`) — computed by DuckDB (`con`, where the view's relation resolves, or
+    `relation` with the event time in `timestamp`: `engine_events`)."""
     import pyarrow as pa
 
     if not spine:
@@ -72,11 +109,12 @@ def window_rows(
         f"TRY_CAST({_q(c)} AS {view.column_type(c) or 'VARCHAR'}) AS {_q(c)}" for c in keys
     )
     columns = sorted({a.column for a in view.aggregates if a.column != "*"})
+    ts = _q(timestamp or view.timestamp)
     events = (
         f"SELECT {', '.join(_q(c) for c in keys)}, "
-        f"epoch_us(CAST({_q(view.timestamp)} AS TIMESTAMPTZ)) AS __t"
+        f"epoch_us(CAST({ts} AS TIMESTAMPTZ)) AS __t"
         + "".join(f", {_q(c)}" for c in columns)
-        + f" FROM {view.relation_name} WHERE {_q(view.timestamp)} IS NOT NULL"
+        + f" FROM {relation or view.relation_name} WHERE {ts} IS NOT NULL"
     )
     on = " AND ".join(f"s.{_q(c)} = e.{_q(c)}" for c in keys)
     selects = []

@@ -26,6 +26,7 @@ from __future__ import annotations
 import collections
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,8 +42,10 @@ from test_window_property import (
     VIEWS,
     _assert_coverage,
     _check_delegation,
+    _check_replay,
     _compiled,
     _dbt,
+    _registry,
     _write_project,
     check,
     datasets,
@@ -67,6 +70,7 @@ ID_STRIDE = 1000  # spine ids stay below 200
 class SparkWindow:
     spark: Any
     sql: dict[str, str]  # query name (QUERIES) -> the compiled SELECT
+    registry: Any  # the window views as the runtime reads them from the Spark manifest
 
 
 def _schema(types: dict[str, str]) -> dict[str, str]:
@@ -147,7 +151,7 @@ def spark_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkWind
             assert "unix_micros(" in lower and "extract(" not in lower, name
             assert "global_temp.spine" in lower, name
         assert compiled["window_join"] == compiled["default"]  # no spark__window_join
-        yield SparkWindow(spark, compiled)
+        yield SparkWindow(spark, compiled, _registry(project, "spark"))
     finally:
         spark.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -158,8 +162,16 @@ TYPE_PAIRS = [{"spine": spine, "events": events} for spine in SPARK_TYPES for ev
 
 
 def test_window_matches_oracle_spark(spark_window: SparkWindow, record_property: Any) -> None:
+    from skewless.offline.spark import SparkReader
+
     spark, compiled = spark_window.spark, spark_window.sql
     run_sql = _runner(spark)
+    # the consistency replay's reader: its own session in UTC (as `reader_from_profile` makes),
+    # reading the same global temp views
+    session = spark.newSession()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.sparkContext.pythonExec = sys.executable  # its Arrow stream runs skewless in workers
+    reader = SparkReader(session, "the test's Spark session")
     stats: collections.Counter[str] = collections.Counter()
     wa = ", ".join(n for n, *_ in outputs("wa", ""))
 
@@ -198,6 +210,15 @@ def test_window_matches_oracle_spark(spark_window: SparkWindow, record_property:
                 f"select spine_id, f_x from ({compiled['pit_plain']}) as q": plain[d],
             }
             _check_delegation(answers.__getitem__, compiled, reference[d])
+            if d == 1:  # the served-value replay, through the Spark reader (keys as loaded)
+                keyed = {
+                    "spine": [(i, _key(d, a), b, c, t) for i, a, b, c, t in data["spine"]],
+                    "events": data["events"],
+                }
+                expected = {i: row for i, row in oracle(data, collections.Counter()).items()}
+                _check_replay(
+                    spark_window.registry, reader, keyed, expected, stats, f"spark replay ({types})"
+                )
             stats["datasets"] += 1
         stats["instants" if types["events"] == "timestamptz" else "naive"] += size
         stats["spine_instants" if types["spine"] == "timestamptz" else "spine_naive"] += size
@@ -209,6 +230,7 @@ def test_window_matches_oracle_spark(spark_window: SparkWindow, record_property:
     _assert_coverage(stats)
     # both Spark timestamp types ran, for the events and for the spine
     assert min(stats[k] for k in ("instants", "naive", "spine_instants", "spine_naive")) > 0, stats
+    assert stats["replayed_values"] > 0 and stats["replay_mutations_caught"] > 0, stats
 
 
 def test_empty_tables_spark(spark_window: SparkWindow) -> None:

@@ -16,7 +16,8 @@ Read path, per call (see `keys.py` for the key layout and `codec.py` for the val
    slot of that node. A value absent where its view's pointer (once seen) or its node's
    sentinel is gone too was lost by Redis — a node restarted empty, a flushed database — and
    is never served as `missing`: it raises `StoreUnavailableError`, or under `on_store_error="defaults"` serves
-   the column default with status `unavailable`. Values still present are served as usual.
+   the column default with status `unavailable` (a window view's outputs: None, never the
+   counts 0 of an entity without events). Values still present are served as usual.
 3. Per value a status and an age: `present`; `missing` (no row); `expired` (older than the view's
    `ttl`, checked on read too, not only by Redis key expiry); `stale` (older than `freshness`,
    with `on_stale: serve` → value kept, `null` → None, `default` → the column default with
@@ -1241,11 +1242,14 @@ class FeatureStore:
         n: int,
         now_us: int,
         t0s: dict[int, tuple[int | None, int]],
+        lost: list[tuple[int, int]] | None = None,
     ) -> tuple[list[list[Any]], list[str], list[int | None]]:
         """Values, statuses and timestamps of a window view's outputs at `now_us`, from each
         entity's record and pushed events (`online.windows`): `present` when exact (no events
         at all is exact: counts 0, the rest None), else None values with status `stale` (the
-        load is older than the view's horizon)."""
+        load is older than the view's horizon). An entity whose record Redis lost (`lost`: the
+        (view, entity) pairs of `_lost`) has None values with status `unavailable`: its
+        absent record says nothing of its events, so it is never served as "no events"."""
         vp = plan.views[vi]
         serving = vp.window
         assert serving is not None
@@ -1261,10 +1265,16 @@ class FeatureStore:
                 return [[None] * vp.n for _ in blobs], [_UNAVAILABLE] * n, [None] * n
             t0 = _unpackb(loaded)[1]
             self._window_t0[vp.name] = (raw[vi], t0)  # (the pointer's reply: the generation)
+        gone = {ei for v, ei in lost if v == vi} if lost else ()
         values_v: list[list[Any]] = []
         status_v: list[str] = []
         ts_v: list[int | None] = []
-        for blob, pblob in zip(blobs, pushes, strict=True):
+        for ei, (blob, pblob) in enumerate(zip(blobs, pushes, strict=True)):
+            if ei in gone:
+                values_v.append([None] * vp.n)
+                status_v.append(_UNAVAILABLE)
+                ts_v.append(None)
+                continue
             record = None
             ts = None
             if blob is not None:
@@ -1511,7 +1521,7 @@ class FeatureStore:
                 values = None
                 if vp.window is not None:
                     (values,), status_w, ts_w = self._window_values(
-                        plan, vi, raw, 1, now_us, call.t0s
+                        plan, vi, raw, 1, now_us, call.t0s, lost
                     )
                     vstatus.append(status_w)
                     stamps.append(ts_w)
@@ -1544,7 +1554,7 @@ class FeatureStore:
                 unpacked = None
                 if vp.window is not None:
                     values_v, window_status, ts_v = self._window_values(
-                        plan, vi, raw, n, now_us, call.t0s
+                        plan, vi, raw, n, now_us, call.t0s, lost
                     )
                     per_view.append(values_v)
                     vstatus.append(window_status)

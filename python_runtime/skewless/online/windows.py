@@ -29,6 +29,11 @@ partials as one little-endian int64 array, the partials packed one after the oth
 read per request: the one in force), values in their stored form (`_Column`): integers and DECIMALs as integers (a
 DECIMAL scaled by 10^scale, exact), DATE as days, TIMESTAMP as epoch micros; integers outside 64
 bits as decimal strings.
+
+Redis Cluster: every key of an entity (its record, its push keys) carries the `{entity}` hash
+tag, so one slot; the load instant (`t0_key`) carries the view's, next to its pointer. A load
+writes through `materialize`'s cluster writer and reads the push keys from every primary; a
+push groups its script calls by slot (`_cluster_scripts`).
 """
 
 from __future__ import annotations
@@ -757,13 +762,22 @@ def _push_items(blob: bytes) -> tuple[int, list[Any]]:
 def read_pushes(serving: WindowServing, client: Any) -> dict[bytes, tuple[int, list[Any]]]:
     """Every entity's push key of the view: entity encoding → (the seq a load absorbs up to, the
     events `[seq, ts, payload, id]`), as they are now (the snapshot a load absorbs). A seq is
-    written with its event in one script, so every event up to that seq is in the snapshot."""
+    written with its event in one script, so every event up to that seq is in the snapshot.
+
+    On a Redis Cluster every primary is scanned and the values are read per slot
+    (`mget_nonatomic`): the snapshot is per entity, which is all a record absorbs."""
     tail = b"}:%s:push" % serving.name.encode()
-    found = list(client.scan_iter(match=b"skw:{*" + tail, count=1000))
+    match = b"skw:{*" + tail
+    cluster = _is_cluster(client)
+    if cluster:
+        found = list(client.scan_iter(match=match, count=1000, target_nodes=client.PRIMARIES))
+    else:
+        found = list(client.scan_iter(match=match, count=1000))
+    read = client.mget_nonatomic if cluster else client.mget
     out: dict[bytes, tuple[int, list[Any]]] = {}
     for i in range(0, len(found), 1000):
         chunk = found[i : i + 1000]
-        for key, blob in zip(chunk, client.mget(chunk), strict=True):
+        for key, blob in zip(chunk, read(chunk), strict=True):
             if blob is not None:
                 out[key[len(b"skw:{") : -len(tail)]] = _push_items(blob)
     return out
@@ -800,11 +814,14 @@ def _frames(
     tail: bytes,
     guard_ms: int,
     chunk: int,
+    cluster: bool = False,
 ) -> Iterator[Any]:
-    """Arrow batches in the loader's framed form (`materialize._write`): the SET head, the key
-    as a RESP bulk string, the PX tail, the entity's latest event time and its packed record.
-    Pushed events (`read_pushes`) are merged in; an entity with only pushed events gets a
-    record too (it says which pushes it absorbed)."""
+    """Arrow batches in the loader's form (`materialize._write`): on a plain Redis framed (the
+    SET head, the key as a RESP bulk string, the PX tail), on a cluster the key as is
+    (`_ClusterWriter`); then the entity's latest event time and its packed record. Pushed
+    events (`read_pushes`) are merged in; an entity with only pushed events gets a record too
+    (it says which pushes it absorbed). The last row is the load instant (`t0_key`), stored as
+    `["", t0]` like a record `[record, latest event time]`."""
     import pyarrow as pa
 
     from skewless.online.keys import KeyBuilder
@@ -813,32 +830,31 @@ def _frames(
     names = serving.view.entity
     px = str(guard_ms).encode()
     px_tail = b"\r\n$2\r\nPX\r\n$%d\r\n%s\r\n" % (len(px), px)
-    heads: list[bytes] = []
-    args: list[bytes] = []
+    keys_: list[bytes] = []
     stamps: list[int] = []
     states: list[bytes] = []
     left = dict(pushed)
 
     def batch() -> Any:
-        out = pa.RecordBatch.from_arrays(
-            [
-                pa.array(heads, pa.binary()),
-                pa.array(args, pa.binary()),
-                pa.array([px_tail] * len(heads), pa.binary()),
-                pa.array(stamps, pa.int64()),
-                pa.array(states, pa.binary()),
-            ],
-            names=["__skw_set", "__skw_arg", "__skw_px", "__skw_ts", STATE],
-        )
-        for buffer in (heads, args, stamps, states):
+        if cluster:
+            columns = [pa.array(keys_, pa.binary())]
+            names_ = ["__skw_key"]
+        else:
+            bulks = [b"$%d\r\n%s\r\n" % (len(k), k) for k in keys_]
+            columns = [
+                pa.array([b"*5\r\n$3\r\nSET\r\n" + b for b in bulks], pa.binary()),
+                pa.array(bulks, pa.binary()),
+                pa.array([px_tail] * len(bulks), pa.binary()),
+            ]
+            names_ = ["__skw_set", "__skw_arg", "__skw_px"]
+        columns += [pa.array(stamps, pa.int64()), pa.array(states, pa.binary())]
+        out = pa.RecordBatch.from_arrays(columns, names=[*names_, "__skw_ts", STATE])
+        for buffer in (keys_, stamps, states):
             buffer.clear()
         return out
 
     def add(entity: bytes, ts: list[int], cols: list[list[Any]], absorbed: int) -> None:
-        key = b"skw:{" + entity + tail
-        bulk = b"$%d\r\n%s\r\n" % (len(key), key)
-        heads.append(b"*5\r\n$3\r\nSET\r\n" + bulk)
-        args.append(bulk)
+        keys_.append(b"skw:{" + entity + tail)
         stamps.append(ts[-1] if ts else t0)
         states.append(pack_record(serving.record(ts, cols, t0, absorbed)))
 
@@ -849,18 +865,15 @@ def _frames(
         if mine is not None:
             ts, cols, absorbed = _merge_pushed(serving, ts, cols, ids, mine)
         add(entity, ts, cols, absorbed)
-        if len(heads) >= chunk:
+        if len(keys_) >= chunk:
             yield batch()
     for entity, mine in left.items():
         ts, cols, absorbed = _merge_pushed(serving, [], [[] for _ in serving.columns], [], mine)
         add(entity, ts, cols, absorbed)
-        if len(heads) >= chunk:
+        if len(keys_) >= chunk:
             yield batch()
     # the load instant, which a read of an entity without a record needs (`t0_key`)
-    key = t0_key(serving.name, tail.rpartition(b":")[2])
-    bulk = b"$%d\r\n%s\r\n" % (len(key), key)
-    heads.append(b"*5\r\n$3\r\nSET\r\n" + bulk)
-    args.append(bulk)
+    keys_.append(t0_key(serving.name, tail.rpartition(b":")[2]))
     stamps.append(t0)
     states.append(b"")
     yield batch()
@@ -872,6 +885,14 @@ def prune_pushes(
     """After a load flipped in: the pushed events it absorbed leave the push keys (their ids
     stay in the id set, so a replay stays a no-op, until older than every window)."""
     if not pushed:
+        return
+    if _is_cluster(client):  # one call per entity, each sent to the node owning its slot
+        calls = [
+            ([push_keys(serving.name, entity)[0]], [b"%d" % seq])
+            for entity, (seq, _events) in pushed.items()
+        ]
+        for i in range(0, len(calls), 1000):
+            _cluster_scripts(client, PRUNE_SCRIPT, calls[i : i + 1000])
         return
     script = client.register_script(PRUNE_SCRIPT)
     items = list(pushed.items())
@@ -932,6 +953,7 @@ def load(
     stream = iter(reader.query(sql, chunk_rows))
     first = next(stream, None)  # the query runs: what it reads is fixed before pushes are read
     pushed = read_pushes(serving, client)
+    cluster = _is_cluster(client)
     batches = (_micros_columns(b, ts_positions) for b in _chain_first(first, stream))
     rows = _frames(
         serving,
@@ -941,11 +963,12 @@ def load(
         keys.data_key_tail(view.name, gen),
         guard_ms,
         chunk_rows,
+        cluster,
     )
     result = _write(
         view, reader, client, lease, rows, total + len(pushed), gen, current, meta, "full",
         discarded, now_us=now_us, ttl_ms=None, progress=progress, redis_url=redis_url,
-        keep=keep, cluster=False, t0=t_start, guard_ms=guard_ms,
+        keep=keep, cluster=cluster, t0=t_start, guard_ms=guard_ms,
     )  # fmt: skip
     result.rows -= 1  # the load-instant key: rows are the entities' records
     prune_pushes(serving, client, pushed)
@@ -1234,7 +1257,8 @@ def push_events(
     one script call per `PUSH_CHUNK` events, each entity's events in one call (atomic per
     entity; the calls go out in one pipeline); with `log_dir`, first append them to the
     offline event log (`<log_dir>/<view>/<time>-<id>.parquet`, written whole then renamed),
-    which the view's dbt model reads and deduplicates by event id.
+    which the view's dbt model reads and deduplicates by event id. On a Redis Cluster a call
+    holds entities of one hash slot only (`_cluster_scripts`).
 
     Raises:
         RequestError: an event lacks a field, has an unknown one, or a value not of its type
@@ -1242,23 +1266,46 @@ def push_events(
         DefinitionError: the view declares no `event_id`.
         OnlineStoreError: Redis failed (the log may hold the events: pushing again is safe).
     """
-    if type(client).__name__ == "RedisCluster":
-        from skewless.errors import OnlineStoreError
-
-        raise OnlineStoreError(
-            f"window view `{serving.name}`: pushing to a Redis Cluster is not supported yet"
-        )
     prepared = _Prepared(serving, events, log=bool(log_dir))
     files = write_event_log(serving, prepared.log_rows, log_dir) if log_dir else []
     if not prepared.by_entity:
         return PushResult(serving.name, 0, 0, files)
     widest = max(serving.lengths_us) + serving.hop_us  # a hopped window starts up to H earlier
     min_ts = b"%d" % (now_us - _SLACK_US - widest - serving.horizon_us)
+    if _is_cluster(client):
+        # a call's keys must share a slot: the entities are grouped by the slot of their keys
+        # (an entity's three share its `{entity}` tag), never split between calls
+        from redis.crc import key_slot
+
+        by_slot: dict[int, list[tuple[bytes, list[bytes]]]] = {}
+        for entity, triples in prepared.by_entity.items():
+            slot = key_slot(push_keys(serving.name, entity)[0])
+            by_slot.setdefault(slot, []).append((entity, triples))
+        calls = [c for group in by_slot.values() for c in _push_calls(serving, group, min_ts)]
+        replies = _cluster_scripts(client, PUSH_SCRIPT, calls)
+        return _push_result(serving, prepared, files, replies)
     script = serving.push_script(client)
+    calls = _push_calls(serving, prepared.by_entity.items(), min_ts)
+    if len(calls) == 1:
+        keys, args = calls[0]
+        replies = [script(keys=keys, args=args)]
+    else:  # one pipeline; each call atomic, Redis free for other clients between them
+        pipe = client.pipeline(transaction=False)
+        for keys, args in calls:
+            script(keys=keys, args=args, client=pipe)
+        replies = pipe.execute()
+    return _push_result(serving, prepared, files, replies)
+
+
+def _push_calls(
+    serving: WindowServing, entities: Iterable[tuple[bytes, list[bytes]]], min_ts: bytes
+) -> list[tuple[list[bytes], list[bytes]]]:
+    """`PUSH_SCRIPT` calls (keys, args) of about `PUSH_CHUNK` events, each entity's events
+    (its script arguments: id, time, payload per event) in one call."""
     calls: list[tuple[list[bytes], list[bytes]]] = []
     keys: list[bytes] = []
     args: list[bytes] = [min_ts]
-    for entity, triples in prepared.by_entity.items():
+    for entity, triples in entities:
         if keys and len(args) + len(triples) > 3 * PUSH_CHUNK:
             calls.append((keys, args))
             keys, args = [], [min_ts]
@@ -1266,17 +1313,104 @@ def push_events(
         args.append(b"%d" % (len(triples) // 3))
         args += triples
     calls.append((keys, args))
-    if len(calls) == 1:
-        replies = [script(keys=keys, args=args)]
-    else:  # one pipeline; each call atomic, Redis free for other clients between them
-        pipe = client.pipeline(transaction=False)
-        for keys, args in calls:
-            script(keys=keys, args=args, client=pipe)
-        replies = pipe.execute()
+    return calls
+
+
+def _push_result(
+    serving: WindowServing, prepared: _Prepared, files: list[str], replies: Sequence[Any]
+) -> PushResult:
     added = sum(r[0] for r in replies)
     too_old = sum(r[1] for r in replies)
     duplicates = prepared.count - added - too_old
     return PushResult(serving.name, added, duplicates, files, too_old)
+
+
+def _is_cluster(client: Any) -> bool:
+    return type(client).__name__ == "RedisCluster"
+
+
+def _refresh_slots(client: Any) -> None:
+    """Reload a cluster client's slot map (CLUSTER SLOTS), if a node answers."""
+    try:
+        client.nodes_manager.initialize()
+    except Exception:  # the caller raises the fault that made it ask
+        pass
+
+
+#: How many times `_cluster_scripts` loads a script that a node answered NOSCRIPT for.
+_SCRIPT_LOADS = 3
+
+
+def _cluster_scripts(
+    client: Any, script: str, calls: Sequence[tuple[Sequence[bytes], Sequence[bytes]]]
+) -> list[Any]:
+    """Run the Lua `script` once per call (keys, args) on a Redis Cluster. Each call's keys
+    share one slot; the calls are grouped by the node serving it (the client's slot map) and
+    sent as EVALSHA in one pipeline per node (redis-py's cluster pipeline refuses scripts). A
+    node without the script (restarted, or new) answers NOSCRIPT without running anything: the
+    script is loaded on every primary and only those calls are sent again. A call whose slot
+    moved (MOVED, ASK, TRYAGAIN) runs again through the cluster client, which follows the
+    redirection. → the replies, in the order of `calls`.
+
+    Raises:
+        redis.RedisError: a call failed (the first error), or a node is unreachable.
+        OnlineStoreError: a node still lacked the script after it was loaded three times.
+    """
+    import hashlib
+
+    from redis.crc import key_slot
+    from redis.exceptions import (
+        AskError,
+        ConnectionError,
+        MovedError,
+        NoScriptError,
+        TimeoutError,
+        TryAgainError,
+    )
+
+    sha = hashlib.sha1(script.encode()).hexdigest()
+    replies: list[Any] = [None] * len(calls)
+    todo = list(range(len(calls)))
+    node_of = client.nodes_manager.get_node_from_slot
+    for _attempt in range(_SCRIPT_LOADS + 1):
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        for i in todo:
+            node = node_of(key_slot(calls[i][0][0]))
+            by_node.setdefault(node.name, (node, []))[1].append(i)
+        again: list[int] = []
+        moved: list[int] = []
+        for node, calls_of_node in by_node.values():
+            pipe = client.get_redis_connection(node).pipeline(transaction=False)
+            for i in calls_of_node:
+                keys, args = calls[i]
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            try:
+                out = pipe.execute(raise_on_error=False)
+            except (ConnectionError, TimeoutError):
+                _refresh_slots(client)  # a failover: the next call learns the new owner
+                raise
+            for i, reply in zip(calls_of_node, out, strict=True):
+                if isinstance(reply, NoScriptError):
+                    again.append(i)
+                elif isinstance(reply, (MovedError, AskError, TryAgainError)):
+                    moved.append(i)
+                elif isinstance(reply, Exception):
+                    raise reply
+                else:
+                    replies[i] = reply
+        for i in moved:  # (EVAL: the node it lands on may not have the script either)
+            keys, args = calls[i]
+            replies[i] = client.execute_command("EVAL", script, len(keys), *keys, *args)
+        if not again:
+            return replies
+        client.script_load(script)  # on every primary
+        todo = again
+    from skewless.errors import OnlineStoreError
+
+    raise OnlineStoreError(
+        f"Redis Cluster nodes kept answering NOSCRIPT after the script was loaded "
+        f"{_SCRIPT_LOADS} times; are nodes restarting in a loop?"
+    )
 
 
 def write_event_log(serving: WindowServing, rows: list[dict[str, Any]], log_dir: Any) -> list[str]:

@@ -563,6 +563,7 @@ def test_push_cli_lines_errors_replays_and_the_event_log(
     windows = {r["view"]: r for r in json.loads(listed.output) if r["kind"] == "window"}
     assert windows["wa"]["online_status"] == "current" and windows["wa"]["pushable"], windows
     assert windows["wb"]["online_status"] == "never" and windows["wa"]["horizon"] == "30m"
+    assert windows["wa"]["hop"] is None and windows["wc"]["hop"] == "1h", windows
     store = FeatureStore(registry, connect(redis_url), redis_url, feature_log=False)
     got = store.get_online_features(["wa.events_count_1h", "wa.n_sum_1h"], [{"k1": 7}])
     assert got.values == [[5, 10]], got.values

@@ -57,9 +57,9 @@ def features(obj: CliContext, as_json: bool) -> None:
     completeness sentinels are gone; readers serve what it lost as `unavailable`, or raise) —
     rematerialize the view (`--json`: `online_status` "incomplete", `sentinels_intact` of
     `sentinels_total`).
-    Window views (docs/windows.md) follow in their own table: entity, windows, horizon, number
-    of outputs, whether they take pushes (an `event_id`), the version Redis holds and its age
-    (`--json`: `kind` "window").
+    Window views (docs/windows.md) follow in their own table: entity, windows, hop (`-`: exact
+    sliding windows), horizon, number of outputs, whether they take pushes (an `event_id`), the
+    version Redis holds and its age (`--json`: `kind` "window").
     When Redis cannot be read (down, refused credentials, an ACL without HGETALL/GET on
     `skw:*`), the command prints one `Error:` line and exits 1.
 
@@ -235,6 +235,7 @@ def features(obj: CliContext, as_json: bool) -> None:
                     "entity": list(w.entity),
                     "windows": list(w.windows),
                     "horizon": format_duration(w.horizon),
+                    "hop": None if w.hop is None else format_duration(w.hop),
                     "features": list(w.feature_names),
                     "version": w.version,
                     "pushable": bool(w.event_id),
@@ -253,12 +254,23 @@ def features(obj: CliContext, as_json: bool) -> None:
         else:
             click.echo("\nwindow views (aggregates exact at the request instant; docs/windows.md):")
             print_table(
-                ["view", "entity", "windows", "horizon", "outputs", "push", "online", "loaded"],
+                [
+                    "view",
+                    "entity",
+                    "windows",
+                    "hop",
+                    "horizon",
+                    "outputs",
+                    "push",
+                    "online",
+                    "loaded",
+                ],
                 [
                     [
                         r["view"],
                         ",".join(r["entity"]),
                         ",".join(r["windows"]),
+                        r["hop"] or "-",
                         r["horizon"],
                         str(len(r["features"])),
                         "yes" if r["pushable"] else "no (no event_id)",

@@ -422,6 +422,12 @@ def data_keys(client: Any, registry: Registry, view: str, users: int) -> list[by
     return [b"skw:{" + builder.entity({"user_id": u}) + tail for u in range(users)]
 
 
+def timeline_instants(record: list[Any]) -> int:
+    """The instants of a record's timelines, all windows (`online.windows`: per window one int64
+    array of its n instants then n + 1 offsets)."""
+    return sum((len(w[1]) // 8 - 1) // 2 for w in record[3])
+
+
 def push_memory(client: Any, registry: Registry, view: str, users: int) -> list[int]:
     """`MEMORY USAGE` of each user's push state (the sum over its push keys: one key
     `skw:{<entity>}:<view>:push`, or those `online.windows.push_keys` names where it exists)."""
@@ -1164,14 +1170,14 @@ def main() -> int:
         for blob in client.mget(rec_keys[:2000]):
             state = msgpack.unpackb(blob)[0]
             record = windows.unpack_record(state)
-            fig["kept"].append(sum(len(w[1]) for w in record[3]))
+            fig["kept"].append(timeline_instants(record))
         fig["dec_usage"], _ = memory_per_key(
             client, data_keys(client, registry, "txn_wd", dec_users)
         )
         hop_keys = data_keys(client, registry, "txn_h", dec_users)
         fig["hop_usage"], _ = memory_per_key(client, hop_keys)
         fig["hop_kept"] = [
-            sum(len(w[1]) for w in windows.unpack_record(msgpack.unpackb(blob)[0])[3])
+            timeline_instants(windows.unpack_record(msgpack.unpackb(blob)[0]))
             for blob in client.mget(hop_keys)
         ]
         fig["plain_usage"], _ = memory_per_key(

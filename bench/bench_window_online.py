@@ -78,7 +78,7 @@ sys.path.insert(0, str(ROOT / "python_runtime"))
 from skewless import FeatureStore  # noqa: E402
 from skewless.definitions.registry import Registry  # noqa: E402
 from skewless.offline.duckdb import DuckDBReader  # noqa: E402
-from skewless.online import keys, windows  # noqa: E402
+from skewless.online import keys, push, windows  # noqa: E402
 from skewless.online.connection import connect  # noqa: E402
 from skewless.online.local_redis import LocalRedis  # noqa: E402
 from skewless.online.materialize import materialize  # noqa: E402
@@ -430,9 +430,9 @@ def timeline_instants(record: list[Any]) -> int:
 
 def push_memory(client: Any, registry: Registry, view: str, users: int) -> list[int]:
     """`MEMORY USAGE` of each user's push state (the sum over its push keys: one key
-    `skw:{<entity>}:<view>:push`, or those `online.windows.push_keys` names where it exists)."""
+    `skw:{<entity>}:<view>:push`, or those `online.push.push_keys` names where it exists)."""
     builder = keys.KeyBuilder(_view(registry, view))
-    several = getattr(windows, "push_keys", None)
+    several = getattr(push, "push_keys", None)
     per_user = []
     for u in range(users):
         entity = builder.entity({"user_id": u})
@@ -460,7 +460,7 @@ def retained_ids(client: Any, registry: Registry, view: str, users: int) -> list
     replies = pipe.execute(raise_on_error=False)
     if any(isinstance(r, Exception) for r in replies):
         return None
-    items = getattr(windows, "_push_items", None)
+    items = getattr(push, "_push_items", None)
     for blob in replies[1::2]:
         if blob and items is not None:
             assert not items(blob)[1], "the load left pushed events unabsorbed"
@@ -532,7 +532,7 @@ def _script_call(
 def push_raw_lua(client: Any, events: list[dict], batch: int) -> tuple[float, float]:
     """The push script itself with arguments built by hand (no validation, no conversion, no
     log row): one EVALSHA per batch, as `push_events` calls it, under bench keys."""
-    sha = client.script_load(windows.PUSH_SCRIPT)
+    sha = client.script_load(push.PUSH_SCRIPT)
     w0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, len(events), batch):
         chunk = events[i : i + batch]
@@ -592,7 +592,7 @@ def lua_cost(client: Any, sizes: Sequence[int], n: int) -> tuple[list[tuple[int,
     """µs inside Redis (`INFO commandstats`) per EVALSHA of the push script adding one event to
     an entity already holding `size` pushed events, per size; and per SET of a comparable
     payload."""
-    sha = client.script_load(windows.PUSH_SCRIPT)
+    sha = client.script_load(push.PUSH_SCRIPT)
     payload = msgpack.packb([1.0])
     base = 1_700_000_000_000_000
     out = []
@@ -662,12 +662,12 @@ def _resolve(path: str) -> Any:
 
 
 def push_phases() -> list[tuple[str, str]]:
-    w = "skewless.online.windows"
+    p = "skewless.online.push"
     return [
         ("`store.FeatureStore.push`", "skewless.online.store:FeatureStore.push"),
-        ("`online.windows._Prepared.__init__` (checks, converts, encodes each event)",
-         f"{w}:_Prepared.__init__"),
-        ("  of which `online.windows._event_micros`", f"{w}:_event_micros"),
+        ("`online.push._Prepared.__init__` (checks, converts, encodes each event)",
+         f"{p}:_Prepared.__init__"),
+        ("  of which `online.push._event_micros`", f"{p}:_event_micros"),
         ("  of which `online.keys.KeyBuilder.entity`", "skewless.online.keys:KeyBuilder.entity"),
         ("  of which `sql.helpers.convert_input` (the general conversion)",
          "skewless.sql.helpers:convert_input"),
@@ -1001,7 +1001,7 @@ def render(f: dict[str, Any]) -> str:
         f"per call); the first {f['n_timed']:,} timed, the rest profiled below. No log_dir. "
         "*raw SET*: the same events as redis-py pipelined `SET`s, one per event, "
         f"{batch:,} per round trip, payload msgpack `[seq, id, ts, packed values]` (an event as "
-        "the push script stores it). *push script, prebuilt*: `online.windows.PUSH_SCRIPT` "
+        "the push script stores it). *push script, prebuilt*: `online.push.PUSH_SCRIPT` "
         "called as `push_events` calls it, under bench keys, its arguments built by hand (no "
         "validation, conversion or log row). *steady state*: `store.push` into `txn_s`, whose "
         f"entities hold {tombs} each ({f['steady_users']:,} users, 12 h of their traffic). "

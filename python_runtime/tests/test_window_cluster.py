@@ -58,13 +58,8 @@ from skewless.offline.duckdb import DuckDBReader
 from skewless.online import keys
 from skewless.online.connection import connect
 from skewless.online.materialize import materialize
-from skewless.online.windows import (
-    PUSH_CHUNK,
-    PUSH_SCRIPT,
-    push_keys,
-    read_pushes,
-    window_serving,
-)
+from skewless.online.push import PUSH_CHUNK, PUSH_SCRIPT, push_keys, read_pushes
+from skewless.online.windows import window_serving
 
 # one worker builds the dbt project once for every test here
 pytestmark = pytest.mark.xdist_group("window_cluster")

@@ -678,7 +678,7 @@ def test_a_big_push_is_split_between_entities_and_stays_exact(
     events in one of them: every event counted once, a replay adds nothing."""
     from skewless import FeatureStore
     from skewless.online.connection import connect
-    from skewless.online.windows import PUSH_CHUNK
+    from skewless.online.push import PUSH_CHUNK
 
     db, manifest = project
     t0 = int(datetime.now(timezone.utc).timestamp()) * 1_000_000

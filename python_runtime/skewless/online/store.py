@@ -83,11 +83,10 @@ from skewless.online.connection import (
     store_error,
 )
 from skewless.online.keys import KeyBuilder, data_key_tail, meta_key, pointer_key, sentinel_key
+from skewless.online.push import PushResult, push_events
 from skewless.online.windows import (
     STATE,
-    PushResult,
     WindowServing,
-    push_events,
     t0_key,
     unpack_record,
     window_serving,

@@ -697,3 +697,41 @@ def test_a_big_push_is_split_between_entities_and_stays_exact(
     for k, (count, total) in enumerate(got.values):
         mine = [e["n"] for e in events if e["k1"] == 100 + k]
         assert (count, total) == (len(mine), sum(mine)), k
+
+
+def test_a_lost_load_instant_is_unavailable_never_counts_of_zero(
+    project: tuple[Path, Path], redis_url: str
+) -> None:
+    """The load-instant key of a generation gone (evicted, a node restarted) while its pointer
+    is still there: a reader that had not read it yet cannot tell "no events" from "record
+    lost", so it raises `StoreUnavailableError` (default policy), or serves None values with
+    status `unavailable` (`on_store_error="defaults"`) — never counts of 0. A reader that had
+    read it serves the records still there."""
+    import pytest
+
+    from skewless import FeatureStore
+    from skewless.errors import StoreUnavailableError
+    from skewless.online import keys
+    from skewless.online.connection import connect
+    from skewless.online.windows import t0_key
+
+    db, manifest = project
+    t0 = BASE + 8 * STEP
+    registry = _load_empty(db, manifest, redis_url, t0)  # no events: every entity has no record
+    client = connect(redis_url)
+    refs = ["wa.events_count_1h", "wa.x_sum_1h"]
+    seen = FeatureStore(registry, client, redis_url, feature_log=False)
+    assert seen.get_online_features(refs, [{"k1": 1}], now=_ts(t0)).values == [[0, None]]
+    view = registry.windows["wa"]
+    gen = client.get(keys.pointer_key("wa", view.version))
+    assert client.delete(t0_key("wa", gen)) == 1
+    fresh = FeatureStore(registry, client, redis_url, feature_log=False)
+    with pytest.raises(StoreUnavailableError, match="lost part of the served data of `wa`"):
+        fresh.get_online_features(refs, [{"k1": 1}, {"k1": 2}], now=_ts(t0))
+    got = fresh.get_online_features(
+        refs, [{"k1": 1}, {"k1": 2}], now=_ts(t0), on_store_error="defaults"
+    )
+    assert got.values == [[None, None], [None, None]], got.values
+    assert {s for row in got.statuses for s in row.values()} == {"unavailable"}, got.statuses
+    # the reader that had read the load instant still knows it: the records answer
+    assert seen.get_online_features(refs, [{"k1": 1}], now=_ts(t0)).values == [[0, None]]

@@ -1129,14 +1129,27 @@ class FeatureStore:
         return moved
 
     def _lost(
-        self, plan: _Plan, raw: list[Any], n: int, groups: list[list[int]] | None
+        self,
+        plan: _Plan,
+        raw: list[Any],
+        n: int,
+        groups: list[list[int]] | None,
+        t0s: dict[int, tuple[int | None, int]] | None = None,
     ) -> list[tuple[int, int]]:
         """The (view, entity) pairs whose value is absent from a generation Redis lost part of:
         the view's pointer is gone (after it was seen) or, on a cluster, the sentinel covering
-        the entity is (`groups`: per view the index in `raw` of each entity's sentinel)."""
+        the entity is (`groups`: per view the index in `raw` of each entity's sentinel); every
+        entity of a window view whose load instant was read and is gone (`t0s`, `_Call.t0s`:
+        the generation's records cannot be read without it)."""
         nv = len(plan.views)
         out = []
+        for vi, (t0, at) in (t0s or {}).items():
+            if t0 is None and raw[at] is None and raw[vi] is not None:
+                out += [(vi, ei) for ei in range(n)]
+        whole = {vi for vi, _ in out}
         for vi in range(nv):
+            if vi in whole:
+                continue
             blobs = raw[nv + vi * n : nv + (vi + 1) * n]
             if None not in blobs:
                 continue
@@ -1505,7 +1518,7 @@ class FeatureStore:
             rows = self._evaluate_on_demand(plan, plan.on_demand, blank, entities, request, now_us)
             response = OnlineResponse(plan, entities, rows, [], [], request, now_us)
             return self._respond(response, request)
-        lost = self._lost(plan, raw, n, groups) if None in raw else None
+        lost = self._lost(plan, raw, n, groups, call.t0s) if None in raw else None
         if lost and call.policy == "raise":
             raise self._lost_error(plan, raw, lost)
 

@@ -899,7 +899,8 @@ def render(f: dict[str, Any]) -> str:
         "",
         f"{f['runs']} interleaved rounds × {f['iters']:,} calls per case, a random user per "
         "call; the median over rounds of each round's p50 / p99, in µs. Ratio = window ÷ the "
-        f"plain view read in the same rounds. Target (issue 13): ≤ {READ_TARGET:g}×. Each "
+        f"plain view read in the same rounds. Target (issue 13): p50 and p99 ≤ {READ_TARGET:g}× "
+        "(`met` needs both). Each "
         "placement of client and redis-server (CPU affinity) is measured: on one core a read's "
         "CPU cost shows whole; on two, a round trip wakes the other core (~80 µs more on this "
         "VM), which the ratio dilutes.",
@@ -934,9 +935,9 @@ def render(f: dict[str, Any]) -> str:
             if base is None:
                 cells.append(f"{a:.0f} / {b:.0f} | 1× | ")
                 continue
-            r = a / base[p][0]
-            met = "yes" if r <= READ_TARGET else "**NO**"
-            cells.append(f"{a:.0f} / {b:.0f} | **{r:.2f}×** ({b / base[p][1]:.2f}×) | {met}")
+            r, r99 = a / base[p][0], b / base[p][1]
+            met = "yes" if max(r, r99) <= READ_TARGET else "**NO**"  # p50 and p99, as the target
+            cells.append(f"{a:.0f} / {b:.0f} | **{r:.2f}×** ({r99:.2f}×) | {met}")
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     stored, unpack, n_rec = f["eval_cost"]
     lines += [

@@ -17,7 +17,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -91,17 +92,36 @@ def spark_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkPro
     _require_spark()
     _stop_spark()  # a Spark left in this process would be joined, with its own metastore
     base = tmp_path_factory.mktemp("spark-offline")
-    project = base / "spark_offline"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("target*", "logs", "*.duckdb"))
-    saved = os.environ.get("SKEWLESS_SPO_DIR")
-    os.environ["SKEWLESS_SPO_DIR"] = str(base / "spark")
-    db = project / "spark_offline.duckdb"
+    with built_on_spark_and_duckdb(PROJECT, base, "SKEWLESS_SPO_DIR", _dbt_build) as built:
+        yield built
+
+
+@contextmanager
+def built_on_spark_and_duckdb(
+    source: Path,
+    base: Path,
+    spark_dir_env: str,
+    build: Callable[[Path, str, dict[str, str]], None],
+) -> Iterator[SparkProject]:
+    """`source` copied under `base` and built by `build(project, target, env)` on Spark, then
+    on DuckDB (into `<name>.duckdb`, `SKEWLESS_DUCKDB_PATH`), Spark's files under `base/spark`
+    (`spark_dir_env`); then one Spark reader started from the profile. Spark is stopped and the
+    environment restored after."""
+    project = base / source.name
+    shutil.copytree(
+        source,
+        project,
+        ignore=shutil.ignore_patterns("target*", "logs", "*.duckdb", "dbt_packages"),
+    )
+    saved = os.environ.get(spark_dir_env)
+    os.environ[spark_dir_env] = str(base / "spark")
+    db = project / f"{source.name}.duckdb"
     reader = None
     try:
         t0 = time.monotonic()
-        _dbt_build(project, "spark", {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+        build(project, "spark", {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
         seconds = time.monotonic() - t0
-        _dbt_build(project, "duckdb", {"SKEWLESS_DUCKDB_PATH": str(db)})
+        build(project, "duckdb", {"SKEWLESS_DUCKDB_PATH": str(db)})
         registry = Registry.from_manifest(project / "target-spark" / "manifest.json")
         reader = reader_from_profile(project, project, "spark", registry.views.values())
         yield SparkProject(
@@ -117,9 +137,9 @@ def spark_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkPro
             reader.close()
         _stop_spark()
         if saved is None:
-            os.environ.pop("SKEWLESS_SPO_DIR", None)
+            os.environ.pop(spark_dir_env, None)
         else:
-            os.environ["SKEWLESS_SPO_DIR"] = saved
+            os.environ[spark_dir_env] = saved
 
 
 def _reader(p: SparkProject, target: str = "spark", registry: Registry | None = None) -> Any:

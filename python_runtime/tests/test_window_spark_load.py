@@ -20,13 +20,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from test_integration_spark import _require_spark
+from test_spark_offline import SparkProject, _stop_spark, built_on_spark_and_duckdb
 
 from skewless.definitions.registry import Registry
 from skewless.offline import reader_from_profile
@@ -62,23 +61,6 @@ LOADED = len(RECORDED)
 DOUBLE_TOLERANCE = 1e-12  # docs/windows.md: DOUBLE sums and averages, relative to sum(|x|)
 
 
-@dataclass(frozen=True)
-class SparkWindows:
-    dir: Path
-    registry: Registry  # from the Spark build's manifest
-    duck_registry: Registry  # from the DuckDB build's manifest
-    duckdb: Path
-    reader: Any  # the module's SparkReader: it started Spark from the profile
-    build_seconds: float
-
-
-def _stop_spark() -> None:
-    from pyspark import SparkContext
-
-    if SparkContext._active_spark_context is not None:
-        SparkContext._active_spark_context.stop()
-
-
 def _dbt(project: Path, env: dict[str, str], *args: str) -> None:
     dbt = Path(sys.executable).with_name("dbt")
     proc = subprocess.run(
@@ -91,52 +73,25 @@ def _dbt(project: Path, env: dict[str, str], *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def spark_windows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkWindows]:
+def spark_windows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkProject]:
     """The fixture project built on Spark and on DuckDB (dbt subprocesses), then one Spark
     reader for the module, started from the profile as `skewless materialize --dbt-target
     spark` starts it (the metastore the dbt process built, released when it exited)."""
     _require_spark()
     _stop_spark()  # a Spark left in this process would be joined, with its own metastore
     base = tmp_path_factory.mktemp("spark-windows")
-    project = base / "spark_windows"
-    shutil.copytree(
-        PROJECT,
-        project,
-        ignore=shutil.ignore_patterns("target*", "logs", "*.duckdb", "dbt_packages"),
-    )
-    saved = os.environ.get("SKEWLESS_SPW_DIR")
-    os.environ["SKEWLESS_SPW_DIR"] = str(base / "spark")
-    db = project / "spark_windows.duckdb"
-    reader = None
-    try:
-        _dbt(project, {}, "deps")
-        t0 = time.monotonic()
-        _dbt(project, {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}, "build", "--target", "spark",
-             "--target-path", str(project / "target-spark"))  # fmt: skip
-        seconds = time.monotonic() - t0
-        _dbt(project, {"SKEWLESS_DUCKDB_PATH": str(db)}, "build", "--target", "duckdb",
-             "--target-path", str(project / "target-duckdb"))  # fmt: skip
-        registry = Registry.from_manifest(project / "target-spark" / "manifest.json")
-        reader = reader_from_profile(project, project, "spark", registry.views.values())
-        yield SparkWindows(
-            dir=project,
-            registry=registry,
-            duck_registry=Registry.from_manifest(project / "target-duckdb" / "manifest.json"),
-            duckdb=db,
-            reader=reader,
-            build_seconds=seconds,
-        )
-    finally:
-        if reader is not None:
-            reader.close()
-        _stop_spark()
-        if saved is None:
-            os.environ.pop("SKEWLESS_SPW_DIR", None)
-        else:
-            os.environ["SKEWLESS_SPW_DIR"] = saved
+
+    def build(project: Path, target: str, env: dict[str, str]) -> None:
+        if target == "spark":  # the first build: the package first
+            _dbt(project, {}, "deps")
+        _dbt(project, env, "build", "--target", target,
+             "--target-path", str(project / f"target-{target}"))  # fmt: skip
+
+    with built_on_spark_and_duckdb(PROJECT, base, "SKEWLESS_SPW_DIR", build) as built:
+        yield built
 
 
-def _duck_reader(p: SparkWindows) -> Any:
+def _duck_reader(p: SparkProject) -> Any:
     os.environ["SKEWLESS_DUCKDB_PATH"] = str(p.duckdb)
     try:
         return reader_from_profile(p.dir, p.dir, "duckdb", p.duck_registry.views.values())
@@ -144,7 +99,7 @@ def _duck_reader(p: SparkWindows) -> Any:
         os.environ.pop("SKEWLESS_DUCKDB_PATH", None)
 
 
-def _offline(p: SparkWindows) -> dict[tuple[int, datetime], dict[str, Any]]:
+def _offline(p: SparkProject) -> dict[tuple[int, datetime], dict[str, Any]]:
     """`window_join` on DuckDB (model `joined`): (user, instant) → output → value."""
     import duckdb
 
@@ -217,7 +172,7 @@ def _assert_same_served(got: Served, want: Served, what: str) -> int:
     return n
 
 
-def _scales(p: SparkWindows) -> dict[int, dict[str, float]]:
+def _scales(p: SparkProject) -> dict[int, dict[str, float]]:
     """Per user, sum(|x|) of its finite amounts and fees: the scale of the DOUBLE bound."""
     import duckdb
 
@@ -241,7 +196,7 @@ def _close(got: Any, want: Any, scale: float) -> bool:
 
 
 def test_spark_load_serves_what_the_duckdb_load_and_window_join_give(
-    spark_windows: SparkWindows, redis_url: str, record_property: Any
+    spark_windows: SparkProject, redis_url: str, record_property: Any
 ) -> None:
     from skewless.offline.spark import SparkReader
     from skewless.online.materialize import materialize as duck_materialize
@@ -384,7 +339,7 @@ def test_spark_load_serves_what_the_duckdb_load_and_window_join_give(
 
 
 def test_every_spark_write_mode_and_the_cli_load_window_views(
-    spark_windows: SparkWindows, redis_url: str
+    spark_windows: SparkProject, redis_url: str
 ) -> None:
     """`--spark-write executors` (the mode a cluster master picks by default) and the CLI load
     the window view too, serving what the driver path serves."""

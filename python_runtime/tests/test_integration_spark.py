@@ -65,31 +65,51 @@ def _require_spark() -> None:
         pytest.skip(problem)
 
 
+def _local_conf(work: Path, time_zone: str) -> dict[str, str]:
+    return {
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.session.timeZone": time_zone,
+        "spark.driver.memory": "1g",
+        "spark.sql.warehouse.dir": str(work / "warehouse"),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={work}",
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.codegen.wholeStage": "false",
+        "spark.default.parallelism": "1",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+
+
 def local_spark(work: Path, app: str, time_zone: str) -> Any:
     """An in-process SparkSession for the property tests (`local[2]`, in-memory catalog, its own
     warehouse and Derby home under `work`, session time zone `time_zone`), tuned for tiny
     inputs: code generation and adaptive re-planning cost more than they save there (about half
-    of each query's time); neither changes a result."""
+    of each query's time); neither changes a result. Stop it with `forget_local_spark`."""
     from pyspark.sql import SparkSession
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName(app)
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.session.timeZone", time_zone)
-        .config("spark.driver.memory", "1g")
-        .config("spark.sql.warehouse.dir", str(work / "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.default.parallelism", "1")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder.master("local[2]").appName(app)
+    for key, value in _local_conf(work, time_zone).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def forget_local_spark() -> None:
+    """Stop this process's SparkContext, if any, and clear the settings a local session leaves
+    in the JVM: PySpark hands a session's settings to the JVM it launches as system properties,
+    which every later `SparkConf()` of the process loads — a cluster session started after a
+    property test would run with its `spark.default.parallelism=1`."""
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    jvm = SparkContext._jvm
+    if jvm is None:
+        return
+    for key in _local_conf(Path("."), "UTC"):  # (not the launch's own master and app name)
+        jvm.System.clearProperty(key)
 
 
 def _dbt(runner: Any, project: Path, *args: str) -> Any:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_integration_spark import _require_spark
+from test_integration_spark import _require_spark, forget_local_spark
 
 from skewless.definitions import Feature, FeatureView
 from skewless.definitions.registry import Registry
@@ -195,19 +195,12 @@ class Cluster:
     view: FeatureView
 
 
-def _stop_local_spark() -> None:
-    from pyspark import SparkContext
-
-    if SparkContext._active_spark_context is not None:
-        SparkContext._active_spark_context.stop()
-
-
 @pytest.fixture(scope="module")
 def on_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _require_spark()
     from skewless.offline import reader_from_profile
 
-    _stop_local_spark()  # one SparkContext per process: a session-mode one would be joined
+    forget_local_spark()  # one SparkContext per process: a session-mode one would be joined
     base = tmp_path_factory.mktemp("spark-cluster")
     cluster = StandaloneCluster(base / "cluster", workers=2, cores=1, memory="1g").start()
     reader = None

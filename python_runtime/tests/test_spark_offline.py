@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from test_integration_spark import _require_spark
+from test_integration_spark import _require_spark, forget_local_spark
 
 from skewless.definitions.registry import Registry
 from skewless.errors import ColumnTypeError, ManifestError
@@ -66,10 +66,7 @@ class SparkProject:
 
 
 def _stop_spark() -> None:
-    from pyspark import SparkContext
-
-    if SparkContext._active_spark_context is not None:
-        SparkContext._active_spark_context.stop()
+    forget_local_spark()  # (and what a property test's local session left in the JVM)
 
 
 def _dbt_build(project: Path, target: str, env: dict[str, str]) -> None:

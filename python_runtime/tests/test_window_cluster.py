@@ -45,6 +45,7 @@ from test_window_online import (
     US,
     VIEWS,
     _compare,
+    _load_empty,
     _row,
     _ts,
     outputs,
@@ -337,7 +338,6 @@ def test_skewless_push_on_a_cluster_is_idempotent(
     """`skewless push` against a `redis+cluster://` URL: events of entities on every node; run
     again it adds nothing. `store.push` of more than one script call's events, entities sharing
     a hash slot among them: each counted once, a replay adds nothing."""
-    import duckdb
     from click.testing import CliRunner
 
     from skewless.cli import main
@@ -346,12 +346,7 @@ def test_skewless_push_on_a_cluster_is_idempotent(
     root = manifest.parent.parent
     url = f"redis+cluster://127.0.0.1:{cluster[0][1]}/0"
     t0 = int(datetime.now(timezone.utc).timestamp()) * 1_000_000
-    con = duckdb.connect(str(db))
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("delete from raw_events")
-    registry = Registry.from_manifest(manifest)
-    materialize(registry, connect(url), DuckDBReader(con), now=_ts(t0), select=["wa"])
-    con.close()
+    registry = _load_empty(db, manifest, url, t0)
     users = list(range(30))
     assert {node_of(registry, "wa", {"k1": k}) for k in users} == {0, 1, 2}
     events = [

@@ -65,7 +65,7 @@ VIEWS: dict[str, dict[str, Any]] = {
             {"column": "s", "functions": ["min", "last", "count_distinct"]},
         ],
     },
-    # a lag, two keys, one window raw whole (1h <= horizon + lag) and one folded
+    # a lag, two keys, one window with a whole timeline (1h <= horizon + lag), one folded
     "wb": {
         "kind": "window",
         "entity": ["k1", "k2"],

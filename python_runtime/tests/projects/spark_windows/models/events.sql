@@ -1,8 +1,9 @@
 -- One row per event. `event_ts` is naive (TIMESTAMP_NTZ on Spark, TIMESTAMP on DuckDB: read as
 -- UTC), `settled_at` an instant (Spark's TIMESTAMP, DuckDB's TIMESTAMPTZ). The test loads at
--- t0 = 2099-01-08 12:00:00 with windows 1h, 1d, 7d and horizon 1d: the 1h and 1d windows are
--- kept raw whole, 7d keeps raw the bands [t0 - 7d - 5m, t0 - 6d + 1us) and [t0 - 5m, …) and
--- folds the events in between into one partial aggregate (online/windows.py).
+-- t0 = 2099-01-08 12:00:00 with windows 1h, 1d, 7d and horizon 1d: the 1h and 1d timelines
+-- are whole (until their last event leaves), 7d's stops at t0 + 1d: its lower edge passes the
+-- events of [t0 - 7d - 5m, t0 - 6d], and those between t0 - 6d and t0 - 5m are folded into the
+-- part every partial of its timeline shares (online/windows.py).
 --   user 1: an event on every edge of that split and of the windows at the request instants
 --           (t0 - 7d - 5m: the oldest loaded, and 1us before it: not loaded; t0 - 7d; t0 - 6d
 --           and t0 - 6d + 1us; t0 - 1d; t0 - 1h and 1us after; t0 - 5m and 1us before; t0;
